@@ -1,0 +1,319 @@
+//! Commands: the table that names them, the context they run in, and dispatch.
+//!
+//! Each family lives in its own file (`strings.rs`, `keys.rs`, ...) and exports a
+//! `COMMANDS` slice; a command's spec carries its Redis name, arity, flags, key
+//! positions and one-line docs, which also feed COMMAND INFO/DOCS. Handlers write
+//! their reply into [`Ctx::out`] and return `Err` with a Redis error line for the
+//! dispatcher to send, so an error never closes the connection.
+
+pub mod bits;
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::db::Db;
+use crate::protocol::Out;
+use crate::server::client::Client;
+use crate::server::Server;
+
+/// Command flags, named as COMMAND INFO prints them.
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const MOVABLEKEYS: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// A subcommand of a container command (CLIENT, CONFIG, OBJECT, ...), for
+/// COMMAND INFO/DOCS; the container's handler dispatches it.
+pub struct SubSpec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub summary: &'static str,
+}
+
+/// One command. `arity` follows Redis: positive = exact count including the name,
+/// negative = at least that many.
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub handler: Handler,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub subcommands: &'static [SubSpec],
+}
+
+pub type Handler = fn(&mut Ctx, &Args) -> CmdResult;
+pub type CmdResult = Result<(), CmdError>;
+
+/// An error reply (the text after `-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        CmdError(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for CmdError {
+    fn from(s: String) -> Self {
+        CmdError(Cow::Owned(s))
+    }
+}
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+
+/// Shorthand for building an error result.
+pub fn err<T>(msg: impl Into<CmdError>) -> Result<T, CmdError> {
+    Err(msg.into())
+}
+
+/// The wrong-arity error for a command or `container|sub`.
+pub fn arity_error(name: &str) -> CmdError {
+    format!("ERR wrong number of arguments for '{name}' command").into()
+}
+
+/// The unknown-subcommand error, as Redis words it.
+pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        container.to_ascii_uppercase()
+    )
+    .into()
+}
+
+/// Request arguments: ranges into the connection's read buffer, no copies.
+#[derive(Clone, Copy)]
+pub struct Args<'a> {
+    buf: &'a [u8],
+    ranges: &'a [Range<usize>],
+}
+
+impl<'a> Args<'a> {
+    pub fn new(buf: &'a [u8], ranges: &'a [Range<usize>]) -> Args<'a> {
+        Args { buf, ranges }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        &self.buf[self.ranges[i].clone()]
+    }
+
+    /// Argument `i` compared case-insensitively with an ASCII keyword.
+    #[inline]
+    pub fn is(&self, i: usize, word: &str) -> bool {
+        self.get(i).eq_ignore_ascii_case(word.as_bytes())
+    }
+
+    pub fn str_lossy(&self, i: usize) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.get(i))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.ranges.iter().map(|r| &self.buf[r.clone()])
+    }
+
+    /// Argument `i` as an integer, or Redis's "not an integer" error.
+    pub fn int(&self, i: usize) -> Result<i64, CmdError> {
+        crate::util::parse_i64_strict(self.get(i)).ok_or_else(|| NOT_INTEGER.into())
+    }
+
+    pub fn float(&self, i: usize) -> Result<f64, CmdError> {
+        crate::util::parse_f64(self.get(i)).ok_or_else(|| NOT_FLOAT.into())
+    }
+}
+
+/// What a handler sees: the server, its client's state and the reply buffer.
+pub struct Ctx<'a> {
+    pub srv: &'a Server,
+    pub client: &'a mut Client,
+    pub out: &'a mut Out,
+    /// Wall clock at the start of the command, in Unix milliseconds.
+    pub now_ms: i64,
+    /// Index of the command being run in the command table.
+    pub cmd: usize,
+}
+
+impl<'a> Ctx<'a> {
+    /// The selected database. Borrows only the server, so replies can be written
+    /// while a stripe guard from it is held.
+    #[inline]
+    pub fn db(&self) -> &'a Db {
+        self.srv.keyspace.db(self.client.db)
+    }
+
+    #[inline]
+    pub fn ks(&self) -> &'a crate::db::Keyspace {
+        &self.srv.keyspace
+    }
+
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.srv.keyspace.hash(key)
+    }
+}
+
+/// The command table and its name index.
+pub struct Commands {
+    pub specs: Vec<&'static CommandSpec>,
+    index: HashMap<&'static str, usize>,
+}
+
+impl Commands {
+    pub fn new() -> Commands {
+        let specs: Vec<&'static CommandSpec> = [
+            connection::COMMANDS,
+            keys::COMMANDS,
+            strings::COMMANDS,
+            bits::COMMANDS,
+            server::COMMANDS,
+        ]
+        .iter()
+        .flat_map(|family| family.iter())
+        .collect();
+        let index = specs.iter().enumerate().map(|(i, s)| (s.name, i)).collect();
+        Commands { specs, index }
+    }
+
+    /// Finds a command by name, case-insensitively, without allocating.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 32];
+        let n = crate::util::lower_name(name, &mut buf)?;
+        let lower = std::str::from_utf8(&buf[..n]).ok()?;
+        self.index.get(lower).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+}
+
+impl Default for Commands {
+    fn default() -> Self {
+        Commands::new()
+    }
+}
+
+/// Whether `argc` satisfies a Redis arity.
+#[inline]
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= (-arity) as usize
+    }
+}
+
+/// Redis's unknown-command error, quoting up to the first arguments.
+pub fn unknown_command(args: &Args) -> CmdError {
+    let name = args.str_lossy(0);
+    let mut s = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        &name[..name.len().min(128)]
+    );
+    for i in 1..args.len() {
+        let a = args.str_lossy(i);
+        let a = &a[..a.len().min(128)];
+        if s.len() + a.len() > 1024 {
+            break;
+        }
+        s.push('\'');
+        s.push_str(a);
+        s.push_str("' ");
+    }
+    s.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        let c = Commands::new();
+        let mut names = std::collections::HashSet::new();
+        for s in &c.specs {
+            assert!(names.insert(s.name), "duplicate command {}", s.name);
+            assert_eq!(s.name, s.name.to_ascii_lowercase());
+            assert!(s.arity != 0, "{} has arity 0", s.name);
+            assert!(!s.summary.is_empty(), "{} has no summary", s.name);
+        }
+        assert!(c.lookup(b"GeT").is_some());
+        assert!(c.lookup(b"nosuchcommand").is_none());
+    }
+
+    #[test]
+    fn arity_rules() {
+        assert!(arity_ok(2, 2));
+        assert!(!arity_ok(2, 3));
+        assert!(arity_ok(-2, 5));
+        assert!(!arity_ok(-3, 2));
+    }
+}

@@ -1,0 +1,202 @@
+//! One lock stripe of a database: the keys whose hash falls in it, plus an index of
+//! the subset that has a TTL (sampled by the active expiry cycle, as Redis samples
+//! its `expires` dict).
+
+use super::entry::{Entry, EntryView};
+use super::table::{tag_of, Table};
+
+/// Owns every entry its `main` table points to; `volatile` points at the same
+/// entries (those with an expiry) and owns nothing.
+#[derive(Default)]
+pub struct Shard {
+    main: Table,
+    volatile: Table,
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl Shard {
+    pub const fn new() -> Shard {
+        Shard {
+            main: Table::new(),
+            volatile: Table::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.main.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.main.is_empty()
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    pub fn index_bytes(&self) -> usize {
+        self.main.index_bytes() + self.volatile.index_bytes()
+    }
+
+    /// Slot of `key`, expired or not.
+    #[inline]
+    pub fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        // SAFETY: every pointer in `main` is a live entry owned by this shard.
+        self.main
+            .find(tag_of(hash), |p| unsafe { Entry::view(p) }.key() == key)
+    }
+
+    #[inline]
+    pub fn view(&self, slot: usize) -> EntryView<'_> {
+        // SAFETY: `slot` is occupied (callers got it from `find`), and the view's
+        // lifetime is tied to this borrow of the shard.
+        unsafe { Entry::view(self.main.ptr_at(slot)) }
+    }
+
+    #[inline]
+    pub fn view_mut(&mut self, slot: usize) -> EntryView<'_> {
+        // SAFETY: as in `view`; the exclusive borrow of the shard makes it unique.
+        unsafe { Entry::view(self.main.ptr_at(slot)) }
+    }
+
+    /// Entry at any slot index, if occupied (for sampling and iteration).
+    pub fn view_slot(&self, slot: usize) -> Option<EntryView<'_>> {
+        // SAFETY: occupied slots hold live entries owned by this shard.
+        self.main.occupied(slot).map(|p| unsafe { Entry::view(p) })
+    }
+
+    pub fn slot_count(&self) -> usize {
+        self.main.slot_count()
+    }
+
+    /// Inserts an entry whose key is absent.
+    pub fn insert(&mut self, hash: u64, entry: Entry) {
+        let has_ttl = entry.expire().is_some();
+        let tag = tag_of(hash);
+        let p = entry.into_raw();
+        self.main.insert(tag, p);
+        if has_ttl {
+            self.volatile.insert(tag, p);
+        }
+    }
+
+    /// Replaces the entry at `slot` (same key) and returns the old one.
+    pub fn replace(&mut self, slot: usize, hash: u64, entry: Entry) -> Entry {
+        let tag = tag_of(hash);
+        let old_p = self.main.ptr_at(slot);
+        let new_ttl = entry.expire().is_some();
+        let new_p = entry.into_raw();
+        // SAFETY: old_p is the live entry at `slot`, owned by us; we take it back.
+        let old = unsafe { Entry::from_raw(old_p) };
+        self.main.set_ptr_at(slot, new_p);
+        let old_ttl = old.expire().is_some();
+        match (old_ttl, new_ttl) {
+            (true, true) => {
+                if let Some(v) = self.volatile.find_ptr(tag, old_p) {
+                    self.volatile.set_ptr_at(v, new_p);
+                }
+            }
+            (true, false) => {
+                if let Some(v) = self.volatile.find_ptr(tag, old_p) {
+                    self.volatile.remove_at(v);
+                }
+            }
+            (false, true) => self.volatile.insert(tag, new_p),
+            (false, false) => {}
+        }
+        old
+    }
+
+    /// Removes and returns the entry at `slot`.
+    pub fn remove(&mut self, slot: usize, hash: u64) -> Entry {
+        let p = self.main.remove_at(slot);
+        // SAFETY: `p` was owned by the main table and is now ours.
+        let e = unsafe { Entry::from_raw(p) };
+        if e.expire().is_some() {
+            if let Some(v) = self.volatile.find_ptr(tag_of(hash), p) {
+                self.volatile.remove_at(v);
+            }
+        }
+        e
+    }
+
+    /// Removes and returns the entry at `slot`, computing its hash from its key.
+    pub fn remove_slot(&mut self, slot: usize, hasher: &impl Fn(&[u8]) -> u64) -> Entry {
+        let hash = hasher(self.view(slot).key());
+        self.remove(slot, hash)
+    }
+
+    /// Drops every entry.
+    pub fn clear(&mut self) {
+        self.volatile = Table::new();
+        for p in self.main.drain() {
+            // SAFETY: drained pointers were owned by the main table.
+            drop(unsafe { Entry::from_raw(p) });
+        }
+    }
+
+    /// Takes every entry out (for FLUSHALL ASYNC, which frees them elsewhere).
+    pub fn take_all(&mut self) -> Vec<Entry> {
+        self.volatile = Table::new();
+        self.main
+            .drain()
+            .into_iter()
+            // SAFETY: drained pointers were owned by the main table.
+            .map(|p| unsafe { Entry::from_raw(p) })
+            .collect()
+    }
+
+    /// See [`Table::scan`]; visits live and expired entries alike.
+    pub fn scan(&self, cursor: u32, count: usize, mut f: impl FnMut(&Entry)) -> Option<u32> {
+        #[allow(clippy::explicit_auto_deref)]
+        // SAFETY: scanned pointers are live entries owned by this shard.
+        self.main
+            .scan(cursor, count, |p| f(&*unsafe { Entry::view(p) }))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = EntryView<'_>> + '_ {
+        // SAFETY: iterated pointers are live entries owned by this shard.
+        self.main.iter().map(|p| unsafe { Entry::view(p) })
+    }
+
+    /// A random key with a TTL, for the active expiry cycle: (key, expire).
+    pub fn random_volatile(&self, rnd: u64) -> Option<(Vec<u8>, i64)> {
+        let slot = self.volatile.random_slot(rnd)?;
+        let p = self.volatile.occupied(slot)?;
+        // SAFETY: volatile pointers are live entries owned by `main`.
+        let e = unsafe { Entry::view(p) };
+        Some((e.key().to_vec(), e.expire().unwrap_or(i64::MAX)))
+    }
+
+    /// Up to `n` volatile keys starting at a random point, with their expiry.
+    pub fn sample_volatile(&self, rnd: u64, n: usize, out: &mut Vec<(Vec<u8>, i64)>) {
+        let total = self.volatile.slot_count();
+        if total == 0 || self.volatile.is_empty() {
+            return;
+        }
+        let start = (rnd % total as u64) as usize;
+        let mut taken = 0;
+        for k in 0..total {
+            if taken >= n {
+                break;
+            }
+            let i = (start + k) % total;
+            if let Some(p) = self.volatile.occupied(i) {
+                // SAFETY: volatile pointers are live entries owned by `main`.
+                let e = unsafe { Entry::view(p) };
+                out.push((e.key().to_vec(), e.expire().unwrap_or(i64::MAX)));
+                taken += 1;
+            }
+        }
+    }
+
+    /// Random occupied slot of the main table.
+    pub fn random_slot(&self, rnd: u64) -> Option<usize> {
+        self.main.random_slot(rnd)
+    }
+}

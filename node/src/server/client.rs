@@ -1,0 +1,135 @@
+//! Per-connection state: the part only the owning event loop touches ([`Client`]),
+//! and the part other threads read for CLIENT LIST / CLIENT KILL / INFO
+//! ([`ClientShared`], updated with relaxed atomics so the hot path never locks).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+}
+
+/// State visible to other threads.
+pub struct ClientShared {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub worker: usize,
+    /// The connection's slot in its event loop.
+    pub token: usize,
+    pub created_ms: i64,
+    pub name: Mutex<Option<String>>,
+    pub lib_name: Mutex<Option<String>>,
+    pub lib_ver: Mutex<Option<String>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub last_interaction_ms: AtomicI64,
+    /// Index of the last command in the command table (usize::MAX: none yet).
+    pub last_cmd: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+    pub monitor: AtomicBool,
+    pub no_evict: AtomicBool,
+    /// Set by CLIENT KILL; the owner closes the connection at its next turn.
+    pub killed: AtomicBool,
+    pub commands: AtomicU64,
+}
+
+impl ClientShared {
+    pub fn name(&self) -> Option<String> {
+        self.name.lock().clone()
+    }
+
+    /// Redis's CLIENT LIST flags letters.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            f.push('O');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            f.push('e');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+}
+
+/// State owned by the connection's event loop.
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub reply: ReplyMode,
+    pub close_after_reply: bool,
+    pub monitor: bool,
+    pub shared: Arc<ClientShared>,
+}
+
+impl Client {
+    pub fn new(shared: Arc<ClientShared>, authenticated: bool) -> Client {
+        Client {
+            id: shared.id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            reply: ReplyMode::On,
+            close_after_reply: false,
+            monitor: false,
+            shared,
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.shared.db.store(db, Ordering::Relaxed);
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientShared>>>,
+}
+
+impl Registry {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn add(&self, c: Arc<ClientShared>) {
+        self.clients.lock().insert(c.id, c);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn snapshot(&self) -> Vec<Arc<ClientShared>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientShared>> {
+        self.clients.lock().get(&id).cloned()
+    }
+}

@@ -1,0 +1,123 @@
+//! Background housekeeping: the active expiry cycle.
+//!
+//! Like Redis's `activeExpireCycle` (slow cycle): `hz` times a second, sample
+//! keys that have a TTL, stripe by stripe, and delete the expired ones; keep
+//! sampling a stripe while more than 10% of a sample was expired; stop when the
+//! cycle has used 25% of its period, so expiry never takes more than a quarter of
+//! a core whatever the keyspace looks like. The cursor carries over between
+//! cycles so every stripe is visited in turn.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::Server;
+use crate::util::Rng;
+
+/// Keys sampled per stripe visit at effort 1 (Redis: 20).
+const KEYS_PER_LOOP: usize = 20;
+/// Share of the cycle period the cycle may use, in percent (Redis: 25).
+const TIME_PERC: u64 = 25;
+/// Resample a stripe while more than this percentage of its sample was expired.
+const ACCEPTABLE_STALE: usize = 10;
+
+pub struct Cron {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Cron {
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("cron".into())
+        .spawn(move || {
+            let mut cursor = (0usize, 0usize);
+            let mut rng = Rng::from_entropy();
+            while !flag.load(Ordering::Acquire) {
+                let hz = srv.config.get_i64("hz").clamp(1, 500) as u64;
+                let period = Duration::from_micros(1_000_000 / hz);
+                let started = Instant::now();
+                let effort = srv.config.get_i64("active-expire-effort").clamp(1, 10) as usize;
+                let budget = period * (TIME_PERC as u32 + 2 * (effort as u32 - 1)) / 100;
+                cursor = expire_cycle(&srv, cursor, budget, effort, &mut rng);
+                // Periodic timer, not synchronisation: park until the next tick.
+                if let Some(rest) = period.checked_sub(started.elapsed()) {
+                    std::thread::park_timeout(rest);
+                }
+            }
+        })?;
+    Ok(Cron {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// One cycle; returns where the next one starts.
+pub fn expire_cycle(
+    srv: &Server,
+    mut cursor: (usize, usize),
+    budget: Duration,
+    effort: usize,
+    rng: &mut Rng,
+) -> (usize, usize) {
+    let ks = &srv.keyspace;
+    let started = Instant::now();
+    let per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP / 4 * (effort - 1);
+    let stripes = crate::db::SHARDS;
+    let total = ks.db_count() * stripes;
+    let mut sample = Vec::with_capacity(per_loop);
+    for _ in 0..total {
+        let (db, stripe) = cursor;
+        loop {
+            let now = crate::util::now_ms();
+            let mut shard = ks.db(db).lock_index(stripe);
+            if shard.volatile_len() == 0 {
+                break;
+            }
+            sample.clear();
+            shard.sample_volatile(rng.next_u64(), per_loop, &mut sample);
+            let mut expired = 0;
+            for (key, at) in &sample {
+                if *at > now {
+                    continue;
+                }
+                let h = ks.hash(key);
+                if let Some(slot) = shard.find(h, key) {
+                    drop(shard.remove(slot, h));
+                    expired += 1;
+                }
+            }
+            drop(shard);
+            if expired > 0 {
+                ks.expired_keys.fetch_add(expired as u64, Ordering::Relaxed);
+            }
+            if started.elapsed() >= budget {
+                return cursor;
+            }
+            if sample.is_empty() || expired * 100 <= sample.len() * ACCEPTABLE_STALE {
+                break;
+            }
+        }
+        cursor = if stripe + 1 < stripes {
+            (db, stripe + 1)
+        } else {
+            ((db + 1) % ks.db_count(), 0)
+        };
+        if started.elapsed() >= budget {
+            break;
+        }
+    }
+    cursor
+}

@@ -1,0 +1,294 @@
+//! The per-request path: parse what a read delivered, check and run each command,
+//! account for it. Everything here runs on the connection's event loop.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::client::{Client, ReplyMode};
+use super::{MonitorRef, Msg, Server};
+use crate::cmd::{arity_error, arity_ok, flags, unknown_command, Args, Ctx};
+use crate::config::Config;
+use crate::protocol::{Limits, Out, Parser};
+use crate::stats::{SlowEntry, WorkerStats};
+
+/// Config values read on every request, refreshed when the config epoch moves.
+pub struct Hot {
+    epoch: u64,
+    pub max_bulk_len: i64,
+    pub query_buffer_limit: usize,
+    pub maxclients: usize,
+    pub requirepass: Option<Vec<u8>>,
+    pub timeout_secs: i64,
+    pub slowlog_slower_than: i64,
+    pub slowlog_max_len: usize,
+}
+
+impl Hot {
+    pub fn load(cfg: &Config) -> Hot {
+        let pass = cfg.get("requirepass");
+        Hot {
+            epoch: cfg.epoch(),
+            max_bulk_len: cfg.get_i64("proto-max-bulk-len"),
+            query_buffer_limit: cfg.get_i64("client-query-buffer-limit") as usize,
+            maxclients: cfg.get_i64("maxclients") as usize,
+            requirepass: (!pass.is_empty()).then(|| pass.into_bytes()),
+            timeout_secs: cfg.get_i64("timeout"),
+            slowlog_slower_than: cfg.get_i64("slowlog-log-slower-than"),
+            slowlog_max_len: cfg.get_i64("slowlog-max-len") as usize,
+        }
+    }
+
+    #[inline]
+    pub fn refresh(&mut self, cfg: &Config) {
+        if cfg.epoch() != self.epoch {
+            *self = Hot::load(cfg);
+        }
+    }
+}
+
+/// Parses and executes every complete request in `input`, appending replies to
+/// `out`. Returns how many bytes were consumed; the rest is an incomplete request
+/// whose progress `parser` remembers.
+#[allow(clippy::too_many_arguments)]
+pub fn process(
+    srv: &Server,
+    stats: &WorkerStats,
+    hot: &Hot,
+    client: &mut Client,
+    parser: &mut Parser,
+    input: &[u8],
+    out: &mut Out,
+    now_ms: i64,
+) -> usize {
+    let mut start = 0;
+    let mut t0 = Instant::now();
+    loop {
+        let limits = Limits {
+            max_bulk_len: hot.max_bulk_len,
+            authenticated: client.authenticated,
+        };
+        match parser.parse(input, start, &limits) {
+            Ok(Some(req)) => {
+                start = req.end;
+                if parser.args.is_empty() {
+                    continue;
+                }
+                let src: &[u8] = if req.inline {
+                    &parser.inline_buf
+                } else {
+                    input
+                };
+                let args = Args::new(src, &parser.args);
+                out.resp3 = client.resp3;
+                execute(srv, stats, hot, client, out, &args, now_ms, &mut t0);
+                if client.close_after_reply {
+                    return start;
+                }
+            }
+            Ok(None) => return start,
+            Err(e) => {
+                tracing::debug!(client = client.id, error = %e, "protocol error; closing");
+                out.error(&format!("ERR {e}"));
+                client.close_after_reply = true;
+                return input.len();
+            }
+        }
+    }
+}
+
+/// Runs one command with every check Redis makes before it.
+#[allow(clippy::too_many_arguments)]
+pub fn execute(
+    srv: &Server,
+    stats: &WorkerStats,
+    hot: &Hot,
+    client: &mut Client,
+    out: &mut Out,
+    args: &Args,
+    now_ms: i64,
+    t0: &mut Instant,
+) {
+    let mode_before = client.reply;
+    let reply_start = out.buf.len();
+    let Some(idx) = srv.commands.lookup(args.get(0)) else {
+        out.error(&unknown_command(args).0);
+        WorkerStats::add(&stats.error_replies, 1);
+        finish_reply_mode(client, out, mode_before, reply_start);
+        return;
+    };
+    let spec = srv.commands.specs[idx];
+    let rejected = if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
+        Some("NOAUTH Authentication required.".to_string())
+    } else if !arity_ok(spec.arity, args.len()) {
+        Some(arity_error(spec.name).0.into_owned())
+    } else {
+        None
+    };
+    if let Some(e) = rejected {
+        out.error(&e);
+        WorkerStats::add(&stats.error_replies, 1);
+        WorkerStats::add(&stats.commands[idx].rejected, 1);
+        finish_reply_mode(client, out, mode_before, reply_start);
+        return;
+    }
+    let result = {
+        let mut ctx = Ctx {
+            srv,
+            client: &mut *client,
+            out: &mut *out,
+            now_ms,
+            cmd: idx,
+        };
+        (spec.handler)(&mut ctx, args)
+    };
+    if let Err(e) = result {
+        out.error(&e.0);
+        WorkerStats::add(&stats.error_replies, 1);
+        WorkerStats::add(&stats.commands[idx].failed, 1);
+    }
+    // One clock read per command: the previous command's end is this one's start.
+    let t1 = Instant::now();
+    let usec = t1.saturating_duration_since(*t0).as_micros() as u64;
+    *t0 = t1;
+    stats.record(idx, usec);
+    let shared = &client.shared;
+    shared.last_interaction_ms.store(now_ms, Ordering::Relaxed);
+    shared.last_cmd.store(idx, Ordering::Relaxed);
+    shared.commands.store(
+        shared.commands.load(Ordering::Relaxed) + 1,
+        Ordering::Relaxed,
+    );
+
+    if hot.slowlog_slower_than >= 0
+        && usec as i64 >= hot.slowlog_slower_than
+        && spec.flags & flags::SKIP_SLOWLOG == 0
+    {
+        srv.stats.slowlog_push(
+            SlowEntry {
+                id: 0,
+                unix_time: now_ms / 1000,
+                usec,
+                args: slowlog_args(args),
+                addr: shared.addr.clone(),
+                name: shared.name().unwrap_or_default(),
+            },
+            hot.slowlog_max_len,
+        );
+    }
+    if srv.monitor_count.load(Ordering::Relaxed) > 0
+        && spec.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0
+    {
+        feed_monitors(srv, client, args, now_ms);
+    }
+    finish_reply_mode(client, out, mode_before, reply_start);
+}
+
+/// Applies CLIENT REPLY OFF/SKIP: drops the reply this command produced.
+fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, start: usize) {
+    match before {
+        ReplyMode::On => {}
+        ReplyMode::Off => {
+            if client.reply != ReplyMode::On {
+                out.buf.truncate(start);
+            }
+        }
+        ReplyMode::Skip => {
+            out.buf.truncate(start);
+            if client.reply == ReplyMode::Skip {
+                client.reply = ReplyMode::On;
+            }
+        }
+    }
+}
+
+/// SLOWLOG keeps at most 32 arguments of at most 128 bytes each, as Redis does.
+fn slowlog_args(args: &Args) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if i == 31 && args.len() > 32 {
+            v.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
+            break;
+        }
+        if a.len() > 128 {
+            let mut s = a[..128].to_vec();
+            s.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+            v.push(s);
+        } else {
+            v.push(a.to_vec());
+        }
+    }
+    v
+}
+
+/// Redis's `sdscatrepr`: a quoted, escaped representation of bytes.
+pub fn repr(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+}
+
+fn feed_monitors(srv: &Server, client: &Client, args: &Args, now_ms: i64) {
+    let us = crate::util::now_us();
+    let _ = now_ms;
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        client.db,
+        client.shared.addr
+    );
+    let redact = args.is(0, "auth") || args.is(0, "hello") || args.is(0, "migrate");
+    for (i, a) in args.iter().enumerate() {
+        line.push(' ');
+        if redact && i > 0 {
+            line.push_str("\"(redacted)\"");
+        } else {
+            repr(&mut line, a);
+        }
+    }
+    line.push_str("\r\n");
+    let monitors: Vec<MonitorRef> = srv.monitors.lock().clone();
+    for m in monitors {
+        if m.id == client.id {
+            continue;
+        }
+        if let Some(w) = srv.worker(m.worker) {
+            w.send(Msg::Write {
+                token: m.token,
+                id: m.id,
+                bytes: line.clone().into_bytes(),
+            });
+        }
+    }
+}
+
+/// Registers the calling client as a MONITOR.
+pub fn add_monitor(srv: &Server, client: &mut Client) {
+    client.monitor = true;
+    client.shared.monitor.store(true, Ordering::Relaxed);
+    let mut m = srv.monitors.lock();
+    m.push(MonitorRef {
+        worker: client.shared.worker,
+        token: client.shared.token,
+        id: client.id,
+    });
+    srv.monitor_count.store(m.len(), Ordering::Relaxed);
+}
+
+pub fn remove_monitor(srv: &Server, id: u64) {
+    let mut m = srv.monitors.lock();
+    m.retain(|r| r.id != id);
+    srv.monitor_count.store(m.len(), Ordering::Relaxed);
+}

@@ -1,0 +1,205 @@
+//! Counters for INFO, `/metrics`, SLOWLOG and LATENCY.
+//!
+//! Every event loop owns a [`WorkerStats`] and is its only writer, so updates are
+//! uncontended relaxed atomics on cache lines no other thread writes; readers sum
+//! over workers.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+/// Upper bounds (microseconds) of the command latency histogram buckets.
+pub const LATENCY_BUCKETS_US: [u64; 14] = [
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 100_000,
+];
+
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Counters of one event loop.
+pub struct WorkerStats {
+    pub commands: Box<[CmdStat]>,
+    /// Cumulative counts per bucket; the last slot counts everything slower.
+    pub latency: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub error_replies: AtomicU64,
+}
+
+impl WorkerStats {
+    pub fn new(commands: usize) -> WorkerStats {
+        WorkerStats {
+            commands: (0..commands).map(|_| CmdStat::default()).collect(),
+            latency: Default::default(),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
+            connections_received: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            error_replies: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub fn record(&self, cmd: usize, usec: u64) {
+        let c = &self.commands[cmd];
+        // Single writer: a load and a store are enough and avoid locked instructions.
+        c.calls
+            .store(c.calls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        c.usec
+            .store(c.usec.load(Ordering::Relaxed) + usec, Ordering::Relaxed);
+        let b = LATENCY_BUCKETS_US
+            .iter()
+            .position(|&ub| usec <= ub)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        let l = &self.latency[b];
+        l.store(l.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    fn reset(&self) {
+        for c in self.commands.iter() {
+            c.calls.store(0, Ordering::Relaxed);
+            c.usec.store(0, Ordering::Relaxed);
+            c.rejected.store(0, Ordering::Relaxed);
+            c.failed.store(0, Ordering::Relaxed);
+        }
+        for l in &self.latency {
+            l.store(0, Ordering::Relaxed);
+        }
+        for c in [
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.error_replies,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Totals over every worker.
+#[derive(Default, Debug, Clone)]
+pub struct Totals {
+    pub commands: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub connections_received: u64,
+    pub rejected_connections: u64,
+    pub error_replies: u64,
+}
+
+/// One SLOWLOG entry.
+#[derive(Clone)]
+pub struct SlowEntry {
+    pub id: u64,
+    pub unix_time: i64,
+    pub usec: u64,
+    pub args: Vec<Vec<u8>>,
+    pub addr: String,
+    pub name: String,
+}
+
+/// Server-wide statistics.
+pub struct Stats {
+    pub workers: Vec<Arc<WorkerStats>>,
+    pub evicted_keys: AtomicU64,
+    pub slowlog: Mutex<VecDeque<SlowEntry>>,
+    pub slowlog_next_id: AtomicU64,
+    /// LATENCY: event name -> (time, latest ms, max ms) history.
+    pub latency_events: Mutex<std::collections::BTreeMap<String, Vec<(i64, u64)>>>,
+}
+
+impl Stats {
+    pub fn new(workers: usize, commands: usize) -> Stats {
+        Stats {
+            workers: (0..workers)
+                .map(|_| Arc::new(WorkerStats::new(commands)))
+                .collect(),
+            evicted_keys: AtomicU64::new(0),
+            slowlog: Mutex::new(VecDeque::new()),
+            slowlog_next_id: AtomicU64::new(0),
+            latency_events: Mutex::new(Default::default()),
+        }
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for w in &self.workers {
+            t.commands += w
+                .commands
+                .iter()
+                .map(|c| c.calls.load(Ordering::Relaxed))
+                .sum::<u64>();
+            t.net_input_bytes += w.net_input_bytes.load(Ordering::Relaxed);
+            t.net_output_bytes += w.net_output_bytes.load(Ordering::Relaxed);
+            t.connections_received += w.connections_received.load(Ordering::Relaxed);
+            t.rejected_connections += w.rejected_connections.load(Ordering::Relaxed);
+            t.error_replies += w.error_replies.load(Ordering::Relaxed);
+        }
+        t
+    }
+
+    /// (calls, usec, rejected, failed) of one command over all workers.
+    pub fn command(&self, idx: usize) -> (u64, u64, u64, u64) {
+        let mut r = (0, 0, 0, 0);
+        for w in &self.workers {
+            let c = &w.commands[idx];
+            r.0 += c.calls.load(Ordering::Relaxed);
+            r.1 += c.usec.load(Ordering::Relaxed);
+            r.2 += c.rejected.load(Ordering::Relaxed);
+            r.3 += c.failed.load(Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Cumulative latency histogram over all workers.
+    pub fn latency_histogram(&self) -> Vec<u64> {
+        let mut h = vec![0u64; LATENCY_BUCKETS_US.len() + 1];
+        for w in &self.workers {
+            for (i, l) in w.latency.iter().enumerate() {
+                h[i] += l.load(Ordering::Relaxed);
+            }
+        }
+        h
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for w in &self.workers {
+            w.reset();
+        }
+        self.evicted_keys.store(0, Ordering::Relaxed);
+    }
+
+    pub fn slowlog_push(&self, mut entry: SlowEntry, max_len: usize) {
+        if max_len == 0 {
+            return;
+        }
+        entry.id = self.slowlog_next_id.fetch_add(1, Ordering::Relaxed);
+        let mut log = self.slowlog.lock();
+        log.push_front(entry);
+        log.truncate(max_len);
+    }
+
+    pub fn latency_record(&self, event: &str, unix_time: i64, ms: u64) {
+        let mut ev = self.latency_events.lock();
+        let hist = ev.entry(event.to_string()).or_default();
+        hist.push((unix_time, ms));
+        if hist.len() > 160 {
+            hist.remove(0);
+        }
+    }
+}
