@@ -33,6 +33,34 @@ pub struct WorkerStats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub error_replies: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+}
+
+thread_local! {
+    /// The stats of the event loop running on this thread, if any.
+    static CURRENT: std::cell::OnceCell<Arc<WorkerStats>> = const { std::cell::OnceCell::new() };
+}
+
+/// Marks the calling thread as the event loop that owns `stats`.
+pub fn set_current(stats: Arc<WorkerStats>) {
+    CURRENT.with(|c| {
+        let _ = c.set(stats);
+    });
+}
+
+/// Runs `f` with the calling event loop's stats; `false` on other threads.
+#[inline]
+pub fn with_current(f: impl FnOnce(&WorkerStats)) -> bool {
+    CURRENT
+        .try_with(|c| match c.get() {
+            Some(s) => {
+                f(s);
+                true
+            }
+            None => false,
+        })
+        .unwrap_or(false)
 }
 
 impl WorkerStats {
@@ -45,6 +73,8 @@ impl WorkerStats {
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
+            keyspace_hits: AtomicU64::new(0),
+            keyspace_misses: AtomicU64::new(0),
         }
     }
 
@@ -84,6 +114,8 @@ impl WorkerStats {
             &self.connections_received,
             &self.rejected_connections,
             &self.error_replies,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -99,6 +131,8 @@ pub struct Totals {
     pub connections_received: u64,
     pub rejected_connections: u64,
     pub error_replies: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
 }
 
 /// One SLOWLOG entry.
@@ -148,6 +182,8 @@ impl Stats {
             t.connections_received += w.connections_received.load(Ordering::Relaxed);
             t.rejected_connections += w.rejected_connections.load(Ordering::Relaxed);
             t.error_replies += w.error_replies.load(Ordering::Relaxed);
+            t.keyspace_hits += w.keyspace_hits.load(Ordering::Relaxed);
+            t.keyspace_misses += w.keyspace_misses.load(Ordering::Relaxed);
         }
         t
     }

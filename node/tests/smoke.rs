@@ -60,14 +60,17 @@ fn large_pipeline_is_fully_processed() {
     let mut req = Vec::with_capacity(n * 60);
     for i in 0..n {
         let k = format!("key:{i}");
-        req.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n$32\r\n", k.len()).as_bytes());
+        req.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n$32\r\n", k.len()).as_bytes(),
+        );
         req.extend_from_slice(&[b'x'; 32]);
         req.extend_from_slice(b"\r\n");
     }
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
     let mut writer = sock.try_clone().unwrap();
     let t = std::thread::spawn(move || writer.write_all(&req).unwrap());
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
     let want = n * 5;
     let mut got = 0usize;
     let mut buf = vec![0u8; 1 << 16];

@@ -218,7 +218,7 @@ impl<'a> Ctx<'a> {
 /// The command table and its name index.
 pub struct Commands {
     pub specs: Vec<&'static CommandSpec>,
-    index: HashMap<&'static str, usize>,
+    index: HashMap<&'static str, usize, foldhash::fast::RandomState>,
 }
 
 impl Commands {

@@ -129,6 +129,7 @@ pub struct Keyspace {
     dbs: Box<[Db]>,
     hasher: foldhash::quality::FixedState,
     pub expired_keys: AtomicU64,
+    /// Hits and misses counted outside event loops; see [`Keyspace::hits`].
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
 }
@@ -181,11 +182,21 @@ impl Keyspace {
         let found = self.live(shard, hash, key, now_ms);
         match found {
             Some(slot) => {
-                self.keyspace_hits.fetch_add(1, Ordering::Relaxed);
+                // Per-event-loop counters: a shared atomic here would bounce one
+                // cache line between cores on every read.
+                if !crate::stats::with_current(|w| {
+                    crate::stats::WorkerStats::add(&w.keyspace_hits, 1)
+                }) {
+                    self.keyspace_hits.fetch_add(1, Ordering::Relaxed);
+                }
                 shard.view_mut(slot).set_access(lru_clock(now_ms));
             }
             None => {
-                self.keyspace_misses.fetch_add(1, Ordering::Relaxed);
+                if !crate::stats::with_current(|w| {
+                    crate::stats::WorkerStats::add(&w.keyspace_misses, 1)
+                }) {
+                    self.keyspace_misses.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         found
@@ -229,6 +240,15 @@ impl Keyspace {
             let a = self.dbs[db_a].lock_index(ia);
             (a, b)
         }
+    }
+
+    /// Keyspace hits counted off the event loops (add `Stats::totals().keyspace_hits`).
+    pub fn hits(&self) -> u64 {
+        self.keyspace_hits.load(Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.keyspace_misses.load(Ordering::Relaxed)
     }
 
     pub fn total_keys(&self) -> usize {

@@ -207,13 +207,13 @@ pub fn metrics(srv: &Server) -> String {
         "kcache_keyspace_hits_total",
         "Successful key lookups.",
         "counter",
-        ks.keyspace_hits.load(Ordering::Relaxed) as f64,
+        (ks.hits() + t.keyspace_hits) as f64,
     );
     gauge(
         "kcache_keyspace_misses_total",
         "Failed key lookups.",
         "counter",
-        ks.keyspace_misses.load(Ordering::Relaxed) as f64,
+        (ks.misses() + t.keyspace_misses) as f64,
     );
     gauge(
         "kcache_net_input_bytes_total",

@@ -171,6 +171,7 @@ impl Worker {
 
     /// Runs until a shutdown message has been handled.
     pub fn run(mut self) {
+        crate::stats::set_current(self.stats.clone());
         let mut events = Events::with_capacity(1024);
         let mut last_tick = std::time::Instant::now();
         loop {
