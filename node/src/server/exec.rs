@@ -21,6 +21,7 @@ pub struct Hot {
     pub timeout_secs: i64,
     pub slowlog_slower_than: i64,
     pub slowlog_max_len: usize,
+    pub latency_threshold_ms: i64,
 }
 
 impl Hot {
@@ -35,6 +36,7 @@ impl Hot {
             timeout_secs: cfg.get_i64("timeout"),
             slowlog_slower_than: cfg.get_i64("slowlog-log-slower-than"),
             slowlog_max_len: cfg.get_i64("slowlog-max-len") as usize,
+            latency_threshold_ms: cfg.get_i64("latency-monitor-threshold"),
         }
     }
 
@@ -175,6 +177,16 @@ pub fn execute(
             hot.slowlog_max_len,
         );
     }
+    // LATENCY: commands slower than latency-monitor-threshold, as Redis's
+    // "command" and "fast-command" events.
+    if hot.latency_threshold_ms > 0 && (usec / 1000) as i64 >= hot.latency_threshold_ms {
+        let event = if spec.flags & flags::FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        srv.stats.latency_record(event, now_ms / 1000, usec / 1000);
+    }
     if srv.monitor_count.load(Ordering::Relaxed) > 0
         && spec.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0
     {
@@ -201,6 +213,21 @@ fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, star
     }
 }
 
+/// Whether argument `i` is a secret Redis redacts from the slow log: AUTH's
+/// password, HELLO's AUTH credentials, and CONFIG SET values of passwords.
+fn redacted(args: &Args, i: usize) -> bool {
+    if args.is(0, "auth") {
+        return i > 0;
+    }
+    if args.is(0, "hello") {
+        return (2..args.len()).any(|k| args.is(k, "auth") && (i == k + 1 || i == k + 2));
+    }
+    if args.is(0, "config") && args.len() > 2 && args.is(1, "set") && i > 2 && i % 2 == 1 {
+        return args.is(i - 1, "requirepass") || args.is(i - 1, "masterauth");
+    }
+    false
+}
+
 /// SLOWLOG keeps at most 32 arguments of at most 128 bytes each, as Redis does.
 fn slowlog_args(args: &Args) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
@@ -208,6 +235,10 @@ fn slowlog_args(args: &Args) -> Vec<Vec<u8>> {
         if i == 31 && args.len() > 32 {
             v.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
             break;
+        }
+        if redacted(args, i) {
+            v.push(b"(redacted)".to_vec());
+            continue;
         }
         if a.len() > 128 {
             let mut s = a[..128].to_vec();
