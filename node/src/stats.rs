@@ -132,6 +132,8 @@ pub struct Stats {
     pub evicted_keys: AtomicU64,
     pub slowlog: Mutex<VecDeque<SlowEntry>>,
     pub slowlog_next_id: AtomicU64,
+    /// INFO errorstats: error replies by code (the first word, `ERR`, `WRONGTYPE`).
+    pub error_codes: Mutex<std::collections::BTreeMap<String, u64>>,
     /// LATENCY: event name -> (time, latest ms, max ms) history.
     pub latency_events: Mutex<std::collections::BTreeMap<String, Vec<(i64, u64)>>>,
 }
@@ -149,6 +151,7 @@ impl Stats {
             slowlog: Mutex::new(VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
             latency_events: Mutex::new(Default::default()),
+            error_codes: Mutex::new(Default::default()),
         }
     }
 
@@ -199,6 +202,7 @@ impl Stats {
             w.reset();
         }
         self.evicted_keys.store(0, Ordering::Relaxed);
+        self.error_codes.lock().clear();
         self.peak_memory
             .store(crate::alloc::used_memory(), Ordering::Relaxed);
     }
@@ -211,6 +215,18 @@ impl Stats {
             .fetch_max(used, Ordering::Relaxed)
             .max(used);
         (used, peak)
+    }
+
+    /// Counts one error reply under its code. Like Redis, at most 128 distinct
+    /// codes are tracked, so clients cannot grow the table without bound.
+    pub fn count_error_code(&self, msg: &str) {
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        let mut codes = self.error_codes.lock();
+        if let Some(n) = codes.get_mut(code) {
+            *n += 1;
+        } else if codes.len() < 128 {
+            codes.insert(code.to_string(), 1);
+        }
     }
 
     pub fn slowlog_push(&self, mut entry: SlowEntry, max_len: usize) {

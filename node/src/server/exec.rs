@@ -113,8 +113,9 @@ pub fn execute(
     let mode_before = client.reply;
     let reply_start = out.buf.len();
     let Some(idx) = srv.commands.lookup(args.get(0)) else {
-        out.error(&unknown_command(args).0);
-        WorkerStats::add(&stats.error_replies, 1);
+        let e = unknown_command(args);
+        out.error(&e.0);
+        count_error(srv, stats, &e.0);
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
     };
@@ -128,7 +129,7 @@ pub fn execute(
     };
     if let Some(e) = rejected {
         out.error(&e);
-        WorkerStats::add(&stats.error_replies, 1);
+        count_error(srv, stats, &e);
         WorkerStats::add(&stats.commands[idx].rejected, 1);
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
@@ -145,7 +146,7 @@ pub fn execute(
     };
     if let Err(e) = result {
         out.error(&e.0);
-        WorkerStats::add(&stats.error_replies, 1);
+        count_error(srv, stats, &e.0);
         WorkerStats::add(&stats.commands[idx].failed, 1);
     }
     // One clock read per command: the previous command's end is this one's start.
@@ -193,6 +194,12 @@ pub fn execute(
         feed_monitors(srv, client, args, now_ms);
     }
     finish_reply_mode(client, out, mode_before, reply_start);
+}
+
+/// Counts an error reply in the totals and, by its code, in INFO errorstats.
+fn count_error(srv: &Server, stats: &WorkerStats, msg: &str) {
+    WorkerStats::add(&stats.error_replies, 1);
+    srv.stats.count_error_code(msg);
 }
 
 /// Applies CLIENT REPLY OFF/SKIP: drops the reply this command produced.

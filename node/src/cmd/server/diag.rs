@@ -171,12 +171,21 @@ pub fn memory(ctx: &mut Ctx, args: &Args) -> CmdResult {
             let report = memory_doctor(ctx);
             ctx.out.verbatim(&report);
         }
+        // Redis's answers for an allocator other than jemalloc.
+        "malloc-stats" => ctx
+            .out
+            .bulk(b"Stats not supported for the current allocator"),
+        "purge" => ctx.out.ok(),
         _ => super::help(
             ctx,
             "memory",
             &[
                 "DOCTOR",
                 "    Return memory problems reports.",
+                "MALLOC-STATS",
+                "    Return internal statistics report from the memory allocator.",
+                "PURGE",
+                "    Attempt to purge dirty pages for reclamation by the allocator.",
                 "STATS",
                 "    Return information about the memory usage of the server.",
                 "USAGE <key> [SAMPLES <count>]",

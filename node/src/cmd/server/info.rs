@@ -99,7 +99,12 @@ pub fn render(srv: &Server, sections: &[&str], now_ms: i64) -> String {
                 body.kv("cluster_enabled", on);
             }
             "keyspace" => keyspace(srv, &mut body),
-            // modules, errorstats, latencystats: headers only (nothing to report).
+            "errorstats" => {
+                for (code, n) in srv.stats.error_codes.lock().iter() {
+                    body.kv(&format!("errorstat_{code}"), format!("count={n}"));
+                }
+            }
+            // modules, latencystats: headers only (nothing to report).
             _ => {}
         }
         let _ = write!(out, "# {}\r\n", title(name));
@@ -342,6 +347,8 @@ fn memory(srv: &Server, s: &mut Section) {
         format!("{:.2}%", m.dataset_perc()),
     );
     s.kv("allocator_allocated", m.used);
+    s.kv("allocator_active", m.used);
+    s.kv("allocator_resident", m.rss);
     s.kv("total_system_memory", sys);
     s.kv("total_system_memory_human", human_bytes(sys));
     s.kv("used_memory_lua", 0);
@@ -360,6 +367,12 @@ fn memory(srv: &Server, s: &mut Section) {
     s.kv("maxmemory", maxmemory);
     s.kv("maxmemory_human", human_bytes(maxmemory));
     s.kv("maxmemory_policy", srv.config.get("maxmemory-policy"));
+    s.kv("allocator_frag_ratio", "1.00");
+    s.kv("allocator_frag_bytes", 0);
+    s.kv("allocator_rss_ratio", format!("{:.2}", m.fragmentation()));
+    s.kv("allocator_rss_bytes", m.rss as i64 - m.used as i64);
+    s.kv("rss_overhead_ratio", "1.00");
+    s.kv("rss_overhead_bytes", 0);
     s.kv(
         "mem_fragmentation_ratio",
         format!("{:.2}", m.fragmentation()),

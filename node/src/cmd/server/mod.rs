@@ -174,6 +174,8 @@ const MEMORY_SUBS: &[SubSpec] = &[
         "Estimates the memory usage of a key."
     ),
     sub!("stats", 2, 0, "Returns details about memory usage."),
+    sub!("malloc-stats", 2, 0, "Returns the allocator statistics."),
+    sub!("purge", 2, 0, "Asks the allocator to release memory."),
     sub!("doctor", 2, 0, "Outputs a memory problems report."),
     sub!(
         "help",
