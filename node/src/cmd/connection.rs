@@ -232,7 +232,7 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     if !ctx.client.authenticated && !authed {
-        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = setname {
         validate_name(name)?;

@@ -120,10 +120,14 @@ pub fn execute(
         return;
     };
     let spec = srv.commands.specs[idx];
-    let rejected = if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        Some("NOAUTH Authentication required.".to_string())
-    } else if !arity_ok(spec.arity, args.len()) {
+    // Redis's order: unknown (sub)command and arity errors come before NOAUTH.
+    let rejected = if !arity_ok(spec.arity, args.len()) {
         Some(arity_error(spec.name).0.into_owned())
+    } else if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
+        Some(
+            subcommand_error(spec, args)
+                .unwrap_or_else(|| "NOAUTH Authentication required.".into()),
+        )
     } else {
         None
     };
@@ -194,6 +198,31 @@ pub fn execute(
         feed_monitors(srv, client, args, now_ms);
     }
     finish_reply_mode(client, out, mode_before, reply_start);
+}
+
+/// The unknown-subcommand or subcommand-arity error a container command would
+/// give, from its subcommand table (checked before NOAUTH, as Redis does).
+fn subcommand_error(spec: &crate::cmd::CommandSpec, args: &Args) -> Option<String> {
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return None;
+    }
+    let name = args.get(1);
+    let Some(sub) = spec
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    else {
+        return Some(
+            crate::cmd::unknown_subcommand(name, spec.name)
+                .0
+                .into_owned(),
+        );
+    };
+    (!arity_ok(sub.arity, args.len())).then(|| {
+        arity_error(&format!("{}|{}", spec.name, sub.name))
+            .0
+            .into_owned()
+    })
 }
 
 /// Counts an error reply in the totals and, by its code, in INFO errorstats.
