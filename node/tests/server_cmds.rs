@@ -485,6 +485,15 @@ fn slowlog_records_and_matches_redis_shape() {
     assert_eq!(c.cmd_s(&["SLOWLOG", "RESET"]), "+OK\r\n");
     // The RESET itself is the only entry left.
     assert_eq!(c.cmd_s(&["SLOWLOG", "LEN"]), ":1\r\n");
+    // A CONFIG SET applies to the very next command of the same pipeline.
+    c.send(b"CONFIG SET slowlog-max-len 1\r\nSET pipelined 1\r\nSLOWLOG GET\r\n");
+    assert_eq!(c.reply(), b"+OK\r\n");
+    assert_eq!(c.reply(), b"+OK\r\n");
+    let e = String::from_utf8_lossy(&c.reply()).into_owned();
+    assert!(
+        e.starts_with("*1\r\n") && e.contains("\r\npipelined\r\n"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -610,4 +619,48 @@ fn client_setinfo_shows_in_client_list() {
         c.cmd_s(&["CLIENT", "SETINFO", "lib-name"]),
         "-ERR wrong number of arguments for 'client|setinfo' command\r\n"
     );
+}
+
+#[test]
+fn info_rates_and_memory_move_with_load() {
+    let s = Server::start(&[]);
+    let mut c = Raw::connect(s.port);
+    let mem = |c: &mut Raw| -> u64 {
+        info_field(&info(c, &["memory"]), "used_memory")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = mem(&mut c);
+    let v = vec![b'm'; 10 * 1024 * 1024];
+    c.send(&rawresp::encode(&[b"SET", b"ten", &v]));
+    assert_eq!(c.reply(), b"+OK\r\n");
+    let after = mem(&mut c);
+    assert!(after >= before + 10 * 1024 * 1024, "{before} -> {after}");
+    let peak: u64 = info_field(&info(&mut c, &["memory"]), "used_memory_peak")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(peak >= after);
+
+    // instantaneous_ops_per_sec follows a steady load within a couple of samples.
+    let batch: Vec<u8> = b"PING\r\n".repeat(2000);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        c.send(&batch);
+        for _ in 0..2000 {
+            c.reply();
+        }
+        let ops: u64 = info_field(&info(&mut c, &["stats"]), "instantaneous_ops_per_sec")
+            .unwrap()
+            .parse()
+            .unwrap();
+        if ops > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "instantaneous_ops_per_sec stayed 0"
+        );
+    }
 }

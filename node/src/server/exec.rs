@@ -55,7 +55,7 @@ impl Hot {
 pub fn process(
     srv: &Server,
     stats: &WorkerStats,
-    hot: &Hot,
+    hot: &mut Hot,
     client: &mut Client,
     parser: &mut Parser,
     input: &[u8],
@@ -83,6 +83,9 @@ pub fn process(
                 let args = Args::new(src, &parser.args);
                 out.resp3 = client.resp3;
                 execute(srv, stats, hot, client, out, &args, now_ms, &mut t0);
+                // A CONFIG SET applies from the next command on, even within
+                // one pipeline (one atomic load when nothing changed).
+                hot.refresh(&srv.config);
                 if client.close_after_reply {
                     return start;
                 }

@@ -347,7 +347,7 @@ impl Worker {
             let consumed = exec::process(
                 &self.srv,
                 &self.stats,
-                &self.hot,
+                &mut self.hot,
                 &mut conn.client,
                 &mut conn.parser,
                 input,
