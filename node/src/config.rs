@@ -48,15 +48,16 @@ pub struct Param {
     pub doc: &'static str,
 }
 
+/// In Redis's order, which its CONFIG SET error message lists.
 const POLICIES: &[&str] = &[
-    "noeviction",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
     "volatile-lru",
     "volatile-lfu",
     "volatile-random",
     "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
 ];
 
 macro_rules! p {

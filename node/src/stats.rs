@@ -5,7 +5,7 @@
 //! over workers.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -146,12 +146,28 @@ pub struct SlowEntry {
     pub name: String,
 }
 
+/// Instantaneous rates, sampled by the cron thread every 100 ms and averaged over
+/// the last 16 samples, as Redis's `trackInstantaneousMetric`.
+#[derive(Default)]
+pub struct Rates {
+    pub ops_per_sec: AtomicU64,
+    pub input_bytes_per_sec: AtomicU64,
+    pub output_bytes_per_sec: AtomicU64,
+}
+
 /// Server-wide statistics.
 pub struct Stats {
+    pub rates: Rates,
+    /// Highest `used_memory` seen (INFO `used_memory_peak`); reset by RESETSTAT.
+    pub peak_memory: AtomicUsize,
+    /// `used_memory` when the server became ready (INFO `used_memory_startup`).
+    pub startup_memory: AtomicUsize,
     pub workers: Vec<Arc<WorkerStats>>,
     pub evicted_keys: AtomicU64,
     pub slowlog: Mutex<VecDeque<SlowEntry>>,
     pub slowlog_next_id: AtomicU64,
+    /// INFO errorstats: error replies by code (the first word, `ERR`, `WRONGTYPE`).
+    pub error_codes: Mutex<std::collections::BTreeMap<String, u64>>,
     /// LATENCY: event name -> (time, latest ms, max ms) history.
     pub latency_events: Mutex<std::collections::BTreeMap<String, Vec<(i64, u64)>>>,
 }
@@ -159,6 +175,9 @@ pub struct Stats {
 impl Stats {
     pub fn new(workers: usize, commands: usize) -> Stats {
         Stats {
+            rates: Rates::default(),
+            peak_memory: AtomicUsize::new(0),
+            startup_memory: AtomicUsize::new(0),
             workers: (0..workers)
                 .map(|_| Arc::new(WorkerStats::new(commands)))
                 .collect(),
@@ -166,6 +185,7 @@ impl Stats {
             slowlog: Mutex::new(VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
             latency_events: Mutex::new(Default::default()),
+            error_codes: Mutex::new(Default::default()),
         }
     }
 
@@ -218,6 +238,31 @@ impl Stats {
             w.reset();
         }
         self.evicted_keys.store(0, Ordering::Relaxed);
+        self.error_codes.lock().clear();
+        self.peak_memory
+            .store(crate::alloc::used_memory(), Ordering::Relaxed);
+    }
+
+    /// Current `used_memory`, raising the recorded peak if it is higher.
+    pub fn used_memory_and_peak(&self) -> (usize, usize) {
+        let used = crate::alloc::used_memory();
+        let peak = self
+            .peak_memory
+            .fetch_max(used, Ordering::Relaxed)
+            .max(used);
+        (used, peak)
+    }
+
+    /// Counts one error reply under its code. Like Redis, at most 128 distinct
+    /// codes are tracked, so clients cannot grow the table without bound.
+    pub fn count_error_code(&self, msg: &str) {
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        let mut codes = self.error_codes.lock();
+        if let Some(n) = codes.get_mut(code) {
+            *n += 1;
+        } else if codes.len() < 128 {
+            codes.insert(code.to_string(), 1);
+        }
     }
 
     pub fn slowlog_push(&self, mut entry: SlowEntry, max_len: usize) {
@@ -233,6 +278,11 @@ impl Stats {
     pub fn latency_record(&self, event: &str, unix_time: i64, ms: u64) {
         let mut ev = self.latency_events.lock();
         let hist = ev.entry(event.to_string()).or_default();
+        // One sample per second per event, keeping the worst (Redis's latencyAddSample).
+        if let Some(last) = hist.last_mut().filter(|l| l.0 == unix_time) {
+            last.1 = last.1.max(ms);
+            return;
+        }
         hist.push((unix_time, ms));
         if hist.len() > 160 {
             hist.remove(0);

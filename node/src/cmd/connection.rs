@@ -69,6 +69,12 @@ const CLIENT_SUBS: &[SubSpec] = &[
         summary: "Sets the client eviction mode of the connection.",
     },
     SubSpec {
+        name: "setinfo",
+        arity: 4,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Sets information specific to the client or connection.",
+    },
+    SubSpec {
         name: "reply",
         arity: 3,
         flags: NOSCRIPT | LOADING | STALE,
@@ -226,7 +232,7 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     if !ctx.client.authenticated && !authed {
-        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = setname {
         validate_name(name)?;
@@ -323,7 +329,7 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let omem = c.omem.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -340,6 +346,8 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
         qbuf + omem + 1024,
         cmd,
         c.resp.load(Ordering::Relaxed),
+        c.lib_name.lock().as_deref().unwrap_or_default(),
+        c.lib_ver.lock().as_deref().unwrap_or_default(),
     )
 }
 
@@ -378,6 +386,10 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         b"list" => client_list(ctx, args)?,
         b"kill" => client_kill(ctx, args)?,
+        b"setinfo" => {
+            check(argc == 4, "setinfo")?;
+            client_setinfo(ctx, args)?;
+        }
         b"no-evict" => {
             check(argc == 3, "no-evict")?;
             let on = if args.is(2, "on") {
@@ -426,6 +438,10 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "SETINFO <option> <value>",
+                "    Set client meta attr. Options are:",
+                "    * LIB-NAME: the client lib name.",
+                "    * LIB-VER: the client lib version.",
                 "HELP",
                 "    Print this help.",
             ];
@@ -482,6 +498,29 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
         text.push('\n');
     }
     ctx.out.verbatim(&text);
+    Ok(())
+}
+
+/// `CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>` (Redis 7.2; client
+/// libraries send it on connect), shown as `lib-name`/`lib-ver` in CLIENT LIST.
+fn client_setinfo(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let shared = &ctx.client.shared;
+    let slot = if args.is(2, "lib-name") {
+        &shared.lib_name
+    } else if args.is(2, "lib-ver") {
+        &shared.lib_ver
+    } else {
+        return err(format!("ERR Unrecognized option '{}'", args.str_lossy(2)));
+    };
+    let value = args.get(3);
+    if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return err(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            args.str_lossy(2)
+        ));
+    }
+    *slot.lock() = (!value.is_empty()).then(|| String::from_utf8_lossy(value).into_owned());
+    ctx.out.ok();
     Ok(())
 }
 

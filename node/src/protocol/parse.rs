@@ -266,7 +266,9 @@ pub fn split_args(
         while i < n && line[i].is_ascii_whitespace() {
             i += 1;
         }
-        if i >= n {
+        // A NUL outside quotes ends the line, as in C's sdssplitargs (and must, or
+        // the word loop below would stop on it forever without advancing).
+        if i >= n || line[i] == 0 {
             return Ok(());
         }
         let arg_start = out.len();
@@ -426,5 +428,16 @@ mod tests {
         let reqs = parse_all(b"*0\r\n*1\r\n$4\r\nPING\r\n").unwrap();
         assert_eq!(reqs.len(), 2);
         assert!(reqs[0].is_empty());
+    }
+
+    #[test]
+    fn nul_ends_an_inline_line() {
+        let mut buf = Vec::new();
+        let mut ranges = Vec::new();
+        split_args(b"\x00abc", &mut buf, &mut ranges).unwrap();
+        assert!(ranges.is_empty());
+        split_args(b"get a\x00b c", &mut buf, &mut ranges).unwrap();
+        let words: Vec<&[u8]> = ranges.iter().map(|r| &buf[r.clone()]).collect();
+        assert_eq!(words, [&b"get"[..], b"a"]);
     }
 }

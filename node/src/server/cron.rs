@@ -6,6 +6,9 @@
 //! cycle has used 25% of its period, so expiry never takes more than a quarter of
 //! a core whatever the keyspace looks like. The cursor carries over between
 //! cycles so every stripe is visited in turn.
+//!
+//! The same thread samples the instantaneous rates of INFO (`instantaneous_ops_per_sec`
+//! and the kbps figures) and tracks the memory peak.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -45,7 +48,12 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
         .spawn(move || {
             let mut cursor = (0usize, 0usize);
             let mut rng = Rng::from_entropy();
+            let mut rates = RateSampler::new(&srv);
+            srv.stats
+                .startup_memory
+                .store(crate::alloc::used_memory(), Ordering::Relaxed);
             while !flag.load(Ordering::Acquire) {
+                rates.tick(&srv);
                 let hz = srv.config.get_i64("hz").clamp(1, 500) as u64;
                 let period = Duration::from_micros(1_000_000 / hz);
                 let started = Instant::now();
@@ -62,6 +70,70 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
         stop,
         thread: Some(thread),
     })
+}
+
+/// Samples kept for the instantaneous rates (Redis: `STATS_METRIC_SAMPLES`).
+const RATE_SAMPLES: usize = 16;
+/// Minimum time between two rate samples (Redis samples every 100 ms).
+const RATE_PERIOD: Duration = Duration::from_millis(100);
+
+/// Turns the monotonic counters into per-second rates averaged over the last
+/// [`RATE_SAMPLES`] samples, as Redis's `trackInstantaneousMetric`.
+pub struct RateSampler {
+    last_at: Instant,
+    last: [u64; 3],
+    samples: [[u64; 3]; RATE_SAMPLES],
+    idx: usize,
+    filled: usize,
+}
+
+impl RateSampler {
+    pub fn new(srv: &Server) -> RateSampler {
+        RateSampler {
+            last_at: Instant::now(),
+            last: Self::counters(srv),
+            samples: [[0; 3]; RATE_SAMPLES],
+            idx: 0,
+            filled: 0,
+        }
+    }
+
+    fn counters(srv: &Server) -> [u64; 3] {
+        let t = srv.stats.totals();
+        [t.commands, t.net_input_bytes, t.net_output_bytes]
+    }
+
+    /// Takes a sample if [`RATE_PERIOD`] has passed and publishes the averages.
+    pub fn tick(&mut self, srv: &Server) {
+        let elapsed = self.last_at.elapsed();
+        if elapsed < RATE_PERIOD {
+            return;
+        }
+        let now = Self::counters(srv);
+        let ms = elapsed.as_millis().max(1) as u64;
+        let mut sample = [0u64; 3];
+        for (i, s) in sample.iter_mut().enumerate() {
+            // CONFIG RESETSTAT can move a counter backwards: count that as zero.
+            *s = now[i].saturating_sub(self.last[i]).saturating_mul(1000) / ms;
+        }
+        self.samples[self.idx] = sample;
+        self.idx = (self.idx + 1) % RATE_SAMPLES;
+        self.filled = (self.filled + 1).min(RATE_SAMPLES);
+        self.last = now;
+        self.last_at = Instant::now();
+        let avg = |i: usize| {
+            self.samples[..self.filled]
+                .iter()
+                .map(|s| s[i])
+                .sum::<u64>()
+                / self.filled as u64
+        };
+        let r = &srv.stats.rates;
+        r.ops_per_sec.store(avg(0), Ordering::Relaxed);
+        r.input_bytes_per_sec.store(avg(1), Ordering::Relaxed);
+        r.output_bytes_per_sec.store(avg(2), Ordering::Relaxed);
+        srv.stats.used_memory_and_peak();
+    }
 }
 
 /// One cycle; returns where the next one starts.

@@ -21,6 +21,7 @@ pub struct Hot {
     pub timeout_secs: i64,
     pub slowlog_slower_than: i64,
     pub slowlog_max_len: usize,
+    pub latency_threshold_ms: i64,
 }
 
 impl Hot {
@@ -35,6 +36,7 @@ impl Hot {
             timeout_secs: cfg.get_i64("timeout"),
             slowlog_slower_than: cfg.get_i64("slowlog-log-slower-than"),
             slowlog_max_len: cfg.get_i64("slowlog-max-len") as usize,
+            latency_threshold_ms: cfg.get_i64("latency-monitor-threshold"),
         }
     }
 
@@ -53,7 +55,7 @@ impl Hot {
 pub fn process(
     srv: &Server,
     stats: &WorkerStats,
-    hot: &Hot,
+    hot: &mut Hot,
     client: &mut Client,
     parser: &mut Parser,
     input: &[u8],
@@ -81,6 +83,9 @@ pub fn process(
                 let args = Args::new(src, &parser.args);
                 out.resp3 = client.resp3;
                 execute(srv, stats, hot, client, out, &args, now_ms, &mut t0);
+                // A CONFIG SET applies from the next command on, even within
+                // one pipeline (one atomic load when nothing changed).
+                hot.refresh(&srv.config);
                 if client.close_after_reply {
                     return start;
                 }
@@ -111,22 +116,27 @@ pub fn execute(
     let mode_before = client.reply;
     let reply_start = out.buf.len();
     let Some(idx) = srv.commands.lookup(args.get(0)) else {
-        out.error(&unknown_command(args).0);
-        WorkerStats::add(&stats.error_replies, 1);
+        let e = unknown_command(args);
+        out.error(&e.0);
+        count_error(srv, stats, &e.0);
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
     };
     let spec = srv.commands.specs[idx];
-    let rejected = if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        Some("NOAUTH Authentication required.".to_string())
-    } else if !arity_ok(spec.arity, args.len()) {
+    // Redis's order: unknown (sub)command and arity errors come before NOAUTH.
+    let rejected = if !arity_ok(spec.arity, args.len()) {
         Some(arity_error(spec.name).0.into_owned())
+    } else if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
+        Some(
+            subcommand_error(spec, args)
+                .unwrap_or_else(|| "NOAUTH Authentication required.".into()),
+        )
     } else {
         None
     };
     if let Some(e) = rejected {
         out.error(&e);
-        WorkerStats::add(&stats.error_replies, 1);
+        count_error(srv, stats, &e);
         WorkerStats::add(&stats.commands[idx].rejected, 1);
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
@@ -143,7 +153,7 @@ pub fn execute(
     };
     if let Err(e) = result {
         out.error(&e.0);
-        WorkerStats::add(&stats.error_replies, 1);
+        count_error(srv, stats, &e.0);
         WorkerStats::add(&stats.commands[idx].failed, 1);
     }
     // One clock read per command: the previous command's end is this one's start.
@@ -175,12 +185,53 @@ pub fn execute(
             hot.slowlog_max_len,
         );
     }
+    // LATENCY: commands slower than latency-monitor-threshold, as Redis's
+    // "command" and "fast-command" events.
+    if hot.latency_threshold_ms > 0 && (usec / 1000) as i64 >= hot.latency_threshold_ms {
+        let event = if spec.flags & flags::FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        srv.stats.latency_record(event, now_ms / 1000, usec / 1000);
+    }
     if srv.monitor_count.load(Ordering::Relaxed) > 0
         && spec.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0
     {
         feed_monitors(srv, client, args, now_ms);
     }
     finish_reply_mode(client, out, mode_before, reply_start);
+}
+
+/// The unknown-subcommand or subcommand-arity error a container command would
+/// give, from its subcommand table (checked before NOAUTH, as Redis does).
+fn subcommand_error(spec: &crate::cmd::CommandSpec, args: &Args) -> Option<String> {
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return None;
+    }
+    let name = args.get(1);
+    let Some(sub) = spec
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    else {
+        return Some(
+            crate::cmd::unknown_subcommand(name, spec.name)
+                .0
+                .into_owned(),
+        );
+    };
+    (!arity_ok(sub.arity, args.len())).then(|| {
+        arity_error(&format!("{}|{}", spec.name, sub.name))
+            .0
+            .into_owned()
+    })
+}
+
+/// Counts an error reply in the totals and, by its code, in INFO errorstats.
+fn count_error(srv: &Server, stats: &WorkerStats, msg: &str) {
+    WorkerStats::add(&stats.error_replies, 1);
+    srv.stats.count_error_code(msg);
 }
 
 /// Applies CLIENT REPLY OFF/SKIP: drops the reply this command produced.
@@ -201,6 +252,21 @@ fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, star
     }
 }
 
+/// Whether argument `i` is a secret Redis redacts from the slow log: AUTH's
+/// password, HELLO's AUTH credentials, and CONFIG SET values of passwords.
+fn redacted(args: &Args, i: usize) -> bool {
+    if args.is(0, "auth") {
+        return i > 0;
+    }
+    if args.is(0, "hello") {
+        return (2..args.len()).any(|k| args.is(k, "auth") && (i == k + 1 || i == k + 2));
+    }
+    if args.is(0, "config") && args.len() > 2 && args.is(1, "set") && i > 2 && i % 2 == 1 {
+        return args.is(i - 1, "requirepass") || args.is(i - 1, "masterauth");
+    }
+    false
+}
+
 /// SLOWLOG keeps at most 32 arguments of at most 128 bytes each, as Redis does.
 fn slowlog_args(args: &Args) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
@@ -208,6 +274,10 @@ fn slowlog_args(args: &Args) -> Vec<Vec<u8>> {
         if i == 31 && args.len() > 32 {
             v.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
             break;
+        }
+        if redacted(args, i) {
+            v.push(b"(redacted)".to_vec());
+            continue;
         }
         if a.len() > 128 {
             let mut s = a[..128].to_vec();

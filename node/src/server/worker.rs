@@ -344,7 +344,7 @@ impl Worker {
             let consumed = exec::process(
                 &self.srv,
                 &self.stats,
-                &self.hot,
+                &mut self.hot,
                 &mut conn.client,
                 &mut conn.parser,
                 input,
@@ -539,6 +539,24 @@ impl Worker {
         }
         self.listeners.clear();
         let deadline = std::time::Instant::now() + SHUTDOWN_FLUSH;
+        // Requests a client sent before the shutdown may still sit in the socket
+        // buffer: serve them so every request that arrived gets its reply (and
+        // closing never discards unread input, which would reset the connection).
+        let now_ms = crate::util::now_ms();
+        for token in 0..self.conns.len() {
+            while std::time::Instant::now() < deadline {
+                let more = match self.conns[token].as_ref() {
+                    Some(c) if !c.closing && !c.client.close_after_reply => {
+                        matches!(c.stream.peek(&mut [0u8; 1]), Ok(n) if n > 0)
+                    }
+                    _ => false,
+                };
+                if !more {
+                    break;
+                }
+                self.on_readable(token, now_ms);
+            }
+        }
         for conn in self.conns.iter_mut().flatten() {
             let _ = conn.stream.set_nodelay(true);
             while !conn.pending.is_empty() && std::time::Instant::now() < deadline {

@@ -1,0 +1,381 @@
+//! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR SLOWLOG
+//! LATENCY MEMORY.
+//!
+//! One file per container command: [`info`] renders INFO (also used by the HTTP
+//! endpoint's callers and tests), [`config`] is CONFIG, [`command`] is COMMAND and
+//! the derived ACL categories and key specs, [`diag`] holds SLOWLOG, LATENCY and
+//! MEMORY. Containers dispatch their subcommands through [`subcommand`], which
+//! checks names and arities against the same [`SubSpec`] tables that feed COMMAND
+//! INFO, so the two never disagree.
+
+pub mod command;
+pub mod config;
+pub mod diag;
+pub mod info;
+
+use super::flags::*;
+use super::{arity_error, arity_ok, err, unknown_subcommand, Args, CmdResult, CommandSpec, Ctx};
+use super::{CmdError, SubSpec};
+
+macro_rules! cmd {
+    ($name:expr, $arity:expr, $flags:expr, $h:expr, $since:expr, $summary:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            handler: $h,
+            group: "server",
+            since: $since,
+            summary: $summary,
+            subcommands: &[],
+        }
+    };
+}
+
+macro_rules! sub {
+    ($name:expr, $arity:expr, $flags:expr, $summary:expr) => {
+        SubSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            summary: $summary,
+        }
+    };
+}
+
+const ADMIN_SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+const HELP_SUB: u32 = LOADING | STALE;
+
+const CONFIG_SUBS: &[SubSpec] = &[
+    sub!(
+        "get",
+        -3,
+        ADMIN_SUB,
+        "Returns the effective values of configuration parameters."
+    ),
+    sub!(
+        "set",
+        -4,
+        ADMIN_SUB,
+        "Sets configuration parameters in-flight."
+    ),
+    sub!("resetstat", 2, ADMIN_SUB, "Resets the server's statistics."),
+    sub!(
+        "rewrite",
+        2,
+        ADMIN_SUB,
+        "Persists the effective configuration to file."
+    ),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
+const COMMAND_SUBS: &[SubSpec] = &[
+    sub!("count", 2, HELP_SUB, "Returns a count of commands."),
+    sub!(
+        "docs",
+        -2,
+        HELP_SUB,
+        "Returns documentary information about one, multiple or all commands."
+    ),
+    sub!(
+        "getkeys",
+        -4,
+        HELP_SUB,
+        "Extracts the key names from an arbitrary command."
+    ),
+    sub!(
+        "info",
+        -2,
+        HELP_SUB,
+        "Returns information about one, multiple or all commands."
+    ),
+    sub!("list", -2, HELP_SUB, "Returns a list of command names."),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
+const SLOWLOG_SUBS: &[SubSpec] = &[
+    sub!(
+        "get",
+        -2,
+        ADMIN | LOADING | STALE,
+        "Returns the slow log's entries."
+    ),
+    sub!(
+        "len",
+        2,
+        ADMIN | LOADING | STALE,
+        "Returns the number of entries in the slow log."
+    ),
+    sub!(
+        "reset",
+        2,
+        ADMIN | LOADING | STALE,
+        "Clears all entries from the slow log."
+    ),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Show helpful text about the different subcommands"
+    ),
+];
+
+const LATENCY_SUBS: &[SubSpec] = &[
+    sub!(
+        "latest",
+        2,
+        ADMIN_SUB,
+        "Returns the latest latency samples for all events."
+    ),
+    sub!(
+        "history",
+        3,
+        ADMIN_SUB,
+        "Returns timestamp-latency samples for an event."
+    ),
+    sub!(
+        "reset",
+        -2,
+        ADMIN_SUB,
+        "Resets the latency data for one or more events."
+    ),
+    sub!(
+        "doctor",
+        2,
+        ADMIN_SUB,
+        "Returns a human-readable latency analysis report."
+    ),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
+const MEMORY_SUBS: &[SubSpec] = &[
+    sub!(
+        "usage",
+        -3,
+        READONLY,
+        "Estimates the memory usage of a key."
+    ),
+    sub!("stats", 2, 0, "Returns details about memory usage."),
+    sub!("malloc-stats", 2, 0, "Returns the allocator statistics."),
+    sub!("purge", 2, 0, "Asks the allocator to release memory."),
+    sub!("doctor", 2, 0, "Outputs a memory problems report."),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        dbsize,
+        "1.0.0",
+        "Returns the number of keys in the database."
+    ),
+    cmd!(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        shutdown,
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server."
+    ),
+    cmd!(
+        "info",
+        -1,
+        LOADING | STALE,
+        info::info,
+        "1.0.0",
+        "Returns information and statistics about the server."
+    ),
+    cmd!(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        time,
+        "2.6.0",
+        "Returns the server time."
+    ),
+    cmd!(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        monitor,
+        "1.0.0",
+        "Listens for all requests received by the server in real-time."
+    ),
+    // Containers carry the flags the request path needs (ADMIN keeps CONFIG SET
+    // requirepass out of MONITOR); COMMAND INFO prints a container's flags empty,
+    // as Redis does, and each subcommand's own flags.
+    CommandSpec {
+        subcommands: CONFIG_SUBS,
+        ..cmd!(
+            "config",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            config::config,
+            "2.0.0",
+            "A container for server configuration commands."
+        )
+    },
+    CommandSpec {
+        subcommands: COMMAND_SUBS,
+        ..cmd!(
+            "command",
+            -1,
+            LOADING | STALE,
+            command::command,
+            "2.8.13",
+            "Returns detailed information about all commands."
+        )
+    },
+    CommandSpec {
+        subcommands: SLOWLOG_SUBS,
+        ..cmd!(
+            "slowlog",
+            -2,
+            ADMIN | LOADING | STALE,
+            diag::slowlog,
+            "2.2.12",
+            "A container for slow log commands."
+        )
+    },
+    CommandSpec {
+        subcommands: LATENCY_SUBS,
+        ..cmd!(
+            "latency",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            diag::latency,
+            "2.8.13",
+            "A container for latency diagnostics commands."
+        )
+    },
+    CommandSpec {
+        subcommands: MEMORY_SUBS,
+        ..cmd!(
+            "memory",
+            -2,
+            0,
+            diag::memory,
+            "4.0.0",
+            "A container for memory diagnostics commands."
+        )
+    },
+];
+
+/// Finds the subcommand named by argument 1 of a container and checks its arity;
+/// returns its lower-case name. Errors are Redis's: unknown subcommand first, then
+/// `wrong number of arguments for 'container|sub'`.
+pub fn subcommand(
+    args: &Args,
+    container: &str,
+    subs: &'static [SubSpec],
+) -> Result<&'static str, CmdError> {
+    let name = args.get(1);
+    let Some(sub) = subs
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    else {
+        return Err(unknown_subcommand(name, container));
+    };
+    if !arity_ok(sub.arity, args.len()) {
+        return Err(arity_error(&format!("{container}|{}", sub.name)));
+    }
+    Ok(sub.name)
+}
+
+/// Replies with a HELP text: one simple string per line, as Redis's addReplyHelp.
+pub fn help(ctx: &mut Ctx, container: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        container.to_ascii_uppercase()
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Prints this help.");
+}
+
+/// `DBSIZE`
+fn dbsize(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// `TIME`
+fn time(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let us = crate::util::now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int(us / 1_000_000);
+    ctx.out.bulk_int(us % 1_000_000);
+    Ok(())
+}
+
+/// `MONITOR`
+fn monitor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    // Redis ignores MONITOR from a client that already is one (no second reply).
+    if ctx.client.monitor {
+        return Ok(());
+    }
+    crate::server::exec::add_monitor(ctx.srv, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
+///
+/// The options are parsed and validated as Redis does; with no persistence yet,
+/// SAVE and NOSAVE shut down the same way. A shutdown never waits for replicas,
+/// so there is never one in progress to ABORT.
+fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    for i in 1..args.len() {
+        if args.is(i, "nosave") {
+            nosave = true;
+        } else if args.is(i, "save") {
+            save = true;
+        } else if args.is(i, "now") || args.is(i, "force") {
+            other = true;
+        } else if args.is(i, "abort") {
+            abort = true;
+        } else {
+            return err(super::SYNTAX);
+        }
+    }
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return err(super::SYNTAX);
+    }
+    if abort {
+        return err("ERR No shutdown in progress.");
+    }
+    tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
+    ctx.client.close_after_reply = true;
+    ctx.srv.shutdown();
+    Ok(())
+}
