@@ -10,7 +10,7 @@
 use parking_lot::MutexGuard;
 
 use super::{db_index, db_number, duplicate};
-use crate::cmd::{err, Args, CmdResult, Ctx, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
+use crate::cmd::{err, Args, CmdResult, Ctx, NO_SUCH_KEY, SYNTAX};
 use crate::db::{lru_clock, Keyspace, MultiLock, Shard};
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
@@ -128,7 +128,7 @@ pub fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
             replace = true;
             i += 1;
         } else if args.is(i, "db") && i + 1 < args.len() {
-            dst_db = db_index(ctx, db_number(args.get(i + 1), NOT_INTEGER)?)?;
+            dst_db = db_index(ctx, db_number(args.get(i + 1), None)?)?;
             i += 2;
         } else {
             return err(SYNTAX);
@@ -183,7 +183,7 @@ pub fn move_cmd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if cluster_enabled(ctx) {
         return err("ERR MOVE is not allowed in cluster mode");
     }
-    let dst_db = db_index(ctx, db_number(args.get(2), NOT_INTEGER)?)?;
+    let dst_db = db_index(ctx, db_number(args.get(2), None)?)?;
     let src_db = ctx.client.db;
     if dst_db == src_db {
         return err(SAME_OBJECT);

@@ -63,8 +63,8 @@ pub fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if cluster_enabled(ctx) {
         return err("ERR SWAPDB is not allowed in cluster mode");
     }
-    let a = db_number(args.get(1), "ERR invalid first DB index")?;
-    let b = db_number(args.get(2), "ERR invalid second DB index")?;
+    let a = db_number(args.get(1), Some("ERR invalid first DB index"))?;
+    let b = db_number(args.get(2), Some("ERR invalid second DB index"))?;
     let (a, b) = (db_index(ctx, a)?, db_index(ctx, b)?);
     ctx.ks().swap_dbs(a, b);
     ctx.out.ok();

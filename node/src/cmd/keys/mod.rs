@@ -197,12 +197,19 @@ fn touch(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// Parses a database number the way Redis's `getIntFromObjectOrReply` does: an
-/// integer in C `int` range, else the error `bad`.
-fn db_number(arg: &[u8], bad: &'static str) -> Result<i64, super::CmdError> {
-    crate::util::parse_i64_strict(arg)
-        .filter(|v| i32::try_from(*v).is_ok())
-        .ok_or(super::CmdError::from(bad))
+/// Parses a database number the way Redis's `getIntFromObjectOrReply` does: not
+/// an integer is `bad` (default: the not-an-integer error); outside C `int`
+/// range is `bad` too, or Redis's out-of-range message when `bad` is the default.
+fn db_number(arg: &[u8], bad: Option<&'static str>) -> Result<i64, super::CmdError> {
+    let Some(v) = crate::util::parse_i64_strict(arg) else {
+        return super::err(bad.unwrap_or(super::NOT_INTEGER));
+    };
+    if i32::try_from(v).is_err() {
+        return super::err(bad.unwrap_or(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
+    Ok(v)
 }
 
 /// Checks that `n` names a database, as SELECT does.
