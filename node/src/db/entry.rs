@@ -314,6 +314,52 @@ impl Entry {
         true
     }
 
+    /// The same value under another key, with `expire`; the value moves, it is
+    /// not copied (a heap value's buffer changes owner, not place). For RENAME.
+    pub fn renamed(self, key: &[u8], expire: Option<i64>) -> Entry {
+        self.rebuild(Some(key), expire)
+    }
+
+    /// The same key and value with another expiry (adding or removing the
+    /// expiry field changes the block's size, hence a new block); the value
+    /// moves, it is not copied.
+    pub fn with_expire(self, expire: Option<i64>) -> Entry {
+        self.rebuild(None, expire)
+    }
+
+    /// A new block for `key` (or this entry's own key) and `expire`, followed by
+    /// this entry's value bytes verbatim. The value tail is position-independent
+    /// (inline bytes, or a pointer the new block now owns), so it can move as is.
+    fn rebuild(self, key: Option<&[u8]>, expire: Option<i64>) -> Entry {
+        let parts = self.parts();
+        let old_size = self.block_size();
+        let tail = old_size - parts.value_off;
+        let key = key.unwrap_or_else(|| self.key());
+        let size =
+            4 + varint_len(key.len()) + key.len() + if expire.is_some() { 8 } else { 0 } + tail;
+        let ptr = Self::alloc_block(size);
+        // SAFETY: the writes stay within `size` bytes laid out as in `new_string`;
+        // `key` may point into the old block, which is freed only after the copy.
+        unsafe {
+            let p = ptr.as_ptr();
+            let old = self.ptr.as_ptr();
+            *p = (parts.flags & !HAS_EXPIRE) | if expire.is_some() { HAS_EXPIRE } else { 0 };
+            std::ptr::copy_nonoverlapping(old.add(1), p.add(1), 3);
+            let mut off = 4 + put_varint(p.add(4), key.len());
+            std::ptr::copy_nonoverlapping(key.as_ptr(), p.add(off), key.len());
+            off += key.len();
+            if let Some(at) = expire {
+                std::ptr::copy_nonoverlapping(at.to_le_bytes().as_ptr(), p.add(off), 8);
+                off += 8;
+            }
+            std::ptr::copy_nonoverlapping(old.add(parts.value_off), p.add(off), tail);
+            // The value now belongs to the new block: free only the old block.
+            dealloc(old, Self::layout(old_size));
+        }
+        std::mem::forget(self);
+        Entry { ptr }
+    }
+
     #[inline]
     pub fn is_expired(&self, now_ms: i64) -> bool {
         matches!(self.expire(), Some(at) if at <= now_ms)
@@ -474,6 +520,36 @@ mod tests {
         big.heap_string_mut().expect("heap").push(b'z');
         assert_eq!(s(&big).len(), 101);
         assert_eq!(big.expire(), Some(5));
+    }
+
+    #[test]
+    fn rebuild_moves_the_value_and_keeps_access() {
+        let big: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        for value in [&b"small"[..], &big[..]] {
+            let e = Entry::new_string(b"old-key", value, None, 0x0012_3456);
+            let e = e.with_expire(Some(77));
+            assert_eq!(
+                (e.key(), e.expire(), e.access()),
+                (&b"old-key"[..], Some(77), 0x0012_3456)
+            );
+            assert_eq!(s(&e), value);
+            let e = e.renamed(b"a-much-longer-new-key-name", Some(5));
+            assert_eq!(
+                (e.key(), e.expire()),
+                (&b"a-much-longer-new-key-name"[..], Some(5))
+            );
+            let e = e.with_expire(None);
+            assert_eq!((e.expire(), e.access()), (None, 0x0012_3456));
+            assert_eq!(s(&e), value);
+            assert_eq!(
+                e.encoding_name(),
+                if value.len() > INLINE_MAX {
+                    "raw"
+                } else {
+                    "embstr"
+                }
+            );
+        }
     }
 
     #[test]

@@ -112,6 +112,34 @@ impl Shard {
         old
     }
 
+    /// Sets or clears the expiry of the entry at `slot`, keeping the TTL index in
+    /// step. An existing expiry field is overwritten in place; adding or removing
+    /// one rebuilds the entry around its value (moved, not copied).
+    pub fn set_expire(&mut self, slot: usize, hash: u64, expire: Option<i64>) {
+        if let Some(at) = expire {
+            if self.view_mut(slot).set_expire_in_place(at) {
+                return;
+            }
+        }
+        let tag = tag_of(hash);
+        let old_p = self.main.ptr_at(slot);
+        // SAFETY: old_p is the live entry at `slot`, owned by us; its successor is
+        // stored back in the same slot before anything else can see the table.
+        // `with_expire` cannot unwind (allocation failure aborts).
+        let old = unsafe { Entry::from_raw(old_p) };
+        let had_ttl = old.expire().is_some();
+        let new_p = old.with_expire(expire).into_raw();
+        self.main.set_ptr_at(slot, new_p);
+        if had_ttl {
+            if let Some(v) = self.volatile.find_ptr(tag, old_p) {
+                self.volatile.remove_at(v);
+            }
+        }
+        if expire.is_some() {
+            self.volatile.insert(tag, new_p);
+        }
+    }
+
     /// Removes and returns the entry at `slot`.
     pub fn remove(&mut self, slot: usize, hash: u64) -> Entry {
         let p = self.main.remove_at(slot);
@@ -198,5 +226,52 @@ impl Shard {
     /// Random occupied slot of the main table.
     pub fn random_slot(&self, rnd: u64) -> Option<usize> {
         self.main.random_slot(rnd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_expire_keeps_the_ttl_index_in_step() {
+        let mut sh = Shard::new();
+        let keys: Vec<(Vec<u8>, u64)> = (0..500u64)
+            .map(|i| {
+                (
+                    format!("k{i}").into_bytes(),
+                    i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                )
+            })
+            .collect();
+        for (k, h) in &keys {
+            sh.insert(*h, Entry::new_string(k, b"v", None, 0));
+        }
+        let slot_of = |sh: &Shard, k: &[u8], h: u64| sh.find(h, k).expect("present");
+        for (k, h) in &keys {
+            let s = slot_of(&sh, k, *h);
+            sh.set_expire(s, *h, Some(10));
+        }
+        assert_eq!(sh.volatile_len(), 500);
+        for (k, h) in keys.iter().step_by(2) {
+            let s = slot_of(&sh, k, *h);
+            sh.set_expire(s, *h, Some(20));
+            let s = slot_of(&sh, k, *h);
+            assert_eq!(sh.view(s).expire(), Some(20));
+        }
+        for (k, h) in keys.iter().skip(1).step_by(2) {
+            let s = slot_of(&sh, k, *h);
+            sh.set_expire(s, *h, None);
+        }
+        assert_eq!(sh.volatile_len(), 250);
+        let mut sample = Vec::new();
+        sh.sample_volatile(1, 1000, &mut sample);
+        assert_eq!(sample.len(), 250);
+        assert!(sample.iter().all(|(_, at)| *at == 20));
+        for (k, h) in &keys {
+            let s = slot_of(&sh, k, *h);
+            drop(sh.remove(s, *h));
+        }
+        assert_eq!((sh.len(), sh.volatile_len()), (0, 0));
     }
 }

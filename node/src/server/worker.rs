@@ -297,6 +297,8 @@ impl Worker {
         };
         let mut eof = false;
         loop {
+            // `capacity`: how much this read could have returned; a read that
+            // fills it may have left data in the socket.
             let (n, from_scratch, capacity) = if conn.rbuf.is_empty() && !conn.parser.in_progress()
             {
                 match conn.stream.read(&mut self.scratch_in) {

@@ -462,11 +462,8 @@ fn stats(srv: &Server, s: &mut Section) {
     s.kv("evicted_clients", 0);
     s.kv("total_eviction_exceeded_time", 0);
     s.kv("current_eviction_exceeded_time", 0);
-    s.kv("keyspace_hits", ks.keyspace_hits.load(Ordering::Relaxed));
-    s.kv(
-        "keyspace_misses",
-        ks.keyspace_misses.load(Ordering::Relaxed),
-    );
+    s.kv("keyspace_hits", ks.hits() + t.keyspace_hits);
+    s.kv("keyspace_misses", ks.misses() + t.keyspace_misses);
     s.kv("pubsub_channels", 0);
     s.kv("pubsub_patterns", 0);
     s.kv("pubsubshard_channels", 0);
