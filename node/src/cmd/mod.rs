@@ -11,6 +11,7 @@ pub mod connection;
 pub mod keys;
 pub mod server;
 pub mod strings;
+pub mod typed;
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -35,8 +35,9 @@ fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let ks = &ctx.srv.keyspace;
     let mut sh = ctx.db().lock(h);
     match ks.read(&mut sh, h, key, ctx.now_ms) {
-        Some(slot) => match sh.view(slot).value() {
+        Some(slot) => match sh.value(slot) {
             ValueRef::Str(v) => ctx.out.bulk(v),
+            ValueRef::Obj(_) => return err(super::WRONGTYPE),
         },
         None => ctx.out.null(),
     }
@@ -119,8 +120,9 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let slot = ks.live(&mut sh, h, key, ctx.now_ms);
     if want_get {
         match slot {
-            Some(s) => match sh.view(s).value() {
+            Some(s) => match sh.value(s) {
                 ValueRef::Str(v) => ctx.out.bulk(v),
+                ValueRef::Obj(_) => return err(super::WRONGTYPE),
             },
             None => ctx.out.null(),
         }

@@ -6,6 +6,7 @@
 //! [flags u8][access u24][key len varint][key][expire i64 LE, if flagged][value]
 //! value = inline string: [len varint][bytes]
 //!       | heap string:   [*mut Vec<u8>]   (large or often-appended strings)
+//!       | object:        [*mut Object]    (hash, list, set, sorted set, stream)
 //! ```
 //!
 //! `access` is the 24-bit LRU clock (seconds) or, under an LFU policy, Redis's
@@ -16,9 +17,12 @@
 use std::alloc::{alloc, dealloc, Layout};
 use std::ptr::NonNull;
 
+use super::types::Object;
+
 const ENC_MASK: u8 = 0b0000_0011;
 const ENC_INLINE: u8 = 0;
 const ENC_HEAP: u8 = 1;
+const ENC_OBJ: u8 = 2;
 const HAS_EXPIRE: u8 = 0b0000_0100;
 
 /// Strings longer than this live in their own growable buffer (Redis's "raw"
@@ -72,6 +76,7 @@ unsafe fn get_varint(p: *const u8) -> (usize, usize) {
 /// The value held by an entry, borrowed.
 pub enum ValueRef<'a> {
     Str(&'a [u8]),
+    Obj(&'a Object),
 }
 
 /// An owned entry. Dropping it frees the block and anything it points to.
@@ -164,6 +169,29 @@ impl Entry {
                 let boxed = Box::into_raw(Box::new(value.to_vec()));
                 std::ptr::write_unaligned(p.add(off) as *mut *mut Vec<u8>, boxed);
             }
+        }
+        Entry { ptr }
+    }
+
+    /// An entry holding a collection (hash, list, set, sorted set, stream).
+    pub fn new_object(key: &[u8], obj: Object, expire: Option<i64>, access: u32) -> Entry {
+        let size = 4 + varint_len(key.len()) + key.len() + if expire.is_some() { 8 } else { 0 } + 8;
+        let ptr = Self::alloc_block(size);
+        // SAFETY: every write below stays within the `size` bytes computed above.
+        unsafe {
+            let p = ptr.as_ptr();
+            *p = ENC_OBJ | if expire.is_some() { HAS_EXPIRE } else { 0 };
+            let a = access.to_le_bytes();
+            std::ptr::copy_nonoverlapping(a.as_ptr(), p.add(1), 3);
+            let mut off = 4 + put_varint(p.add(4), key.len());
+            std::ptr::copy_nonoverlapping(key.as_ptr(), p.add(off), key.len());
+            off += key.len();
+            if let Some(at) = expire {
+                std::ptr::copy_nonoverlapping(at.to_le_bytes().as_ptr(), p.add(off), 8);
+                off += 8;
+            }
+            let boxed = Box::into_raw(Box::new(obj));
+            std::ptr::write_unaligned(p.add(off) as *mut *mut Object, boxed);
         }
         Entry { ptr }
     }
@@ -382,21 +410,60 @@ impl Entry {
 
     #[inline]
     pub fn value(&self) -> ValueRef<'_> {
-        let parts = self.parts();
-        // SAFETY: the value is laid out at value_off as described in the module docs.
-        unsafe {
-            let p = self.ptr.as_ptr().add(parts.value_off);
-            match parts.flags & ENC_MASK {
-                ENC_INLINE => {
-                    let (len, n) = get_varint(p);
-                    ValueRef::Str(std::slice::from_raw_parts(p.add(n), len))
-                }
-                _ => {
-                    let v = std::ptr::read_unaligned(p as *const *mut Vec<u8>);
-                    ValueRef::Str((*v).as_slice())
-                }
+        // SAFETY: `self` owns (or views) a live block.
+        unsafe { Self::value_at(self.ptr.as_ptr()) }
+    }
+
+    /// The value of the block at `p`, borrowed for a caller-chosen lifetime.
+    ///
+    /// # Safety
+    /// `p` must be a live entry block that outlives `'a` and is not mutated
+    /// during `'a`.
+    #[inline]
+    pub unsafe fn value_at<'a>(p: *mut u8) -> ValueRef<'a> {
+        let e = std::mem::ManuallyDrop::new(Entry {
+            ptr: NonNull::new_unchecked(p),
+        });
+        let parts = e.parts();
+        let v = p.add(parts.value_off);
+        match parts.flags & ENC_MASK {
+            ENC_INLINE => {
+                let (len, n) = get_varint(v);
+                ValueRef::Str(std::slice::from_raw_parts(v.add(n), len))
+            }
+            ENC_HEAP => {
+                let b = std::ptr::read_unaligned(v as *const *mut Vec<u8>);
+                ValueRef::Str((*b).as_slice())
+            }
+            _ => {
+                let o = std::ptr::read_unaligned(v as *const *mut Object);
+                ValueRef::Obj(&*o)
             }
         }
+    }
+
+    /// The collection held by the block at `p`, mutably, for a caller-chosen
+    /// lifetime; `None` for strings.
+    ///
+    /// # Safety
+    /// `p` must be a live entry block, exclusively borrowed for `'a`.
+    #[inline]
+    pub unsafe fn object_at<'a>(p: *mut u8) -> Option<&'a mut Object> {
+        let e = std::mem::ManuallyDrop::new(Entry {
+            ptr: NonNull::new_unchecked(p),
+        });
+        let parts = e.parts();
+        if parts.flags & ENC_MASK != ENC_OBJ {
+            return None;
+        }
+        let o = std::ptr::read_unaligned(p.add(parts.value_off) as *const *mut Object);
+        Some(&mut *o)
+    }
+
+    /// The collection held by this entry, mutably (`None` for strings).
+    pub fn object_mut(&mut self) -> Option<&mut Object> {
+        // SAFETY: `&mut self` gives exclusive access to the block.
+        unsafe { Self::object_at(self.ptr.as_ptr()) }
     }
 
     /// The growable buffer of a heap string, for in-place APPEND/SETRANGE.
@@ -425,6 +492,7 @@ impl Entry {
                     "raw"
                 }
             }
+            ValueRef::Obj(o) => o.encoding_name(),
         }
     }
 
@@ -433,6 +501,9 @@ impl Entry {
         let mut n = self.block_size();
         if let Some(v) = self.heap_vec() {
             n += std::mem::size_of::<Vec<u8>>() + v.capacity();
+        }
+        if let ValueRef::Obj(o) = self.value() {
+            n += o.memory_usage();
         }
         n
     }
@@ -456,11 +527,15 @@ impl Drop for Entry {
         let parts = self.parts();
         // SAFETY: we own the block and, for heap strings, the boxed Vec.
         unsafe {
-            if parts.flags & ENC_MASK == ENC_HEAP {
-                let p = self.ptr.as_ptr().add(parts.value_off);
-                drop(Box::from_raw(std::ptr::read_unaligned(
+            let p = self.ptr.as_ptr().add(parts.value_off);
+            match parts.flags & ENC_MASK {
+                ENC_HEAP => drop(Box::from_raw(std::ptr::read_unaligned(
                     p as *const *mut Vec<u8>,
-                )));
+                ))),
+                ENC_OBJ => drop(Box::from_raw(std::ptr::read_unaligned(
+                    p as *const *mut Object,
+                ))),
+                _ => {}
             }
             dealloc(self.ptr.as_ptr(), Self::layout(size));
         }
@@ -474,6 +549,7 @@ mod tests {
     fn s(e: &Entry) -> Vec<u8> {
         match e.value() {
             ValueRef::Str(v) => v.to_vec(),
+            ValueRef::Obj(_) => panic!("not a string"),
         }
     }
 

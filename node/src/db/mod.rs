@@ -25,6 +25,7 @@
 pub mod entry;
 pub mod shard;
 pub mod table;
+pub mod types;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};

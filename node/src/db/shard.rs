@@ -2,8 +2,9 @@
 //! the subset that has a TTL (sampled by the active expiry cycle, as Redis samples
 //! its `expires` dict).
 
-use super::entry::{Entry, EntryView};
+use super::entry::{Entry, EntryView, ValueRef};
 use super::table::{tag_of, Table};
+use super::types::Object;
 
 /// Owns every entry its `main` table points to; `volatile` points at the same
 /// entries (those with an expiry) and owns nothing.
@@ -62,6 +63,22 @@ impl Shard {
     pub fn view_mut(&mut self, slot: usize) -> EntryView<'_> {
         // SAFETY: as in `view`; the exclusive borrow of the shard makes it unique.
         unsafe { Entry::view(self.main.ptr_at(slot)) }
+    }
+
+    /// The value at `slot`, borrowed from the shard (not from a temporary view),
+    /// so replies can be written from it while the guard is held.
+    #[inline]
+    pub fn value(&self, slot: usize) -> ValueRef<'_> {
+        // SAFETY: `slot` is occupied; the borrow of `self` keeps the entry alive
+        // and unmodified.
+        unsafe { Entry::value_at(self.main.ptr_at(slot)) }
+    }
+
+    /// The collection at `slot`, mutably; `None` when it holds a string.
+    #[inline]
+    pub fn object_mut(&mut self, slot: usize) -> Option<&mut Object> {
+        // SAFETY: `slot` is occupied and `&mut self` makes the access exclusive.
+        unsafe { Entry::object_at(self.main.ptr_at(slot)) }
     }
 
     /// Entry at any slot index, if occupied (for sampling and iteration).

@@ -90,6 +90,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 pub fn type_name(value: &ValueRef) -> &'static str {
     match value {
         ValueRef::Str(_) => "string",
+        ValueRef::Obj(o) => o.type_name(),
     }
 }
 
@@ -98,6 +99,7 @@ pub fn type_name(value: &ValueRef) -> &'static str {
 pub fn duplicate(e: &Entry, key: &[u8], expire: Option<i64>, access: u32) -> Entry {
     match e.value() {
         ValueRef::Str(v) => Entry::new_string(key, v, expire, access),
+        ValueRef::Obj(o) => Entry::new_object(key, o.duplicate(), expire, access),
     }
 }
 

@@ -140,6 +140,7 @@ fn is_shared_integer(e: &Entry) -> bool {
                 && crate::util::parse_i64_strict(s)
                     .is_some_and(|v| (0..SHARED_INTEGERS).contains(&v))
         }
+        crate::db::entry::ValueRef::Obj(_) => false,
     }
 }
 

@@ -1,0 +1,23 @@
+//! The set value type (placeholder until its command family lands).
+
+/// A set value.
+#[derive(Clone, Default)]
+pub struct Set {}
+
+impl Set {
+    pub fn len(&self) -> usize {
+        0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        "listpack"
+    }
+
+    pub fn memory_usage(&self) -> usize {
+        0
+    }
+}
