@@ -299,6 +299,54 @@ pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     epoch: AtomicU64,
     pub file: Option<PathBuf>,
+    /// Encoding thresholds read by collection commands on every write; kept as
+    /// atomics so the read path never takes the values lock.
+    pub enc: EncodingLimits,
+}
+
+/// The `*-max-listpack-*` family, mirrored from the values map on every change.
+#[derive(Default)]
+pub struct EncodingLimits {
+    pub hash_max_listpack_entries: std::sync::atomic::AtomicI64,
+    pub hash_max_listpack_value: std::sync::atomic::AtomicI64,
+    pub list_max_listpack_size: std::sync::atomic::AtomicI64,
+    pub set_max_intset_entries: std::sync::atomic::AtomicI64,
+    pub set_max_listpack_entries: std::sync::atomic::AtomicI64,
+    pub set_max_listpack_value: std::sync::atomic::AtomicI64,
+    pub zset_max_listpack_entries: std::sync::atomic::AtomicI64,
+    pub zset_max_listpack_value: std::sync::atomic::AtomicI64,
+    pub hll_sparse_max_bytes: std::sync::atomic::AtomicI64,
+    pub stream_node_max_bytes: std::sync::atomic::AtomicI64,
+    pub stream_node_max_entries: std::sync::atomic::AtomicI64,
+}
+
+impl EncodingLimits {
+    /// Relaxed load helper: `cfg.enc.get(&cfg.enc.hash_max_listpack_entries)`.
+    #[inline]
+    pub fn get(&self, v: &std::sync::atomic::AtomicI64) -> i64 {
+        v.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, name: &str, value: &str) {
+        let Ok(v) = value.parse::<i64>() else {
+            return;
+        };
+        let slot = match name {
+            "hash-max-listpack-entries" => &self.hash_max_listpack_entries,
+            "hash-max-listpack-value" => &self.hash_max_listpack_value,
+            "list-max-listpack-size" => &self.list_max_listpack_size,
+            "set-max-intset-entries" => &self.set_max_intset_entries,
+            "set-max-listpack-entries" => &self.set_max_listpack_entries,
+            "set-max-listpack-value" => &self.set_max_listpack_value,
+            "zset-max-listpack-entries" => &self.zset_max_listpack_entries,
+            "zset-max-listpack-value" => &self.zset_max_listpack_value,
+            "hll-sparse-max-bytes" => &self.hll_sparse_max_bytes,
+            "stream-node-max-bytes" => &self.stream_node_max_bytes,
+            "stream-node-max-entries" => &self.stream_node_max_entries,
+            _ => return,
+        };
+        slot.store(v, Ordering::Relaxed);
+    }
 }
 
 impl Config {
@@ -308,10 +356,15 @@ impl Config {
             .iter()
             .map(|p| (p.name, p.default.to_string()))
             .collect();
+        let enc = EncodingLimits::default();
+        for p in PARAMS {
+            enc.set(p.name, p.default);
+        }
         Config {
             values: RwLock::new(values),
             epoch: AtomicU64::new(1),
             file: None,
+            enc,
         }
     }
 
@@ -342,6 +395,7 @@ impl Config {
                 "daemonize yes is not supported: run kcache-node under a supervisor".into(),
             ));
         }
+        self.enc.set(param.name, &v);
         self.values.write().insert(param.name, v);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         Ok(())
@@ -361,6 +415,7 @@ impl Config {
         }
         let mut values = self.values.write();
         for (k, v) in staged {
+            self.enc.set(k, &v);
             values.insert(k, v);
         }
         drop(values);
