@@ -28,17 +28,20 @@ lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Tests build with the `ci` profile (optimised, no LTO); see Cargo.toml.
+TEST_BIN := $(CURDIR)/target/ci/kcache-node
+
 .PHONY: test
 test: lint ## The test command: lint, unit and integration tests (real redis clients)
-	$(CARGO) build --release -p kcache-node
-	KCACHE_NODE_BIN=$(CURDIR)/target/release/kcache-node $(CARGO) test --workspace --release
-	KCACHE_NODE_BIN=$(CURDIR)/target/release/kcache-node python3 -m pytest -q node/tests/py
+	$(CARGO) build --profile ci -p kcache-node
+	KCACHE_NODE_BIN=$(TEST_BIN) $(CARGO) test --workspace --profile ci
+	KCACHE_NODE_BIN=$(TEST_BIN) python3 -m pytest -q node/tests/py
 
 .PHONY: fuzz-diff
 fuzz-diff: ## Long differential run against redis-server (ITER=200000)
-	$(CARGO) build --release -p kcache-node
-	KCACHE_NODE_BIN=$(CURDIR)/target/release/kcache-node KCACHE_DIFF_ITER=$${ITER:-200000} \
-	  $(CARGO) test --release -p kcache-node --test differential -- --nocapture
+	$(CARGO) build --profile ci -p kcache-node
+	KCACHE_NODE_BIN=$(TEST_BIN) KCACHE_DIFF_ITER=$${ITER:-200000} \
+	  $(CARGO) test --profile ci -p kcache-node --test differential -- --nocapture
 
 .PHONY: bench
 bench: ## Side-by-side benchmark of kcache-node and redis-server (redis-benchmark)
