@@ -44,7 +44,7 @@ go_build() {
   mkdir -p "$(dirname "${out}")"
   start=${SECONDS}
   (cd "${CLUSTER_DIR}/tools/${moddir}" &&
-    CGO_ENABLED=${cgo} GOFLAGS="-trimpath -buildvcs=false -mod=readonly" \
+    GOTOOLCHAIN=local CGO_ENABLED=${cgo} GOFLAGS="-trimpath -buildvcs=false -mod=readonly" \
       nice -n 15 go build "$@" -o "${out}.tmp" "${pkg}")
   mv "${out}.tmp" "${out}"
   info "${name}: built in $((SECONDS - start))s"

@@ -22,6 +22,11 @@ state = "${RUN_DIR}/containerd/state"
   sandbox_image = "registry.k8s.io/pause:3.10.1"
   # Pod network namespaces live under our state, so cluster-down finds them all.
   netns_mounts_under_state_dir = true
+  # This sandbox drops CAP_SYS_RESOURCE from every process's bounding set, so
+  # no one may lower an oom_score_adj below 0 (the sandbox's default is -998,
+  # and runc fails with "can't get final child's PID from pipe"). Clamp to
+  # containerd's own value, as rootless setups do.
+  restrict_oom_score_adj = true
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -70,6 +75,8 @@ kind: KubeletConfiguration
 failCgroupV1: false
 cgroupDriver: cgroupfs
 failSwapOn: false
+# Lowering an oom_score_adj needs CAP_SYS_RESOURCE, which this sandbox lacks.
+oomScoreAdj: 0
 containerRuntimeEndpoint: unix://${CONTAINERD_SOCK}
 address: ${NODE_IP}
 port: 10250
@@ -118,6 +125,8 @@ bindAddress: ${NODE_IP}
 clusterCIDR: ${POD_CIDR}
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
+# Lowering an oom_score_adj needs CAP_SYS_RESOURCE, which this sandbox lacks.
+oomScoreAdj: 0
 # As on kind: leave the host-wide conntrack sysctls alone.
 conntrack:
   maxPerCore: 0

@@ -13,7 +13,7 @@ CTR=(ctr -a "${CONTAINERD_SOCK}" -n k8s.io)
 our_shims() {
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"${p}/cmdline" 2>/dev/null | grep -qF -- "-address ${CONTAINERD_SOCK} " && echo "${p#/proc/}"
+    { tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null | grep -qF -- "-address ${CONTAINERD_SOCK} " && echo "${p#/proc/}"
   done
   return 0
 }

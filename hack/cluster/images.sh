@@ -6,7 +6,7 @@
 #   coredns                cluster DNS
 #   local-path-provisioner the default StorageClass
 # Usage: images.sh            (build every archive that is missing)
-#        images.sh pack NAME:TAG ROOTFS_DIR OUT.tar [ENTRYPOINT...]
+#        images.sh pack NAME:TAG ROOTFS_DIR OUT.tar [--cmd] [ENTRYPOINT...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -17,20 +17,21 @@ LPP_IMAGE="kcache.local/local-path-provisioner:${LOCAL_PATH_PROVISIONER_VERSION}
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# pack NAME:TAG ROOTFS OUT [ENTRYPOINT...]: a reproducible single-layer OCI
+# pack NAME:TAG ROOTFS OUT [--cmd] [ENTRYPOINT...]: a reproducible single-layer OCI
 # archive whose index names the image, as `ctr images import` expects.
 pack() {
   local ref=$1 rootfs=$2 out=$3; shift 3
   local work entry="" layer config manifest diffid
   work=$(mktemp -d)
-  trap 'rm -rf "${work}"' RETURN
   mkdir -p "${work}/blobs/sha256"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "${rootfs}" -cf "${work}/layer.tar" .
   diffid=$(sha "${work}/layer.tar")
   gzip -n -9 "${work}/layer.tar"
   layer=$(sha "${work}/layer.tar.gz")
   mv "${work}/layer.tar.gz" "${work}/blobs/sha256/${layer}"
-  if (($#)); then entry=$(printf '"%s",' "$@"); entry="\"Entrypoint\":[${entry%,}],"; fi
+  local key=Entrypoint
+  if [[ ${1:-} == --cmd ]]; then key=Cmd; shift; fi
+  if (($#)); then entry=$(printf '"%s",' "$@"); entry="\"${key}\":[${entry%,}],"; fi
   printf '{"architecture":"amd64","os":"linux","config":{%s"Env":["PATH=/bin:/usr/bin:/sbin:/usr/sbin"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
     "${entry}" "${diffid}" >"${work}/config.json"
   config=$(sha "${work}/config.json")
@@ -45,6 +46,7 @@ pack() {
   mkdir -p "$(dirname "${out}")"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "${work}" -cf "${out}.tmp" oci-layout index.json blobs
   mv "${out}.tmp" "${out}"
+  rm -rf "${work}"
   info "$(basename "${out}"): ${ref}"
 }
 
@@ -61,7 +63,6 @@ rootfs_with() {
 build_all() {
   local work
   work=$(mktemp -d)
-  trap 'rm -rf "${work}"' EXIT
   mkdir -p "${IMAGES_DIR}"
   log "packing cluster images into ${IMAGES_DIR}"
   if [[ ! -f ${IMAGES_DIR}/pause.tar ]]; then
@@ -77,7 +78,7 @@ build_all() {
     for applet in $(/bin/busybox --list); do
       [[ ${applet} == busybox ]] || ln -sf busybox "${work}/busybox/bin/${applet}"
     done
-    pack "${BUSYBOX_IMAGE}" "${work}/busybox" "${IMAGES_DIR}/busybox.tar" /bin/sh
+    pack "${BUSYBOX_IMAGE}" "${work}/busybox" "${IMAGES_DIR}/busybox.tar" --cmd sh
   fi
   if [[ ! -f ${IMAGES_DIR}/coredns.tar ]]; then
     rootfs_with "${work}/coredns" "$(coredns_bin)"
@@ -87,6 +88,7 @@ build_all() {
     rootfs_with "${work}/lpp" "$(lpp_bin)"
     pack "${LPP_IMAGE}" "${work}/lpp" "${IMAGES_DIR}/local-path-provisioner.tar" /bin/local-path-provisioner
   fi
+  rm -rf "${work}"
 }
 
 # When sourced (by up.sh) only the names and functions are wanted.
@@ -94,6 +96,6 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   case ${1:-} in
     pack) shift; pack "$@" ;;
     "") build_all ;;
-    *) die "usage: images.sh [pack NAME:TAG ROOTFS OUT [ENTRYPOINT...]]" ;;
+    *) die "usage: images.sh [pack NAME:TAG ROOTFS OUT [--cmd] [ENTRYPOINT...]]" ;;
   esac
 fi

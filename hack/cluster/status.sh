@@ -20,15 +20,16 @@ for c in "${COMPONENTS[@]}"; do
 done
 shims=0
 for p in /proc/[0-9]*; do
-  if tr '\0' ' ' <"${p}/cmdline" 2>/dev/null | grep -qF -- "-address ${CONTAINERD_SOCK} "; then
+  if { tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null | grep -qF -- "-address ${CONTAINERD_SOCK} "; then
     shims=$((shims + $(rss_kib "${p#/proc/}")))
   fi
 done
+# Resident memory of every pod container, from the kubelet's cgroup (v1).
 pods=0
-for f in /sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes /sys/fs/cgroup/kubepods/memory.current; do
-  [[ -f ${f} ]] && pods=$(($(cat "${f}") / 1024)) && break
-done
-printf '    memory: components %d MiB, containerd shims %d MiB, pods (cgroup) %d MiB, total %d MiB\n' \
+if [[ -f /sys/fs/cgroup/memory/kubepods/memory.stat ]]; then
+  pods=$(awk '$1 == "total_rss" {print int($2 / 1024)}' /sys/fs/cgroup/memory/kubepods/memory.stat)
+fi
+printf '    memory (RSS): components %d MiB, containerd shims %d MiB, pods %d MiB, total %d MiB\n' \
   $((total / 1024)) $((shims / 1024)) $((pods / 1024)) $(((total + shims + pods) / 1024))
 
 if ((ok == 0)) && kubectl_admin get --raw /readyz >/dev/null 2>&1; then

@@ -133,9 +133,11 @@ start_node() {
   mkdir -p "${STATE_DIR}/local-path"
   start kubelet "$(k8s_bin kubelet)" --config "${STATE_DIR}/kubelet/config.yaml" \
     --kubeconfig "${STATE_DIR}/kubelet.kubeconfig" --root-dir "${STATE_DIR}/kubelet" \
-    --hostname-override "${NODE_NAME}" --node-ip "${NODE_IP}" \
-    --node-labels "node-role.kubernetes.io/control-plane=,kubernetes.io/os=linux" --v=1
+    --hostname-override "${NODE_NAME}" --node-ip "${NODE_IP}" --v=1
   start kube-proxy "$(k8s_bin kube-proxy)" --config "${STATE_DIR}/kube-proxy/config.yaml" --v=1
+  wait_for "node ${NODE_NAME} to register" 60 kubectl_admin get node "${NODE_NAME}"
+  # As kind labels its single node (the kubelet may not set node-role labels).
+  kubectl_admin label --overwrite node "${NODE_NAME}" node-role.kubernetes.io/control-plane= >/dev/null
   wait_for "node ${NODE_NAME} Ready" 120 \
     kubectl_admin wait --for=condition=Ready "node/${NODE_NAME}" --timeout=2s
 }
@@ -188,4 +190,5 @@ main() {
   echo "  kubectl=$(k8s_bin kubectl)"
 }
 
-main "$@"
+# Sourcing the script (for debugging one step) defines the steps without running them.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
