@@ -28,6 +28,7 @@ NODE_IP="10.213.0.1"
 # The host's end of the veth pair into the node namespace.
 HOST_IP="10.213.0.2"
 POD_BRIDGE="kcache-br0"
+SVC_IF="kcache-svc"   # empty bridge in the node namespace that Service addresses route to
 POD_CIDR="10.214.0.0/24"
 POD_GATEWAY="10.214.0.1"
 SERVICE_CIDR="10.215.0.0/24"

@@ -18,14 +18,21 @@ NODE_ARGS=${KCACHE_NODE_ARGS:---bind 0.0.0.0 --port 6379}
 K=(kubectl_admin -n "${NS}")
 passed=0 failed=0 skipped=0
 
+# check WHAT COMMAND...: pass when COMMAND succeeds within 30 seconds (a new
+# Service's rules or DNS records take a moment to appear).
 check() {
   local what=$1; shift
+  local deadline=$((SECONDS + 30))
+  until "$@" 2>/dev/null || ((SECONDS >= deadline)); do sleep 1; done
   if "$@"; then printf '    \033[32mok\033[0m   %s\n' "${what}"; passed=$((passed + 1))
   else printf '    \033[31mFAIL\033[0m %s\n' "${what}"; failed=$((failed + 1)); fi
 }
 skip() { printf '    skip %s\n' "$1"; skipped=$((skipped + 1)); }
 
-cleanup() { kubectl_admin delete namespace "${NS}" --wait=false >/dev/null 2>&1 || true; }
+cleanup() {
+  kubectl_admin delete namespace "${NS}" --ignore-not-found --timeout=120s >/dev/null 2>&1 ||
+    warn "namespace ${NS} is still being deleted"
+}
 
 in_pod() { "${K[@]}" exec client -- "$@"; }
 http_from_host() { curl -sf --max-time 5 "http://$1/" | grep -q "hello from web-0"; }
@@ -34,8 +41,11 @@ dns_pod() {
   local ip dashed; ip=$("${K[@]}" get pod web-0 -o jsonpath='{.status.podIP}'); dashed=${ip//./-}
   in_pod nslookup "${dashed}.${NS}.pod.${CLUSTER_DOMAIN}" | grep -q "${ip}"
 }
-service_from_pod() { in_pod wget -qO- -T 5 http://web/ | grep -q "hello from web-0"; }
-apiserver_from_pod() { in_pod nc -z -w 5 kubernetes.default.svc 443; }
+# busybox's nc, not its wget: the static (glibc) busybox's wget crashes in an
+# image without glibc's shared objects.
+http_get_in_pod() { in_pod sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 $1 $2"; }
+service_from_pod() { http_get_in_pod web 80 | grep -q "hello from web-0"; }
+apiserver_from_pod() { in_pod nc -w 5 kubernetes.default.svc 443 </dev/null; }
 pvc_bound() { [[ $("${K[@]}" get pvc data-web-0 -o jsonpath='{.status.phase}') == Bound ]]; }
 eviction_refused() {
   local out
@@ -55,6 +65,8 @@ node_ping() {
 
 main() {
   kubectl_admin get --raw /readyz >/dev/null 2>&1 || die "the cluster is not running ('make cluster-up')"
+  # A namespace left by an interrupted run must be gone before we start again.
+  cleanup
   trap cleanup EXIT
   log "smoke test in namespace ${NS}"
   sed "s|@BUSYBOX_IMAGE@|${BUSYBOX_IMAGE}|g" "${CLUSTER_DIR}/manifests/smoke.yaml" | kubectl_admin apply -f - >/dev/null
@@ -73,7 +85,9 @@ main() {
   check "eviction of web-0 is refused by its PodDisruptionBudget" eviction_refused
   check "Leases: controller-manager, scheduler, node heartbeat" leases
 
-  if ctr -a "${CONTAINERD_SOCK}" -n k8s.io images ls -q | grep -qE "(^|/)${NODE_IMAGE}$"; then
+  local images
+  images=$(ctr -a "${CONTAINERD_SOCK}" -n k8s.io images ls -q)
+  if grep -qE "(^|/)${NODE_IMAGE}$" <<<"${images}"; then
     # shellcheck disable=SC2086 # NODE_ARGS is a list of words
     "${K[@]}" run kcache-node --image "${NODE_IMAGE}" --image-pull-policy Never --restart Never -- ${NODE_ARGS} >/dev/null
     if "${K[@]}" wait --for=condition=Ready pod/kcache-node --timeout=60s >/dev/null; then

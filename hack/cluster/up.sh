@@ -60,6 +60,13 @@ setup_network() {
   in_node ip link set lo up
   in_node ip addr replace "${NODE_IP}/30" dev eth0
   in_node ip link set eth0 up
+  # Service addresses need a route inside the node too, or connections made
+  # there (the API server to a webhook's Service, say) fail before kube-proxy's
+  # DNAT is consulted. The device is an empty bridge (this kernel has no
+  # `dummy` driver): what is not DNATed finds no neighbour and is dropped.
+  if ! in_node ip link show "${SVC_IF}" >/dev/null 2>&1; then in_node ip link add "${SVC_IF}" type bridge; fi
+  in_node ip link set "${SVC_IF}" up
+  in_node ip route replace "${SERVICE_CIDR}" dev "${SVC_IF}"
   ip route replace "${POD_CIDR}" via "${NODE_IP}" dev "${NODE_IF}"
   ip route replace "${SERVICE_CIDR}" via "${NODE_IP}" dev "${NODE_IF}"
   # Forwarding and bridge netfilter inside the node namespace only (both are
