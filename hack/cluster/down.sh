@@ -61,10 +61,15 @@ remove_cgroups() {
 main() {
   log "stopping the local cluster"
   local c
-  for c in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  for c in kube-proxy kubelet kube-scheduler kube-controller-manager; do
     stop "${c}" 15
   done
+  # The API server drains open watches for up to a minute on SIGTERM; its
+  # state is about to be deleted, so a short grace is enough.
+  stop kube-apiserver 3
+  stop etcd 10
   stop_containers
+  restore_host_sysctls
   unmount_state
   remove_cgroups
   if ip link show "${NODE_IF}" >/dev/null 2>&1; then ip link del "${NODE_IF}"; fi

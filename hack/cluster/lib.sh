@@ -99,14 +99,14 @@ start() {
 
 # stop NAME [SECONDS]: SIGTERM, then SIGKILL after the grace period.
 stop() {
-  local name=$1 grace=${2:-10} pid
+  local name=$1 grace=${2:-10} pid t0=${SECONDS}
   pid=$(pid_of "${name}" 2>/dev/null || true)
   if alive "${pid}"; then
     kill -TERM "${pid}" 2>/dev/null || true
     local deadline=$((SECONDS + grace))
     while alive "${pid}" && ((SECONDS < deadline)); do sleep 0.2; done
     if alive "${pid}"; then kill -KILL "${pid}" 2>/dev/null || true; sleep 0.2; fi
-    info "${name}: stopped"
+    info "${name}: stopped ($((SECONDS - t0))s)"
   fi
   rm -f "${RUN_DIR}/${name}.pid"
 }
@@ -124,3 +124,24 @@ print_logs() {
 }
 
 kubectl_admin() { "$(k8s_bin kubectl)" --kubeconfig "${KUBECONFIG_ADMIN}" "$@"; }
+
+# --- host kernel settings ---------------------------------------------------
+# The kubelet sets these host-wide sysctls, as on any node (they are not per
+# network namespace). up.sh saves their values before the kubelet first runs
+# and down.sh puts them back, so a stopped cluster leaves the kernel as it was.
+KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+SYSCTLS_SAVED="${STATE_DIR}/host-sysctls.orig"
+
+save_host_sysctls() {
+  [[ -f ${SYSCTLS_SAVED} ]] && return 0
+  sysctl -e "${KUBELET_SYSCTLS[@]}" | sed 's/ = /=/' >"${SYSCTLS_SAVED}.tmp"
+  mv "${SYSCTLS_SAVED}.tmp" "${SYSCTLS_SAVED}"
+}
+
+restore_host_sysctls() {
+  [[ -f ${SYSCTLS_SAVED} ]] || return 0
+  local kv
+  while read -r kv; do sysctl -qw "${kv}" || warn "could not restore ${kv}"; done <"${SYSCTLS_SAVED}"
+  info "restored host sysctls: $(tr '\n' ' ' <"${SYSCTLS_SAVED}")"
+}

@@ -138,6 +138,7 @@ start_node() {
   write_kubelet_config
   write_kube_proxy_config
   mkdir -p "${STATE_DIR}/local-path"
+  save_host_sysctls
   start kubelet "$(k8s_bin kubelet)" --config "${STATE_DIR}/kubelet/config.yaml" \
     --kubeconfig "${STATE_DIR}/kubelet.kubeconfig" --root-dir "${STATE_DIR}/kubelet" \
     --hostname-override "${NODE_NAME}" --node-ip "${NODE_IP}" --v=1
