@@ -43,7 +43,7 @@ unmount_state() {
   local m n=0
   # Deepest first; netns bind mounts, overlay rootfs, kubelet volumes.
   while read -r m; do
-    umount -l "${m}" 2>/dev/null && n=$((n + 1)) || true
+    if umount -l "${m}" 2>/dev/null; then n=$((n + 1)); fi
   done < <(awk -v d="${STATE_DIR}/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r)
   ((n == 0)) || info "unmounted ${n} mounts under ${STATE_DIR}"
 }

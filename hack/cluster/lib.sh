@@ -1,4 +1,5 @@
 # Shared by the hack/cluster scripts: pinned versions, paths, logging.
+# shellcheck disable=SC2034 # the names defined here are used by the scripts that source this file
 # Sourced, never run. Every path can be moved with an environment variable.
 
 CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -86,6 +87,18 @@ alive() {
 
 running() { alive "$(pid_of "$1" 2>/dev/null || true)"; }
 
+# wait_ready NAME SECONDS COMMAND...: like wait_for, but gives up at once
+# when the daemon NAME has exited.
+wait_ready() {
+  local name=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ! running "${name}"; then warn "${name} exited (log: ${LOG_DIR}/${name}.log)"; return 1; fi
+    if ((SECONDS >= deadline)); then warn "timed out after ${secs}s waiting for ${name}"; return 1; fi
+    sleep 1
+  done
+}
+
 # start NAME COMMAND...: start a daemon in the node namespace, detached.
 start() {
   local name=$1; shift
@@ -114,7 +127,7 @@ stop() {
 # print_logs [NAME...]: the tail of each component's log, for failures.
 print_logs() {
   local f names=("$@")
-  ((${#names[@]})) || mapfile -t names < <(ls "${LOG_DIR}" 2>/dev/null | sed 's/\.log$//')
+  ((${#names[@]})) || mapfile -t names < <(find "${LOG_DIR}" -maxdepth 1 -name '*.log' -printf '%f\n' 2>/dev/null | sed 's/\.log$//' | sort)
   for n in "${names[@]}"; do
     f="${LOG_DIR}/${n}.log"
     [[ -f ${f} ]] || continue

@@ -6,7 +6,7 @@
 #
 # Images to import besides the cluster's own: KCACHE_IMAGES="a.tar b.tar"
 # (OCI or docker archives, e.g. the output of `make images`).
-set -euo pipefail
+set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "${CLUSTER_DIR}/pki.sh"
 source "${CLUSTER_DIR}/config.sh"
@@ -17,6 +17,7 @@ START=${SECONDS}
 
 on_error() {
   warn "cluster-up failed; component logs follow (all under ${LOG_DIR})"
+  # shellcheck disable=SC2119 # no names: every component's log
   print_logs
   warn "cluster-up failed; logs are under ${LOG_DIR}; 'make cluster-down' cleans up"
 }
@@ -79,7 +80,7 @@ setup_network() {
 start_containerd() {
   write_containerd_config
   start containerd containerd --config "${STATE_DIR}/containerd/config.toml"
-  wait_for "containerd" 30 ctr -a "${CONTAINERD_SOCK}" version
+  wait_ready containerd 30 ctr -a "${CONTAINERD_SOCK}" version
 }
 
 import_images() {
@@ -100,7 +101,7 @@ start_etcd() {
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster kcache=http://127.0.0.1:2380 --listen-metrics-urls "" \
     --unsafe-no-fsync --snapshot-count 10000 --quota-backend-bytes 2147483648
-  wait_for "etcd" 30 in_node curl -sf http://127.0.0.1:2379/health
+  wait_ready etcd 30 in_node curl -sf http://127.0.0.1:2379/health
 }
 
 start_control_plane() {
@@ -117,7 +118,7 @@ start_control_plane() {
     --service-account-key-file "${PKI_DIR}/sa.pub" --service-account-signing-key-file "${PKI_DIR}/sa.key" \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --allow-privileged=true --profiling=false --v=1
-  wait_for "kube-apiserver /readyz" 90 kubectl_admin get --raw /readyz
+  wait_ready kube-apiserver 90 kubectl_admin get --raw /readyz
   start kube-controller-manager "$(k8s_bin kube-controller-manager)" \
     --kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" \
     --authentication-kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" \
@@ -143,7 +144,7 @@ start_node() {
     --kubeconfig "${STATE_DIR}/kubelet.kubeconfig" --root-dir "${STATE_DIR}/kubelet" \
     --hostname-override "${NODE_NAME}" --node-ip "${NODE_IP}" --v=1
   start kube-proxy "$(k8s_bin kube-proxy)" --config "${STATE_DIR}/kube-proxy/config.yaml" --v=1
-  wait_for "node ${NODE_NAME} to register" 60 kubectl_admin get node "${NODE_NAME}"
+  wait_ready kubelet 60 kubectl_admin get node "${NODE_NAME}"
   # As kind labels its single node (the kubelet may not set node-role labels).
   kubectl_admin label --overwrite node "${NODE_NAME}" node-role.kubernetes.io/control-plane= >/dev/null
   wait_for "node ${NODE_NAME} Ready" 120 \
