@@ -13,6 +13,20 @@ COMPONENTS=("$@")
 ((${#COMPONENTS[@]})) || COMPONENTS=("${ALL[@]}")
 
 command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
+
+# versions.env is the one place versions are read from; the tools modules must
+# agree with it, or a build would silently use another version.
+check_pin() {
+  local dir=$1 module=$2 version=$3
+  grep -qE "^(require )?[[:space:]]*${module} ${version}( |$)" "${CLUSTER_DIR}/tools/${dir}/go.mod" ||
+    die "tools/${dir}/go.mod does not require ${module} ${version} (versions.env); edit it and run go mod tidy there"
+}
+check_pin k8s k8s.io/kubernetes "${KUBERNETES_VERSION}"
+check_pin k8s k8s.io/api "${KUBERNETES_STAGING_VERSION}"
+check_pin etcd go.etcd.io/etcd/server/v3 "${ETCD_VERSION}"
+check_pin coredns github.com/coredns/coredns "${COREDNS_VERSION}"
+check_pin helm helm.sh/helm/v3 "${HELM_VERSION}"
+check_pin local-path github.com/rancher/local-path-provisioner "${LOCAL_PATH_PROVISIONER_VERSION}"
 TIMES_LOG="${TOOLS_DIR}/build-times.log"
 mkdir -p "${TOOLS_DIR}"
 

@@ -14,6 +14,13 @@ PAUSE_IMAGE="registry.k8s.io/pause:3.10.1"
 BUSYBOX_IMAGE="kcache.local/busybox:1.35"
 COREDNS_IMAGE="kcache.local/coredns:${COREDNS_VERSION}"
 LPP_IMAGE="kcache.local/local-path-provisioner:${LOCAL_PATH_PROVISIONER_VERSION}"
+# Archive names carry the versions, so a version bump packs a new archive.
+PAUSE_TAR="${IMAGES_DIR}/pause.tar"
+BUSYBOX_TAR="${IMAGES_DIR}/busybox.tar"
+COREDNS_TAR="${IMAGES_DIR}/coredns-${COREDNS_VERSION}.tar"
+LPP_TAR="${IMAGES_DIR}/local-path-provisioner-${LOCAL_PATH_PROVISIONER_VERSION}.tar"
+# shellcheck disable=SC2034 # read by up.sh, which sources this file
+CLUSTER_IMAGE_ARCHIVES=("${PAUSE_TAR}" "${BUSYBOX_TAR}" "${COREDNS_TAR}" "${LPP_TAR}")
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
@@ -65,12 +72,12 @@ build_all() {
   work=$(mktemp -d)
   mkdir -p "${IMAGES_DIR}"
   log "packing cluster images into ${IMAGES_DIR}"
-  if [[ ! -f ${IMAGES_DIR}/pause.tar ]]; then
+  if [[ ! -f ${PAUSE_TAR} ]]; then
     [[ -x ${IMAGES_DIR}/bin/pause ]] || "${CLUSTER_DIR}/build.sh" pause
     rootfs_with "${work}/pause" "${IMAGES_DIR}/bin/pause"
-    pack "${PAUSE_IMAGE}" "${work}/pause" "${IMAGES_DIR}/pause.tar" /bin/pause
+    pack "${PAUSE_IMAGE}" "${work}/pause" "${PAUSE_TAR}" /bin/pause
   fi
-  if [[ ! -f ${IMAGES_DIR}/busybox.tar ]]; then
+  if [[ ! -f ${BUSYBOX_TAR} ]]; then
     [[ -x /bin/busybox ]] || die "/bin/busybox missing: apt-get install busybox-static"
     file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || die "/bin/busybox is not static: apt-get install busybox-static"
     rootfs_with "${work}/busybox" /bin/busybox
@@ -78,15 +85,15 @@ build_all() {
     for applet in $(/bin/busybox --list); do
       [[ ${applet} == busybox ]] || ln -sf busybox "${work}/busybox/bin/${applet}"
     done
-    pack "${BUSYBOX_IMAGE}" "${work}/busybox" "${IMAGES_DIR}/busybox.tar" --cmd sh
+    pack "${BUSYBOX_IMAGE}" "${work}/busybox" "${BUSYBOX_TAR}" --cmd sh
   fi
-  if [[ ! -f ${IMAGES_DIR}/coredns.tar ]]; then
+  if [[ ! -f ${COREDNS_TAR} ]]; then
     rootfs_with "${work}/coredns" "$(coredns_bin)"
-    pack "${COREDNS_IMAGE}" "${work}/coredns" "${IMAGES_DIR}/coredns.tar" /bin/coredns
+    pack "${COREDNS_IMAGE}" "${work}/coredns" "${COREDNS_TAR}" /bin/coredns
   fi
-  if [[ ! -f ${IMAGES_DIR}/local-path-provisioner.tar ]]; then
+  if [[ ! -f ${LPP_TAR} ]]; then
     rootfs_with "${work}/lpp" "$(lpp_bin)"
-    pack "${LPP_IMAGE}" "${work}/lpp" "${IMAGES_DIR}/local-path-provisioner.tar" /bin/local-path-provisioner
+    pack "${LPP_IMAGE}" "${work}/lpp" "${LPP_TAR}" /bin/local-path-provisioner
   fi
   rm -rf "${work}"
 }

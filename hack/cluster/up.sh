@@ -84,7 +84,7 @@ start_containerd() {
 }
 
 import_images() {
-  local archives=("${IMAGES_DIR}"/{pause,busybox,coredns,local-path-provisioner}.tar) a
+  local archives=("${CLUSTER_IMAGE_ARCHIVES[@]}") a
   # shellcheck disable=SC2206 # a list of paths, split on whitespace
   archives+=(${KCACHE_IMAGES:-})
   log "importing ${#archives[@]} image archives into containerd"
