@@ -83,10 +83,13 @@ start_containerd() {
   wait_ready containerd 30 ctr -a "${CONTAINERD_SOCK}" version
 }
 
+# import_images [--extra-only]: the cluster's own archives and KCACHE_IMAGES.
 import_images() {
-  local archives=("${CLUSTER_IMAGE_ARCHIVES[@]}") a
+  local archives=() a
+  [[ ${1:-} == --extra-only ]] || archives=("${CLUSTER_IMAGE_ARCHIVES[@]}")
   # shellcheck disable=SC2206 # a list of paths, split on whitespace
   archives+=(${KCACHE_IMAGES:-})
+  ((${#archives[@]})) || return 0
   log "importing ${#archives[@]} image archives into containerd"
   for a in "${archives[@]}"; do
     [[ -f ${a} ]] || die "image archive ${a} not found"
@@ -172,6 +175,9 @@ main() {
   preflight
   if healthy; then
     log "cluster already running"
+    # A new build of the kcache images goes in without a restart; pods pick
+    # it up when they are recreated.
+    import_images --extra-only
   else
     if [[ -e /run/netns/${NETNS} ]] || ls "${RUN_DIR}"/*.pid >/dev/null 2>&1; then
       log "a partial cluster is present: tearing it down first"
