@@ -78,8 +78,9 @@ build_all() {
     pack "${PAUSE_IMAGE}" "${work}/pause" "${PAUSE_TAR}" /bin/pause
   fi
   if [[ ! -f ${BUSYBOX_TAR} ]]; then
-    [[ -x /bin/busybox ]] || die "/bin/busybox missing: apt-get install busybox-static"
-    file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || die "/bin/busybox is not static: apt-get install busybox-static"
+    # The image has no libc: only the static build runs in it.
+    dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
+      die "busybox-static is not installed: apt-get install busybox-static"
     rootfs_with "${work}/busybox" /bin/busybox
     local applet
     for applet in $(/bin/busybox --list); do

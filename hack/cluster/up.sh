@@ -26,7 +26,7 @@ trap on_error ERR
 preflight() {
   need_root
   local missing=() c
-  for c in containerd runc ctr iptables conntrack nsenter openssl setsid ip; do
+  for c in containerd runc ctr iptables conntrack nsenter openssl setsid ip curl; do
     command -v "${c}" >/dev/null || missing+=("${c}")
   done
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=("CNI plugins in /usr/lib/cni")
