@@ -219,7 +219,8 @@ fn spop(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return err(SYNTAX);
     }
     let count = if args.len() == 3 {
-        let l = args.int(2)?;
+        // Redis answers a non-integer count with the same error as a negative one.
+        let l = args.int(2).unwrap_or(-1);
         if l < 0 {
             return err("ERR value is out of range, must be positive");
         }
