@@ -87,10 +87,12 @@ fn set_pairs(ctx: &mut Ctx, args: &Args, name: &str) -> Result<i64, super::CmdEr
     let mut sh = ctx.db().lock(h);
     let hash = typed::write_or_create(ctx, &mut sh, h, key, new_hash, pick_mut)?;
     hash.convert_for(args.iter().skip(2), lim);
+    hash.reserve_for(args.iter().skip(2));
     let mut created = 0;
     for i in (2..args.len()).step_by(2) {
         created += hash.set(args.get(i), args.get(i + 1), lim) as i64;
     }
+    hash.trim();
     Ok(created)
 }
 
@@ -121,6 +123,7 @@ fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     hash.convert_for([field, value], lim);
     hash.set(field, value, lim);
+    hash.trim();
     ctx.out.int(1);
     Ok(())
 }
@@ -271,6 +274,7 @@ fn update_field(
         .as_deref())?;
     let hash = typed::write_or_create(ctx, &mut sh, h, key, new_hash, pick_mut)?;
     hash.set(field, &new, lim);
+    hash.trim();
     Ok(new)
 }
 

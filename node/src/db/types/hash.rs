@@ -224,6 +224,28 @@ impl Hash {
         }
     }
 
+    /// Makes room for the pairs a command is about to set, so a multi-field
+    /// HSET grows a listpack once instead of once per field (fewer partly
+    /// used allocator pages); [`Hash::trim`] gives back what was not used.
+    pub fn reserve_for<'x>(&mut self, pairs: impl IntoIterator<Item = &'x [u8]>) {
+        if let Hash::Listpack(b) = self {
+            let add: usize = pairs
+                .into_iter()
+                .map(|a| varint_len(a.len()) + a.len())
+                .sum();
+            b.reserve_exact(add);
+        }
+    }
+
+    /// Drops unused listpack capacity.
+    pub fn trim(&mut self) {
+        if let Hash::Listpack(b) = self {
+            if b.capacity() > b.len() {
+                b.shrink_to_fit();
+            }
+        }
+    }
+
     /// Sets `field` to `value`; true when the field is new. Converts when the
     /// pair is too long for the listpack or the field count passes the limit.
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: Limits) -> bool {
@@ -238,7 +260,6 @@ impl Hash {
                     enc.extend_from_slice(value);
                     let old = e.value.start - varint_len(e.value.len())..e.value.end;
                     b.splice(old, enc);
-                    b.shrink_to_fit();
                     return false;
                 }
                 let add =
