@@ -7,9 +7,12 @@
 //! dispatcher to send, so an error never closes the connection.
 
 pub mod bits;
+pub mod coll;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod typed;
 
@@ -229,6 +232,8 @@ impl Commands {
             keys::COMMANDS,
             strings::COMMANDS,
             bits::COMMANDS,
+            hashes::COMMANDS,
+            sets::COMMANDS,
             server::COMMANDS,
         ]
         .iter()
