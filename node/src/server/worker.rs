@@ -296,9 +296,11 @@ impl Worker {
         };
         let mut eof = false;
         loop {
-            let (n, from_scratch) = if conn.rbuf.is_empty() && !conn.parser.in_progress() {
+            // `asked` is how many bytes the read could have returned: getting all
+            // of them means the socket may hold more (edge-triggered: read again).
+            let (n, from_scratch, asked) = if conn.rbuf.is_empty() && !conn.parser.in_progress() {
                 match conn.stream.read(&mut self.scratch_in) {
-                    Ok(n) => (n, true),
+                    Ok(n) => (n, true, self.scratch_in.len()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => {
@@ -314,7 +316,7 @@ impl Worker {
                 match conn.stream.read(&mut conn.rbuf[old..]) {
                     Ok(n) => {
                         conn.rbuf.truncate(old + n);
-                        (n, false)
+                        (n, false, want)
                     }
                     Err(e) => {
                         conn.rbuf.truncate(old);
@@ -334,11 +336,6 @@ impl Worker {
                 break;
             }
             WorkerStats::add(&self.stats.net_input_bytes, n as u64);
-            let capacity = if from_scratch {
-                self.scratch_in.len()
-            } else {
-                n + 1
-            };
             let input: &[u8] = if from_scratch {
                 &self.scratch_in[..n]
             } else {
@@ -405,7 +402,7 @@ impl Worker {
             }
             // A short read means the socket was drained; later data raises a new
             // edge-triggered event.
-            if n < capacity {
+            if n < asked {
                 break;
             }
         }
