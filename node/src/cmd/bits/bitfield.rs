@@ -32,12 +32,12 @@ struct Op {
 const BAD_TYPE: &str =
     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
 
-/// `i1`..`i64` or `u1`..`u63`. Redis reads the width as a C string, so it stops
+/// `i1`..`i64` or `u1`..`u63` (lower case only, as in Redis). Redis reads the width as a C string, so it stops
 /// at a NUL byte.
 fn parse_type(arg: &[u8]) -> Result<(bool, u32), CmdError> {
     let signed = match arg.first() {
-        Some(b'i' | b'I') => true,
-        Some(b'u' | b'U') => false,
+        Some(b'i') => true,
+        Some(b'u') => false,
         _ => return err(BAD_TYPE),
     };
     let width = &arg[1..];
