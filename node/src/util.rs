@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub mod long_double;
+
 /// Parses a string the way Redis's `string2ll` does: an optional `-`, digits, no
 /// leading zeros (except "0"), no spaces or `+`, in i64 range.
 pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
@@ -102,9 +104,10 @@ fn trim_fraction(s: &str) -> &str {
     }
 }
 
-/// Formats the result of INCRBYFLOAT as Redis 7.0 does (`%.17Lf` on a long double,
-/// then trailing zeros removed). We compute in f64, so the digits beyond f64's
-/// precision are produced by the shortest round-trip representation instead.
+/// Formats an `f64` in the style of Redis's human-friendly long double output
+/// (positional, no exponent), using the shortest round-trip digits. INCRBYFLOAT
+/// itself must compute in long double to match Redis digit for digit (`0.1 + 0.2`
+/// is `0.3` there): it uses [`long_double`], not this.
 pub fn format_f64_human(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };

@@ -1,9 +1,19 @@
 //! String commands: GET SET and friends.
+//!
+//! Every access to a value goes through [`str_of`] (read) or [`with_string_mut`]
+//! (in-place write), so WRONGTYPE is decided in one place when other types arrive.
+//! Submodules hold the larger groups: [`multi`] (MGET MSET MSETNX), [`edit`]
+//! (APPEND STRLEN GETRANGE SETRANGE), [`counter`] (INCR family), [`lcs`].
+
+mod counter;
+mod edit;
+mod lcs;
+mod multi;
 
 use super::flags::*;
-use super::{err, Args, CmdResult, CommandSpec, Ctx, SYNTAX};
+use super::{err, Args, CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRONGTYPE};
 use crate::db::entry::{Entry, ValueRef};
-use crate::db::lru_clock;
+use crate::db::{lru_clock, Keyspace, Shard};
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $h:expr, $since:expr, $summary:expr) => {
@@ -26,25 +36,123 @@ macro_rules! cmd {
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("get", 2, READONLY | FAST, 1, 1, 1, get, "1.0.0", "Returns the string value of a key."),
     cmd!("set", -3, WRITE | DENYOOM, 1, 1, 1, set, "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    cmd!("setnx", 3, WRITE | DENYOOM | FAST, 1, 1, 1, setnx, "1.0.0", "Set the string value of a key only when the key doesn't exist."),
+    cmd!("setex", 4, WRITE | DENYOOM, 1, 1, 1, setex, "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    cmd!("psetex", 4, WRITE | DENYOOM, 1, 1, 1, psetex, "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    cmd!("getset", 3, WRITE | DENYOOM | FAST, 1, 1, 1, getset, "1.0.0", "Returns the previous string value of a key after setting it to a new value."),
+    cmd!("getdel", 2, WRITE | FAST, 1, 1, 1, getdel, "6.2.0", "Returns the string value of a key after deleting the key."),
+    cmd!("getex", -2, WRITE | FAST, 1, 1, 1, getex, "6.2.0", "Returns the string value of a key after setting its expiration time."),
+    cmd!("mget", -2, READONLY | FAST, 1, -1, 1, multi::mget, "1.0.0", "Atomically returns the string values of one or more keys."),
+    cmd!("mset", -3, WRITE | DENYOOM, 1, -1, 2, multi::mset, "1.0.1", "Atomically creates or modifies the string values of one or more keys."),
+    cmd!("msetnx", -3, WRITE | DENYOOM, 1, -1, 2, multi::msetnx, "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    cmd!("append", 3, WRITE | DENYOOM | FAST, 1, 1, 1, edit::append, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    cmd!("strlen", 2, READONLY | FAST, 1, 1, 1, edit::strlen, "2.2.0", "Returns the length of a string value."),
+    cmd!("getrange", 4, READONLY, 1, 1, 1, edit::getrange, "2.4.0", "Returns a substring of the string stored at a key."),
+    cmd!("substr", 4, READONLY, 1, 1, 1, edit::getrange, "1.0.0", "Returns a substring from a string value."),
+    cmd!("setrange", 4, WRITE | DENYOOM, 1, 1, 1, edit::setrange, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    cmd!("incr", 2, WRITE | DENYOOM | FAST, 1, 1, 1, counter::incr, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    cmd!("decr", 2, WRITE | DENYOOM | FAST, 1, 1, 1, counter::decr, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    cmd!("incrby", 3, WRITE | DENYOOM | FAST, 1, 1, 1, counter::incrby, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    cmd!("decrby", 3, WRITE | DENYOOM | FAST, 1, 1, 1, counter::decrby, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST, 1, 1, 1, counter::incrbyfloat, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    cmd!("lcs", -3, READONLY, 1, 2, 1, lcs::lcs, "7.0.0", "Finds the longest common substring."),
 ];
+
+/// The string held by an entry, or WRONGTYPE. The one place that decides whether
+/// a value is a string: new value types only need a new arm here.
+#[inline]
+pub fn str_of(e: &Entry) -> Result<&[u8], CmdError> {
+    match e.value() {
+        ValueRef::Str(s) => Ok(s),
+        _ => err(WRONGTYPE),
+    }
+}
+
+/// Redis's `checkStringLength`: a string may not grow past proto-max-bulk-len.
+pub fn check_string_length(ctx: &Ctx, total: u64) -> CmdResult {
+    // The parameter cannot be set below 1 MiB, so short strings never read it.
+    if total > 1024 * 1024 && total > ctx.srv.config.get_i64("proto-max-bulk-len") as u64 {
+        return err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    }
+    Ok(())
+}
+
+/// Runs `f` on the string at `key`, zero-padded to at least `min_len` bytes and
+/// created (empty, then padded) if missing; Redis's `lookupStringForBitCommand`
+/// plus APPEND/SETRANGE. Long strings are edited in their own buffer, so repeated
+/// appends cost amortised O(1); short inline ones are rebuilt. The key keeps its
+/// TTL. If `f` fails, the value is left as it was (`f` must check before writing).
+pub fn with_string_mut<R>(
+    ks: &Keyspace,
+    sh: &mut Shard,
+    h: u64,
+    key: &[u8],
+    now_ms: i64,
+    min_len: usize,
+    f: impl FnOnce(&mut Vec<u8>) -> Result<R, CmdError>,
+) -> Result<R, CmdError> {
+    let access = lru_clock(now_ms);
+    let Some(slot) = ks.live(sh, h, key, now_ms) else {
+        let mut v = vec![0u8; min_len];
+        let r = f(&mut v)?;
+        sh.insert(h, Entry::new_string_owned(key, v, None, access));
+        return Ok(r);
+    };
+    let (mut buf, expire) = {
+        let mut view = sh.view_mut(slot);
+        str_of(&view)?;
+        view.set_access(access);
+        if let Some(buf) = view.heap_string_mut() {
+            if buf.len() < min_len {
+                buf.resize(min_len, 0);
+            }
+            return f(buf);
+        }
+        let current = str_of(&view)?;
+        let mut buf = Vec::with_capacity(current.len().max(min_len));
+        buf.extend_from_slice(current);
+        (buf, view.expire())
+    };
+    if buf.len() < min_len {
+        buf.resize(min_len, 0);
+    }
+    let r = f(&mut buf)?;
+    drop(sh.replace(slot, h, Entry::new_string_owned(key, buf, expire, access)));
+    Ok(r)
+}
+
+/// Stores `value` at `key`, replacing whatever was there (and its TTL unless
+/// `expire` says otherwise): Redis's `setKey`.
+pub fn store(
+    sh: &mut Shard,
+    h: u64,
+    slot: Option<usize>,
+    key: &[u8],
+    value: &[u8],
+    expire: Option<i64>,
+    now_ms: i64,
+) {
+    let entry = Entry::new_string(key, value, expire, lru_clock(now_ms));
+    match slot {
+        Some(s) => drop(sh.replace(s, h, entry)),
+        None => sh.insert(h, entry),
+    }
+}
 
 /// `GET key`
 fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let key = args.get(1);
     let h = ctx.hash(key);
-    let ks = &ctx.srv.keyspace;
+    let ks = ctx.ks();
     let mut sh = ctx.db().lock(h);
     match ks.read(&mut sh, h, key, ctx.now_ms) {
-        Some(slot) => match sh.value(slot) {
-            ValueRef::Str(v) => ctx.out.bulk(v),
-            ValueRef::Obj(_) => return err(super::WRONGTYPE),
-        },
+        Some(slot) => ctx.out.bulk(str_of(&sh.view(slot))?),
         None => ctx.out.null(),
     }
     Ok(())
 }
 
-/// Expiry options shared by SET, GETEX and friends.
+/// Expiry options shared by SET, GETEX and friends (kept for other families).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExpireOpt {
     None,
@@ -54,18 +162,95 @@ pub enum ExpireOpt {
     Persist,
 }
 
+/// Expiry given to SET or GETEX: the argument and how to read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExpireKind {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+impl ExpireKind {
+    fn unit_ms(self) -> i64 {
+        match self {
+            ExpireKind::Ex | ExpireKind::ExAt => 1000,
+            ExpireKind::Px | ExpireKind::PxAt => 1,
+        }
+    }
+
+    fn absolute(self) -> bool {
+        matches!(self, ExpireKind::ExAt | ExpireKind::PxAt)
+    }
+}
+
+/// Options of SET and GETEX, parsed as Redis's `parseExtendedStringArgumentsOrReply`
+/// does (the same expiry option may repeat, the last one wins; conflicting ones
+/// are a syntax error).
+#[derive(Default)]
+struct ExtOpts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    expire: Option<(ExpireKind, &'a [u8])>,
+}
+
+fn parse_ext<'a>(args: &Args<'a>, start: usize, for_set: bool) -> Result<ExtOpts<'a>, CmdError> {
+    let mut o = ExtOpts::default();
+    let mut i = start;
+    while i < args.len() {
+        let a = args.get(i);
+        let next = (i + 1 < args.len()).then(|| args.get(i + 1));
+        let kind = o.expire.map(|(k, _)| k);
+        let other_expire = |mine: ExpireKind| kind.is_some_and(|k| k != mine);
+        let word = |w: &str| a.eq_ignore_ascii_case(w.as_bytes());
+        let expire_kind = [
+            ("ex", ExpireKind::Ex),
+            ("px", ExpireKind::Px),
+            ("exat", ExpireKind::ExAt),
+            ("pxat", ExpireKind::PxAt),
+        ]
+        .into_iter()
+        .find(|(w, _)| word(w))
+        .map(|(_, k)| k);
+        if for_set && word("nx") && !o.xx {
+            o.nx = true;
+        } else if for_set && word("xx") && !o.nx {
+            o.xx = true;
+        } else if for_set && word("get") {
+            o.get = true;
+        } else if for_set && word("keepttl") && !o.persist && kind.is_none() {
+            o.keepttl = true;
+        } else if !for_set && word("persist") && kind.is_none() && !o.keepttl {
+            o.persist = true;
+        } else if let (Some(k), Some(v)) = (expire_kind, next) {
+            if o.keepttl || o.persist || other_expire(k) {
+                return err(SYNTAX);
+            }
+            o.expire = Some((k, v));
+            i += 1;
+        } else {
+            return err(SYNTAX);
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
 /// Converts a relative or absolute expiry argument to absolute milliseconds,
-/// with Redis's overflow and range checks.
+/// with Redis's overflow and range checks (`getExpireMillisecondsOrReply`).
 pub fn expire_at(
     ctx: &Ctx,
     value: &[u8],
     unit_ms: i64,
     absolute: bool,
     cmd: &str,
-) -> Result<i64, super::CmdError> {
-    let v = crate::util::parse_i64_strict(value)
-        .ok_or_else(|| super::CmdError::from(super::NOT_INTEGER))?;
-    let invalid = || super::CmdError::from(format!("ERR invalid expire time in '{cmd}' command"));
+) -> Result<i64, CmdError> {
+    let v =
+        crate::util::parse_i64_strict(value).ok_or_else(|| CmdError::from(super::NOT_INTEGER))?;
+    let invalid = || CmdError::from(format!("ERR invalid expire time in '{cmd}' command"));
     if v <= 0 {
         return Err(invalid());
     }
@@ -77,74 +262,160 @@ pub fn expire_at(
     }
 }
 
-/// `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]`
-fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let (mut nx, mut xx, mut want_get) = (false, false, false);
-    let mut expire = ExpireOpt::None;
-    let mut i = 3;
-    while i < args.len() {
-        let a = args.get(i);
-        let has_next = i + 1 < args.len();
-        if a.eq_ignore_ascii_case(b"nx") && !xx {
-            nx = true;
-        } else if a.eq_ignore_ascii_case(b"xx") && !nx {
-            xx = true;
-        } else if a.eq_ignore_ascii_case(b"get") {
-            want_get = true;
-        } else if a.eq_ignore_ascii_case(b"keepttl") && expire == ExpireOpt::None {
-            expire = ExpireOpt::KeepTtl;
-        } else if has_next && expire == ExpireOpt::None {
-            let (unit, abs) = if a.eq_ignore_ascii_case(b"ex") {
-                (1000, false)
-            } else if a.eq_ignore_ascii_case(b"px") {
-                (1, false)
-            } else if a.eq_ignore_ascii_case(b"exat") {
-                (1000, true)
-            } else if a.eq_ignore_ascii_case(b"pxat") {
-                (1, true)
-            } else {
-                return err(SYNTAX);
-            };
-            expire = ExpireOpt::At(expire_at(ctx, args.get(i + 1), unit, abs, "set")?);
-            i += 1;
-        } else {
-            return err(SYNTAX);
-        }
-        i += 1;
-    }
-    let key = args.get(1);
-    let value = args.get(2);
+/// What SET-like commands reply when they set, or skip because of NX/XX.
+#[derive(Clone, Copy)]
+enum SetReply {
+    /// `+OK` / null (SET).
+    Ok,
+    /// `:1` / `:0` (SETNX).
+    Int,
+}
+
+/// Redis's `setGenericCommand`.
+#[allow(clippy::too_many_arguments)]
+fn set_generic(
+    ctx: &mut Ctx,
+    key: &[u8],
+    value: &[u8],
+    opts: &ExtOpts,
+    cmd: &str,
+    reply: SetReply,
+) -> CmdResult {
+    let at = match opts.expire {
+        Some((k, v)) => Some(expire_at(ctx, v, k.unit_ms(), k.absolute(), cmd)?),
+        None => None,
+    };
     let h = ctx.hash(key);
-    let ks = &ctx.srv.keyspace;
+    let ks = ctx.ks();
     let mut sh = ctx.db().lock(h);
-    let slot = ks.live(&mut sh, h, key, ctx.now_ms);
-    if want_get {
-        match slot {
-            Some(s) => match sh.value(s) {
-                ValueRef::Str(v) => ctx.out.bulk(v),
-                ValueRef::Obj(_) => return err(super::WRONGTYPE),
-            },
+    if opts.get {
+        match ks.read(&mut sh, h, key, ctx.now_ms) {
+            Some(s) => ctx.out.bulk(str_of(&sh.view(s))?),
             None => ctx.out.null(),
         }
     }
-    if (nx && slot.is_some()) || (xx && slot.is_none()) {
-        if !want_get {
-            ctx.out.null();
+    let slot = ks.live(&mut sh, h, key, ctx.now_ms);
+    if (opts.nx && slot.is_some()) || (opts.xx && slot.is_none()) {
+        if !opts.get {
+            match reply {
+                SetReply::Ok => ctx.out.null(),
+                SetReply::Int => ctx.out.int(0),
+            }
         }
         return Ok(());
     }
-    let at = match expire {
-        ExpireOpt::At(at) => Some(at),
-        ExpireOpt::KeepTtl => slot.and_then(|s| sh.view(s).expire()),
-        ExpireOpt::None | ExpireOpt::Persist => None,
+    let at = match (at, opts.keepttl) {
+        (Some(at), _) => Some(at),
+        (None, true) => slot.and_then(|s| sh.view(s).expire()),
+        (None, false) => None,
     };
-    let entry = Entry::new_string(key, value, at, lru_clock(ctx.now_ms));
+    store(&mut sh, h, slot, key, value, at, ctx.now_ms);
+    if !opts.get {
+        match reply {
+            SetReply::Ok => ctx.out.ok(),
+            SetReply::Int => ctx.out.int(1),
+        }
+    }
+    Ok(())
+}
+
+/// `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]`
+fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let opts = parse_ext(args, 3, true)?;
+    set_generic(ctx, args.get(1), args.get(2), &opts, "set", SetReply::Ok)
+}
+
+/// `SETNX key value`
+fn setnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let opts = ExtOpts {
+        nx: true,
+        ..Default::default()
+    };
+    set_generic(ctx, args.get(1), args.get(2), &opts, "setnx", SetReply::Int)
+}
+
+/// `SETEX key seconds value`
+fn setex(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let opts = ExtOpts {
+        expire: Some((ExpireKind::Ex, args.get(2))),
+        ..Default::default()
+    };
+    set_generic(ctx, args.get(1), args.get(3), &opts, "setex", SetReply::Ok)
+}
+
+/// `PSETEX key milliseconds value`
+fn psetex(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let opts = ExtOpts {
+        expire: Some((ExpireKind::Px, args.get(2))),
+        ..Default::default()
+    };
+    set_generic(ctx, args.get(1), args.get(3), &opts, "psetex", SetReply::Ok)
+}
+
+/// `GETSET key value`
+fn getset(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (key, value) = (args.get(1), args.get(2));
+    let h = ctx.hash(key);
+    let ks = ctx.ks();
+    let mut sh = ctx.db().lock(h);
+    let slot = ks.read(&mut sh, h, key, ctx.now_ms);
     match slot {
-        Some(s) => drop(sh.replace(s, h, entry)),
-        None => sh.insert(h, entry),
+        Some(s) => ctx.out.bulk(str_of(&sh.view(s))?),
+        None => ctx.out.null(),
     }
-    if !want_get {
-        ctx.out.ok();
+    store(&mut sh, h, slot, key, value, None, ctx.now_ms);
+    Ok(())
+}
+
+/// `GETDEL key`
+fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let key = args.get(1);
+    let h = ctx.hash(key);
+    let ks = ctx.ks();
+    let mut sh = ctx.db().lock(h);
+    let Some(slot) = ks.read(&mut sh, h, key, ctx.now_ms) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    ctx.out.bulk(str_of(&sh.view(slot))?);
+    drop(sh.remove(slot, h));
+    Ok(())
+}
+
+/// `GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]`
+fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let opts = parse_ext(args, 2, false)?;
+    let key = args.get(1);
+    let h = ctx.hash(key);
+    let ks = ctx.ks();
+    let mut sh = ctx.db().lock(h);
+    // Redis looks the key up and checks its type before validating the expiry.
+    let Some(slot) = ks.read(&mut sh, h, key, ctx.now_ms) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    str_of(&sh.view(slot))?;
+    let at = match opts.expire {
+        Some((k, v)) => Some((expire_at(ctx, v, k.unit_ms(), k.absolute(), "getex")?, k)),
+        None => None,
+    };
+    let view = sh.view(slot);
+    let value = str_of(&view)?;
+    ctx.out.bulk(value);
+    let new_expire = match at {
+        Some((at, k)) if k.absolute() && at <= ctx.now_ms => {
+            drop(sh.remove(slot, h));
+            return Ok(());
+        }
+        Some((at, _)) => Some(at),
+        None if opts.persist && view.expire().is_some() => None,
+        None => return Ok(()),
+    };
+    if let (Some(at), Some(_)) = (new_expire, view.expire()) {
+        sh.view_mut(slot).set_expire_in_place(at);
+        return Ok(());
     }
+    let entry = Entry::new_string(key, value, new_expire, view.access());
+    drop(sh.replace(slot, h, entry));
     Ok(())
 }

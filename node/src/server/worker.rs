@@ -297,10 +297,9 @@ impl Worker {
         };
         let mut eof = false;
         loop {
-            // `capacity`: how much this read could have returned; a read that
-            // fills it may have left data in the socket.
-            let (n, from_scratch, capacity) = if conn.rbuf.is_empty() && !conn.parser.in_progress()
-            {
+            // `asked` is how many bytes the read could have returned: getting all
+            // of them means the socket may hold more (edge-triggered: read again).
+            let (n, from_scratch, asked) = if conn.rbuf.is_empty() && !conn.parser.in_progress() {
                 match conn.stream.read(&mut self.scratch_in) {
                     Ok(n) => (n, true, self.scratch_in.len()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -404,7 +403,7 @@ impl Worker {
             }
             // A short read means the socket was drained; later data raises a new
             // edge-triggered event.
-            if n < capacity {
+            if n < asked {
                 break;
             }
         }
