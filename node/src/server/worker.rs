@@ -29,6 +29,8 @@ const READ_CHUNK: usize = 64 * 1024;
 const KEEP_BUFFER: usize = 64 * 1024;
 /// How long shutdown waits for slow clients to take their last replies.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(3);
+/// At shutdown, a connection with no new input for this long is considered done.
+const SHUTDOWN_QUIET: Duration = Duration::from_millis(50);
 
 /// One client connection.
 struct Conn {
@@ -543,19 +545,29 @@ impl Worker {
         // Requests a client sent before the shutdown may still sit in the socket
         // buffer: serve them so every request that arrived gets its reply (and
         // closing never discards unread input, which would reset the connection).
+        // A pipeline may still be in flight from the client's send buffer, so a
+        // connection counts as drained only after it has been quiet for
+        // SHUTDOWN_QUIET (or the overall deadline passes).
         let now_ms = crate::util::now_ms();
-        for token in 0..self.conns.len() {
-            while std::time::Instant::now() < deadline {
-                let more = match self.conns[token].as_ref() {
+        let mut last_data = std::time::Instant::now();
+        while std::time::Instant::now() < deadline && last_data.elapsed() < SHUTDOWN_QUIET {
+            let mut any = false;
+            for token in 0..self.conns.len() {
+                let has_input = match self.conns[token].as_ref() {
                     Some(c) if !c.closing && !c.client.close_after_reply => {
                         matches!(c.stream.peek(&mut [0u8; 1]), Ok(n) if n > 0)
                     }
                     _ => false,
                 };
-                if !more {
-                    break;
+                if has_input {
+                    self.on_readable(token, now_ms);
+                    any = true;
                 }
-                self.on_readable(token, now_ms);
+            }
+            if any {
+                last_data = std::time::Instant::now();
+            } else {
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
         for conn in self.conns.iter_mut().flatten() {
