@@ -8,10 +8,12 @@
 
 pub mod bits;
 pub mod connection;
+pub mod geo;
 pub mod keys;
 pub mod server;
 pub mod strings;
 pub mod typed;
+pub mod zsets;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -230,6 +232,8 @@ impl Commands {
             strings::COMMANDS,
             bits::COMMANDS,
             server::COMMANDS,
+            zsets::COMMANDS,
+            geo::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

@@ -20,4 +20,13 @@ impl Set {
     pub fn memory_usage(&self) -> usize {
         0
     }
+
+    /// Members, in no particular order (sets as ZUNION/ZINTER/ZDIFF inputs).
+    pub fn iter(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+        Box::new(std::iter::empty())
+    }
+
+    pub fn contains(&self, _m: &[u8]) -> bool {
+        false
+    }
 }
