@@ -127,9 +127,6 @@ fn strtod_full(s: &[u8]) -> Option<f64> {
     let start = s
         .iter()
         .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))?;
-    if start > 0 && start == s.len() {
-        return None;
-    }
     crate::util::parse_f64(&s[start..])
 }
 

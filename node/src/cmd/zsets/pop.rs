@@ -191,16 +191,29 @@ pub fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
         list_header(out, len, withscores);
         z.for_each(&mut |m, s| list_item(out, m, s, withscores));
     } else {
-        // Distinct ranks, at most `len` of them: a partial Fisher-Yates
-        // shuffle over the rank positions.
+        // Distinct ranks: rejection sampling when few are wanted (memory
+        // proportional to the count), else a partial Fisher-Yates shuffle over
+        // the rank positions (memory proportional to the set).
         let n = count as usize;
-        let mut ranks: Vec<usize> = (0..len).collect();
         list_header(out, n, withscores);
-        for i in 0..n {
-            let j = i + random_below(len - i);
-            ranks.swap(i, j);
-            if let Some((m, s)) = z.get(ranks[i]) {
-                list_item(out, m, s, withscores);
+        if n.saturating_mul(3) < len {
+            let mut picked = std::collections::HashSet::with_capacity(n);
+            while picked.len() < n {
+                let r = random_below(len);
+                if picked.insert(r) {
+                    if let Some((m, s)) = z.get(r) {
+                        list_item(out, m, s, withscores);
+                    }
+                }
+            }
+        } else {
+            let mut ranks: Vec<usize> = (0..len).collect();
+            for i in 0..n {
+                let j = i + random_below(len - i);
+                ranks.swap(i, j);
+                if let Some((m, s)) = z.get(ranks[i]) {
+                    list_item(out, m, s, withscores);
+                }
             }
         }
     }

