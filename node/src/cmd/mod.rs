@@ -9,12 +9,14 @@
 pub mod bits;
 pub mod coll;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod typed;
+pub mod zsets;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -235,6 +237,8 @@ impl Commands {
             hashes::COMMANDS,
             sets::COMMANDS,
             server::COMMANDS,
+            zsets::COMMANDS,
+            geo::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())
