@@ -9,6 +9,7 @@
 pub mod bits;
 pub mod connection;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod strings;
 pub mod typed;
@@ -229,6 +230,7 @@ impl Commands {
             keys::COMMANDS,
             strings::COMMANDS,
             bits::COMMANDS,
+            lists::COMMANDS,
             server::COMMANDS,
         ]
         .iter()
