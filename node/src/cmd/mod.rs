@@ -8,6 +8,7 @@
 
 pub mod bits;
 pub mod connection;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod server;
@@ -231,6 +232,7 @@ impl Commands {
             strings::COMMANDS,
             bits::COMMANDS,
             lists::COMMANDS,
+            hyperloglog::COMMANDS,
             server::COMMANDS,
         ]
         .iter()
