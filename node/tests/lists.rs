@@ -207,6 +207,87 @@ const SCRIPT: &[&[&str]] = &[
     &["DEL", "bin"],
 ];
 
+/// SORT and SORT_RO on lists: numeric and ALPHA, BY/GET patterns, LIMIT, STORE.
+const SORT_SCRIPT: &[&[&str]] = &[
+    &["FLUSHALL"],
+    &[
+        "RPUSH", "n", "3", "1", "2", "10", "-1.5", "1e2", " 7", "0x10", "",
+    ],
+    &["SORT", "n"],
+    &["SORT", "n", "DESC"],
+    &["SORT", "n", "ALPHA"],
+    &["SORT", "n", "alpha", "desc"],
+    &["SORT", "n", "LIMIT", "1", "3"],
+    &["SORT", "n", "LIMIT", "-5", "2"],
+    &["SORT", "n", "LIMIT", "2", "-1"],
+    &["SORT", "n", "LIMIT", "0", "0"],
+    &["SORT", "n", "LIMIT", "100", "5"],
+    &["SORT", "n", "LIMIT", "1", "9223372036854775807"],
+    &["SORT", "n", "LIMIT", "1"],
+    &["SORT", "n", "LIMIT", "x", "1"],
+    &["SORT", "n", "BY", "nosort"],
+    &["SORT", "n", "BY", "nosort", "DESC"],
+    &["SORT", "n", "BY", "nosort", "LIMIT", "2", "3"],
+    &["SORT", "n", "BY", "nosort", "DESC", "LIMIT", "2", "3"],
+    &["SORT", "n", "BY", "nosort", "LIMIT", "20", "3"],
+    &["SORT", "n", "BY", "nosort", "GET", "#"],
+    &["RPUSH", "w", "b", "a", "c", "a1", "B"],
+    &["SORT", "w"],
+    &["SORT", "w", "ALPHA"],
+    &["SORT", "w", "ALPHA", "STORE", "out"],
+    &["LRANGE", "out", "0", "-1"],
+    &["TYPE", "out"],
+    // BY and GET patterns over string keys.
+    &["SET", "weight_a", "3"],
+    &["SET", "weight_b", "1"],
+    &["SET", "weight_c", "2"],
+    &["SET", "weight_a1", "x"],
+    &["SET", "data_a", "A"],
+    &["SET", "data_c", "C"],
+    &["SORT", "w", "BY", "weight_*"],
+    &["DEL", "weight_a1"],
+    &["SORT", "w", "BY", "weight_*"],
+    &["SORT", "w", "BY", "weight_*", "DESC"],
+    &["SORT", "w", "BY", "weight_*", "ALPHA"],
+    &["SORT", "w", "BY", "weight_*", "GET", "data_*"],
+    &[
+        "SORT", "w", "BY", "weight_*", "GET", "#", "GET", "data_*", "GET", "nostar",
+    ],
+    &[
+        "SORT", "w", "BY", "weight_*", "GET", "data_*", "LIMIT", "1", "2",
+    ],
+    &[
+        "SORT", "w", "BY", "weight_*", "GET", "#", "GET", "data_*", "STORE", "out",
+    ],
+    &["LRANGE", "out", "0", "-1"],
+    &["SORT", "w", "BY", "nosort", "GET", "data_*", "DESC"],
+    &["SORT", "w", "BY", "data_*->f", "ALPHA"],
+    &["SORT", "w", "BY", "weight_*", "BY", "nosort"],
+    &["SORT", "w", "BY", "nosort", "BY", "weight_*"],
+    // Errors and types.
+    &["SORT", "w", "BY", "data_*"],
+    &["SORT", "w"],
+    &["SORT", "nokey"],
+    &["SORT", "nokey", "STORE", "out"],
+    &["EXISTS", "out"],
+    &["SET", "str", "x"],
+    &["SORT", "str"],
+    &["SORT", "n", "STORE"],
+    &["SORT", "n", "FOO"],
+    &["SORT", "n", "GET"],
+    &["SORT_RO", "n"],
+    &["SORT_RO", "n", "STORE", "out"],
+    &["SORT_RO", "w", "BY", "weight_*", "GET", "data_*"],
+    &["SORT", "n", "STORE", "str"],
+    &["TYPE", "str"],
+    &["SET", "ttl", "1"],
+    &["EXPIRE", "ttl", "100"],
+    &["SORT", "n", "STORE", "ttl"],
+    &["TTL", "ttl"],
+    &["SORT"],
+    &["SORT_RO"],
+];
+
 /// Commands run under several fill settings: long lists that split into many
 /// nodes, middle operations on them, and trims that empty them.
 fn big_script(fill: &str) -> Vec<Vec<String>> {
@@ -305,6 +386,19 @@ fn same_replies_as_redis_resp3() {
         diffs.len(),
         diffs.join("\n")
     );
+}
+
+#[test]
+fn sort_matches_redis_resp2_and_resp3() {
+    for resp3 in [false, true] {
+        let diffs = run_both(resp3, &owned(SORT_SCRIPT));
+        assert!(
+            diffs.is_empty(),
+            "{} replies differ (resp3={resp3}):\n{}",
+            diffs.len(),
+            diffs.join("\n")
+        );
+    }
 }
 
 #[test]

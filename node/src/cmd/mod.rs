@@ -12,6 +12,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod server;
+pub mod sort;
 pub mod strings;
 pub mod typed;
 
@@ -233,6 +234,7 @@ impl Commands {
             bits::COMMANDS,
             lists::COMMANDS,
             hyperloglog::COMMANDS,
+            sort::COMMANDS,
             server::COMMANDS,
         ]
         .iter()
