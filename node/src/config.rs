@@ -138,7 +138,7 @@ pub static PARAMS: &[Param] = &[
     p!("cluster-enabled", NO, Kind::Bool, false, "Cluster mode (hash slots)."),
     p!("lfu-log-factor", "10", int(0, i32::MAX as i64), true, "LFU counter logarithm factor."),
     p!("lfu-decay-time", "1", int(0, i32::MAX as i64), true, "LFU counter decay period in minutes."),
-    p!("hash-max-listpack-entries", alias "hash-max-ziplist-entries", "128", int(0, i64::MAX), true, "Largest hash kept compact."),
+    p!("hash-max-listpack-entries", alias "hash-max-ziplist-entries", "512", int(0, i64::MAX), true, "Largest hash kept compact."),
     p!("hash-max-listpack-value", alias "hash-max-ziplist-value", "64", int(0, i64::MAX), true, "Largest hash field kept compact."),
     p!("list-max-listpack-size", alias "list-max-ziplist-size", "-2", int(-5, i64::MAX), true, "List node size."),
     p!("set-max-intset-entries", "512", int(0, i64::MAX), true, "Largest integer set kept compact."),

@@ -7,11 +7,14 @@
 //! dispatcher to send, so an error never closes the connection.
 
 pub mod bits;
+pub mod coll;
 pub mod connection;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod sort;
 pub mod strings;
 pub mod typed;
@@ -232,6 +235,8 @@ impl Commands {
             keys::COMMANDS,
             strings::COMMANDS,
             bits::COMMANDS,
+            hashes::COMMANDS,
+            sets::COMMANDS,
             lists::COMMANDS,
             hyperloglog::COMMANDS,
             sort::COMMANDS,

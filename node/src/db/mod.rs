@@ -65,6 +65,19 @@ impl MultiLock<'_> {
             .expect("stripe was locked by lock_many");
         &mut self.guards[pos].1
     }
+
+    /// The locked stripe that holds keys with this hash, shared: lets a command
+    /// read values from several stripes at once (SINTER and friends), after
+    /// lazy expiry has run through [`MultiLock::shard`].
+    pub fn get(&self, hash: u64) -> &Shard {
+        let idx = stripe_of(hash);
+        let pos = self
+            .guards
+            .binary_search_by_key(&idx, |(i, _)| *i)
+            // As in `shard`: only hashes passed to lock_many are asked for.
+            .expect("stripe was locked by lock_many");
+        &self.guards[pos].1
+    }
 }
 
 #[inline]

@@ -46,7 +46,7 @@ pub fn keys(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// A SCAN cursor as Redis's `parseScanCursorOrReply` reads it (`strtoul`): an
 /// optional sign, decimal digits (a `-` negates modulo 2^64), nothing else; the
 /// empty string is 0.
-fn parse_cursor(s: &[u8]) -> Option<u64> {
+pub fn parse_cursor(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return Some(0);
     }

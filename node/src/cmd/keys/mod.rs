@@ -11,7 +11,7 @@
 mod copy;
 mod expire;
 mod flush;
-mod iter;
+pub(crate) mod iter;
 mod object;
 
 use std::sync::atomic::Ordering;

@@ -5,7 +5,9 @@
 //! the `*-max-listpack-*` thresholds, and reports Redis's OBJECT ENCODING name.
 //! HyperLogLogs are strings, as in Redis, so they are not here.
 
+pub mod dense;
 pub mod hash;
+pub mod intset;
 pub mod list;
 pub mod set;
 pub mod stream;

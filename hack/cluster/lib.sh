@@ -1,0 +1,160 @@
+# Shared by the hack/cluster scripts: pinned versions, paths, logging.
+# shellcheck disable=SC2034 # the names defined here are used by the scripts that source this file
+# Sourced, never run. Every path can be moved with an environment variable.
+
+CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "${CLUSTER_DIR}/versions.env"
+
+export PATH="/usr/local/go/bin:/usr/sbin:/sbin:${PATH}"
+
+# Built binaries and images: outside git, one directory per component and
+# version, so a version bump rebuilds only what changed.
+TOOLS_DIR="${TOOLS_DIR:-${HOME}/.cache/kcache/tools}"
+# Everything the running cluster owns: certificates, kubeconfigs, etcd data,
+# containerd and kubelet state, logs, pids. `cluster-down` removes it.
+STATE_DIR="${KCACHE_CLUSTER_DIR:-/var/lib/kcache-cluster}"
+LOG_DIR="${STATE_DIR}/logs"
+RUN_DIR="${STATE_DIR}/run"
+PKI_DIR="${STATE_DIR}/pki"
+KUBECONFIG_ADMIN="${STATE_DIR}/admin.kubeconfig"
+
+# Networks, all private to this machine. The node is a network namespace
+# joined to the host by one veth pair; pods sit on a bridge inside it and
+# Service addresses exist only as kube-proxy's DNAT rules there. The namespace
+# has no default route, so nothing in the cluster can reach another address.
+NODE_NAME="kcache-node-0"
+NODE_IF="kcache0"   # host side of the veth pair; "eth0" inside the node namespace
+NODE_IP="10.213.0.1"
+# The host's end of the veth pair into the node namespace.
+HOST_IP="10.213.0.2"
+POD_BRIDGE="kcache-br0"
+SVC_IF="kcache-svc"   # empty bridge in the node namespace that Service addresses route to
+POD_CIDR="10.214.0.0/24"
+POD_GATEWAY="10.214.0.1"
+SERVICE_CIDR="10.215.0.0/24"
+APISERVER_SERVICE_IP="10.215.0.1"
+DNS_SERVICE_IP="10.215.0.10"
+CLUSTER_DOMAIN="cluster.local"
+# The API server listens on the node address, so the `kubernetes` Service
+# (whose endpoint may not be a loopback address) points at this machine.
+APISERVER_PORT=6443
+
+CONTAINERD_SOCK="${RUN_DIR}/containerd/containerd.sock"
+
+k8s_bin()   { echo "${TOOLS_DIR}/kubernetes-${KUBERNETES_VERSION}/bin/$1"; }
+etcd_bin()  { echo "${TOOLS_DIR}/etcd-${ETCD_VERSION}/bin/etcd"; }
+coredns_bin() { echo "${TOOLS_DIR}/coredns-${COREDNS_VERSION}/bin/coredns"; }
+helm_bin()  { echo "${TOOLS_DIR}/helm-${HELM_VERSION}"; }
+lpp_bin()   { echo "${TOOLS_DIR}/local-path-provisioner-${LOCAL_PATH_PROVISIONER_VERSION}/bin/local-path-provisioner"; }
+IMAGES_DIR="${TOOLS_DIR}/cluster-images-${KUBERNETES_VERSION}"
+
+log()  { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
+die()  { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+need_root() { [[ $(id -u) -eq 0 ]] || die "run as root: the cluster needs mounts, cgroups and network namespaces"; }
+
+# wait_for DESCRIPTION SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      warn "timed out after ${secs}s waiting for ${what}"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+# --- processes ------------------------------------------------------------
+# Every daemon runs in the node's network namespace with a pid file in RUN_DIR
+# and a log in LOG_DIR. PID 1 here may not reap orphans, so a zombie counts as
+# stopped.
+NETNS="kcache-node"
+in_node() { nsenter --net="/run/netns/${NETNS}" -- "$@"; }
+
+pid_of() { [[ -f ${RUN_DIR}/$1.pid ]] && cat "${RUN_DIR}/$1.pid"; }
+
+alive() {
+  local pid=$1 state
+  [[ -n ${pid} && -r /proc/${pid}/stat ]] || return 1
+  state=$(sed 's/.*) //' "/proc/${pid}/stat" | cut -d' ' -f1)
+  [[ ${state} != Z && ${state} != X ]]
+}
+
+running() { alive "$(pid_of "$1" 2>/dev/null || true)"; }
+
+# wait_ready NAME SECONDS COMMAND...: like wait_for, but gives up at once
+# when the daemon NAME has exited.
+wait_ready() {
+  local name=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ! running "${name}"; then warn "${name} exited (log: ${LOG_DIR}/${name}.log)"; return 1; fi
+    if ((SECONDS >= deadline)); then warn "timed out after ${secs}s waiting for ${name}"; return 1; fi
+    sleep 1
+  done
+}
+
+# start NAME COMMAND...: start a daemon in the node namespace, detached.
+start() {
+  local name=$1; shift
+  if running "${name}"; then info "${name}: already running (pid $(pid_of "${name}"))"; return 0; fi
+  mkdir -p "${LOG_DIR}" "${RUN_DIR}"
+  printf '\n--- %s start: %s\n' "$(date -u +%FT%TZ)" "$*" >>"${LOG_DIR}/${name}.log"
+  nsenter --net="/run/netns/${NETNS}" -- setsid "$@" >>"${LOG_DIR}/${name}.log" 2>&1 </dev/null &
+  echo $! >"${RUN_DIR}/${name}.pid"
+  info "${name}: started (pid $!, log ${LOG_DIR}/${name}.log)"
+}
+
+# stop NAME [SECONDS]: SIGTERM, then SIGKILL after the grace period.
+stop() {
+  local name=$1 grace=${2:-10} pid t0=${SECONDS}
+  pid=$(pid_of "${name}" 2>/dev/null || true)
+  if alive "${pid}"; then
+    kill -TERM "${pid}" 2>/dev/null || true
+    local deadline=$((SECONDS + grace))
+    while alive "${pid}" && ((SECONDS < deadline)); do sleep 0.2; done
+    if alive "${pid}"; then kill -KILL "${pid}" 2>/dev/null || true; sleep 0.2; fi
+    info "${name}: stopped ($((SECONDS - t0))s)"
+  fi
+  rm -f "${RUN_DIR}/${name}.pid"
+}
+
+# print_logs [NAME...]: the tail of each component's log, for failures.
+print_logs() {
+  local f names=("$@")
+  ((${#names[@]})) || mapfile -t names < <(find "${LOG_DIR}" -maxdepth 1 -name '*.log' -printf '%f\n' 2>/dev/null | sed 's/\.log$//' | sort)
+  for n in "${names[@]}"; do
+    f="${LOG_DIR}/${n}.log"
+    [[ -f ${f} ]] || continue
+    printf '\n\033[1m----- %s (last 40 lines of %s)\033[0m\n' "${n}" "${f}" >&2
+    tail -n 40 "${f}" >&2
+  done
+}
+
+kubectl_admin() { "$(k8s_bin kubectl)" --kubeconfig "${KUBECONFIG_ADMIN}" "$@"; }
+
+# --- host kernel settings ---------------------------------------------------
+# The kubelet sets these host-wide sysctls, as on any node (they are not per
+# network namespace). up.sh saves their values before the kubelet first runs
+# and down.sh puts them back, so a stopped cluster leaves the kernel as it was.
+KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+SYSCTLS_SAVED="${STATE_DIR}/host-sysctls.orig"
+
+save_host_sysctls() {
+  [[ -f ${SYSCTLS_SAVED} ]] && return 0
+  sysctl -e "${KUBELET_SYSCTLS[@]}" | sed 's/ = /=/' >"${SYSCTLS_SAVED}.tmp"
+  mv "${SYSCTLS_SAVED}.tmp" "${SYSCTLS_SAVED}"
+}
+
+restore_host_sysctls() {
+  [[ -f ${SYSCTLS_SAVED} ]] || return 0
+  local kv
+  while read -r kv; do sysctl -qw "${kv}" || warn "could not restore ${kv}"; done <"${SYSCTLS_SAVED}"
+  info "restored host sysctls: $(tr '\n' ' ' <"${SYSCTLS_SAVED}")"
+}

@@ -1,0 +1,6 @@
+//go:build tools
+
+// Package tools pins the upstream command that hack/cluster/build.sh builds.
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
