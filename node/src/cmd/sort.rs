@@ -1,4 +1,4 @@
-//! SORT and SORT_RO: sort a list (sets and sorted sets once those types land)
+//! SORT and SORT_RO: sort a list or a set (sorted sets once that type lands)
 //! numerically or lexicographically, by its own elements or by keys formed from
 //! a pattern, with LIMIT, GET projections and STORE.
 //!
@@ -154,15 +154,9 @@ fn lookup(ctx: &Ctx, locks: &mut Locks, pattern: &[u8], elem: &[u8]) -> Option<V
     let slot = ctx.ks().read(sh, h, &key, ctx.now_ms)?;
     match (sh.value(slot), field) {
         (ValueRef::Str(v), None) => Some(v.to_vec()),
-        (ValueRef::Obj(Object::Hash(hash)), Some(f)) => hash_field(hash, f),
+        (ValueRef::Obj(Object::Hash(hash)), Some(f)) => hash.get(f).map(<[u8]>::to_vec),
         _ => None,
     }
-}
-
-/// A field of a hash value. The hash type does not expose field lookup on this
-/// branch yet, so every `*->field` pattern reads as missing until it does.
-fn hash_field(_hash: &crate::db::types::Hash, _field: &[u8]) -> Option<Vec<u8>> {
-    None
 }
 
 /// C's `strtod` with Redis's acceptance rule: the whole string (up to a NUL, as
@@ -211,12 +205,20 @@ fn compare(a: &Item, b: &Item, o: &Opts) -> Ordering {
     }
 }
 
-/// The elements of a sortable value, in its native order.
-fn elements(obj: &Object) -> Result<Vec<Vec<u8>>, CmdError> {
+/// What SORT reads from its source key.
+enum Source {
+    Missing,
+    List(Vec<Vec<u8>>),
+    /// Set members in the set's own iteration order.
+    Set(Vec<Vec<u8>>),
+}
+
+/// The elements of a sortable value, in its native order. Sorted sets join here
+/// when their type lands (Redis loads them in score order for BY nosort).
+fn elements(obj: &Object) -> Result<Source, CmdError> {
     match obj {
-        Object::List(l) => Ok(l.iter().map(<[u8]>::to_vec).collect()),
-        // Sets and sorted sets join here when their types can be iterated; until
-        // then no key can hold one.
+        Object::List(l) => Ok(Source::List(l.iter().map(<[u8]>::to_vec).collect())),
+        Object::Set(s) => Ok(Source::Set(s.iter().map(|m| m.to_vec()).collect())),
         _ => err(WRONGTYPE),
     }
 }
@@ -225,8 +227,10 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
     let o = parse(args, readonly)?;
     let key = args.get(1);
     let h = ctx.hash(key);
-    let by_pattern = o.by.filter(|_| !o.dontsort);
-    let needs_all = by_pattern.is_some() || o.gets.iter().any(|g| *g != b"#" && g.contains(&b'*'));
+    // Decided before the source is read; a set that turns BY nosort into ALPHA
+    // only drops the pattern, so this never under-locks.
+    let needs_all = o.by.filter(|_| !o.dontsort).is_some()
+        || o.gets.iter().any(|g| *g != b"#" && g.contains(&b'*'));
     let mut locks = if needs_all {
         Locks::All(ctx.db().lock_all())
     } else {
@@ -234,16 +238,32 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
         hashes.extend(o.store.map(|s| ctx.hash(s)));
         Locks::Keys(ctx.db().lock_many(&hashes))
     };
-    let all = {
+    let source = {
         let sh = locks.shard(h);
         match ctx.ks().read(sh, h, key, ctx.now_ms) {
             Some(slot) => match sh.value(slot) {
                 ValueRef::Obj(obj) => elements(obj)?,
                 ValueRef::Str(_) => return err(WRONGTYPE),
             },
-            None => Vec::new(),
+            None => Source::Missing,
         }
     };
+    let mut o = o;
+    let (all, native_order) = match source {
+        Source::Missing => (Vec::new(), true),
+        Source::List(v) => (v, true),
+        Source::Set(v) => {
+            // A set has no order of its own: storing it unsorted would make the
+            // result depend on the hash table, so Redis sorts it ALPHA instead.
+            if o.dontsort && o.store.is_some() {
+                o.dontsort = false;
+                o.alpha = true;
+                o.by = None;
+            }
+            (v, false)
+        }
+    };
+    let by_pattern = o.by.filter(|_| !o.dontsort);
     let vlen = all.len() as i64;
     let mut start = o.start.max(0);
     let mut end = if o.count < 0 {
@@ -259,7 +279,18 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
         end = vlen - 1;
     }
     let mut items: Vec<Item>;
-    if o.dontsort {
+    if o.dontsort && !native_order {
+        // A set with BY nosort: its iteration order, LIMIT applied on output,
+        // DESC ignored (nothing is sorted), as Redis does.
+        items = all
+            .into_iter()
+            .map(|elem| Item {
+                elem,
+                score: 0.0,
+                cmp: None,
+            })
+            .collect();
+    } else if o.dontsort {
         // Native order, DESC reading from the tail; LIMIT applied while loading.
         let n = if end >= start {
             (end - start + 1) as usize
