@@ -11,9 +11,12 @@ pub mod coll;
 pub mod connection;
 pub mod geo;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod typed;
 pub mod zsets;
@@ -236,6 +239,9 @@ impl Commands {
             bits::COMMANDS,
             hashes::COMMANDS,
             sets::COMMANDS,
+            lists::COMMANDS,
+            hyperloglog::COMMANDS,
+            sort::COMMANDS,
             server::COMMANDS,
             zsets::COMMANDS,
             geo::COMMANDS,
