@@ -219,6 +219,12 @@ fn elements(obj: &Object) -> Result<Source, CmdError> {
     match obj {
         Object::List(l) => Ok(Source::List(l.iter().map(<[u8]>::to_vec).collect())),
         Object::Set(s) => Ok(Source::Set(s.iter().map(|m| m.to_vec()).collect())),
+        // In rank order, which is what BY nosort returns for a sorted set.
+        Object::ZSet(z) => {
+            let mut v = Vec::with_capacity(z.len());
+            z.for_each(&mut |m, _| v.push(m.to_vec()));
+            Ok(Source::List(v))
+        }
         _ => err(WRONGTYPE),
     }
 }
