@@ -1,0 +1,4 @@
+//! The reconcile pipeline: `dereference -> validate -> build -> apply -> update_status`.
+
+pub mod dereference;
+pub mod validate;
