@@ -5,6 +5,7 @@ pub mod builders;
 pub mod constants;
 pub mod crd;
 pub mod error;
+pub mod metrics;
 pub mod parameters;
 pub mod quantity;
 pub mod reconcile;
