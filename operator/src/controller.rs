@@ -1,0 +1,72 @@
+//! Wires the reconciler into kube-runtime controllers: one per watched namespace
+//! (or one for all), each watching CacheClusters and the objects they own.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::ListParams;
+use kube::runtime::controller::Controller;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tracing::{info, warn};
+
+use crate::constants::{labels, CONTROLLER_NAME};
+use crate::crd::CacheCluster;
+use crate::reconcile::{error_policy, reconcile, Context};
+
+/// An `Api` over all namespaces or one.
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Fails early, with a hint, when the CRD is not installed or RBAC forbids it.
+pub async fn check_crd(client: &Client, namespace: Option<&str>) -> Result<(), kube::Error> {
+    api::<CacheCluster>(client, namespace)
+        .list(&ListParams::default().limit(1))
+        .await
+        .map(|_| ())
+}
+
+/// Runs the controller for `namespace` (all when `None`) until `shutdown`.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    // Owned objects are watched through the operator's label only: the cache
+    // then holds kcache's objects, not every Secret of the cluster.
+    let owned = watcher::Config::default()
+        .labels(&format!("{}={}", labels::MANAGED_BY, CONTROLLER_NAME))
+        .any_semantic();
+    info!(namespace = ns.unwrap_or("<all>"), "starting controller");
+    Controller::new(
+        api::<CacheCluster>(&client, ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .owns(api::<StatefulSet>(&client, ns), owned.clone())
+    .owns(api::<Service>(&client, ns), owned.clone())
+    .owns(api::<PodDisruptionBudget>(&client, ns), owned.clone())
+    .owns(api::<ConfigMap>(&client, ns), owned.clone())
+    .owns(api::<Secret>(&client, ns), owned)
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        if let Err(e) = result {
+            // Reconcile errors are logged by error_policy; these are the
+            // controller's own (a watch failing, an object gone).
+            warn!(error = %e, "controller");
+        }
+    })
+    .await;
+}
