@@ -3,6 +3,7 @@
 //! with kube's CEL validator, the same rules the API server runs).
 
 use kube::core::cel::Validator;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 const CRD_PATH: &str = concat!(
@@ -20,6 +21,25 @@ fn checked_in_crd_matches_the_types() {
     assert!(
         fresh == checked_in(),
         "crds/cacheclusters.kcache.io.yaml is stale: run `make crds` and commit the result"
+    );
+}
+
+#[test]
+fn chart_copy_and_reference_doc_are_current() {
+    let chart = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/kcache-operator/crds/cacheclusters.kcache.io.yaml"
+    );
+    let chart = std::fs::read_to_string(chart).expect("chart CRD readable");
+    assert!(
+        chart == checked_in(),
+        "the chart's CRD is stale: run `make crds`"
+    );
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cachecluster.md");
+    let docs = std::fs::read_to_string(docs).expect("docs/cachecluster.md readable");
+    assert!(
+        docs == kcache_operator::crd::docs::markdown(),
+        "docs/cachecluster.md is stale: run `make crds`"
     );
 }
 
@@ -216,5 +236,39 @@ fn shape_of_the_crd() {
     assert!(
         missing.is_empty(),
         "fields without a description: {missing:?}"
+    );
+}
+
+#[test]
+fn examples_pass_the_schema_rules_and_parse() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let mut clusters = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("examples/ readable")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let text = std::fs::read_to_string(&path).expect("example readable");
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value = Value::deserialize(doc).expect("example YAML parses");
+            if value["kind"] != "CacheCluster" {
+                continue;
+            }
+            clusters += 1;
+            let cc: kcache_operator::crd::CacheCluster =
+                serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            assert!(cc.spec.shards >= 1);
+            assert_eq!(failures(&value, None), Vec::<String>::new(), "{path:?}");
+            for (name, v) in &cc.spec.parameters {
+                kcache_operator::parameters::check(name, v)
+                    .unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            }
+        }
+    }
+    assert!(
+        clusters >= 3,
+        "examples/ should hold at least three CacheClusters"
     );
 }

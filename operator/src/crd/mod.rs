@@ -1,5 +1,6 @@
 //! The `CacheCluster` custom resource (`kcache.io/v1alpha1`).
 
+pub mod docs;
 mod spec;
 mod status;
 

@@ -117,9 +117,9 @@ pub struct CacheClusterSpec {
     pub disruption: DisruptionSpec,
 
     /// Node parameters (the parameter group), as in redis.conf: for example
-    /// `maxmemory-policy: allkeys-lru` or `timeout: "300"`. Only parameters the node
-    /// knows and the operator does not set itself are allowed; see
-    /// docs/cachecluster.md for the list.
+    /// `timeout: "300"` or `notify-keyspace-events: Ex`. Values are strings. Only
+    /// parameters the node knows and the operator does not set itself are
+    /// allowed; see docs/cachecluster.md for the list.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "parameters_schema")]
     pub parameters: BTreeMap<String, String>,
