@@ -196,4 +196,107 @@ mod tests {
             Decision::Take
         );
     }
+
+    /// A scripted API server: answers each request with the next (status, body)
+    /// and records method and path.
+    async fn scripted(
+        replies: Vec<(u16, serde_json::Value)>,
+        run: impl FnOnce(Elector) -> futures::future::BoxFuture<'static, Result<bool, kube::Error>>,
+    ) -> (Result<bool, kube::Error>, Vec<String>) {
+        use http::{Request, Response};
+        use kube::client::Body;
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "ops");
+        let elector = Elector::new(
+            Api::namespaced(client, "ops"),
+            "leader",
+            "me",
+            Duration::from_secs(15),
+        );
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for (status, body) in replies {
+                let Some((req, send)) = handle.next_request().await else {
+                    break;
+                };
+                seen.push(format!("{} {}", req.method(), req.uri().path()));
+                let bytes = serde_json::to_vec(&body).expect("serializes");
+                send.send_response(
+                    Response::builder()
+                        .status(status)
+                        .body(Body::from(bytes))
+                        .expect("response"),
+                );
+            }
+            if let Some((req, _)) = handle.next_request().await {
+                panic!("unexpected {} {}", req.method(), req.uri());
+            }
+            seen
+        });
+        let result = run(elector).await;
+        (result, server.await.expect("server"))
+    }
+
+    fn status(code: u16, reason: &str) -> serde_json::Value {
+        serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                           "reason": reason, "code": code, "message": reason})
+    }
+
+    fn lease_json(holder: &str, renewed: Timestamp) -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "leader", "namespace": "ops", "resourceVersion": "7"},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15,
+                     "renewTime": MicroTime(renewed)},
+        })
+    }
+
+    #[tokio::test]
+    async fn creates_a_missing_lease() {
+        let created = lease_json("me", Timestamp::now());
+        let (result, seen) = scripted(vec![(404, status(404, "NotFound")), (201, created)], |e| {
+            Box::pin(async move { e.try_lead().await })
+        })
+        .await;
+        assert!(result.expect("no error"));
+        assert_eq!(
+            seen,
+            [
+                "GET /apis/coordination.k8s.io/v1/namespaces/ops/leases/leader",
+                "POST /apis/coordination.k8s.io/v1/namespaces/ops/leases"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_live_holder_is_left_alone() {
+        let (result, seen) = scripted(vec![(200, lease_json("other", Timestamp::now()))], |e| {
+            Box::pin(async move { e.try_lead().await })
+        })
+        .await;
+        assert!(!result.expect("no error"));
+        assert_eq!(
+            seen.len(),
+            1,
+            "no write while another replica holds the Lease"
+        );
+    }
+
+    #[tokio::test]
+    async fn losing_the_race_for_an_expired_lease_is_not_leading() {
+        let old = Timestamp::now() - SignedDuration::from_secs(60);
+        let (result, seen) = scripted(
+            vec![
+                (200, lease_json("other", old)),
+                (409, status(409, "Conflict")),
+            ],
+            |e| Box::pin(async move { e.try_lead().await }),
+        )
+        .await;
+        assert!(!result.expect("a conflict is not an error"));
+        assert_eq!(
+            seen[1],
+            "PUT /apis/coordination.k8s.io/v1/namespaces/ops/leases/leader"
+        );
+    }
 }
