@@ -55,6 +55,8 @@ CHART := charts/kcache-operator
 IMAGE_TAG ?= dev
 IMAGES_DIR ?= target/images
 STATIC_TARGET ?= x86_64-unknown-linux-gnu
+# Kubernetes version the chart is linted and rendered for.
+KUBE_VERSION ?= 1.34.0
 
 .PHONY: crds
 crds: ## Regenerate the CRD (crds/, the chart's copy) and docs/cachecluster.md from the Rust types
@@ -80,17 +82,17 @@ chart-lint: $(HELM) ## helm lint and helm template of the chart, both RBAC modes
 	cmp $(CRD_FILE) $(CHART)/crds/cacheclusters.kcache.io.yaml || \
 	  { echo "the chart's CRD differs from $(CRD_FILE): run make crds"; exit 1; }
 	mkdir -p target
-	$(HELM) lint --strict $(CHART)
-	$(HELM) lint --strict $(CHART) --set 'watchNamespaces={team-a,team-b}'
-	$(HELM) template kcache $(CHART) --namespace kcache-system --include-crds > $(CURDIR)/target/chart-all.yaml
-	$(HELM) template kcache $(CHART) --namespace kcache-system \
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) $(CHART)
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) $(CHART) --set 'watchNamespaces={team-a,team-b}'
+	$(HELM) template kcache $(CHART) --kube-version $(KUBE_VERSION) --namespace kcache-system --include-crds > $(CURDIR)/target/chart-all.yaml
+	$(HELM) template kcache $(CHART) --kube-version $(KUBE_VERSION) --namespace kcache-system \
 	  --set 'watchNamespaces={team-a,team-b}' --set image.tag=1.2.3 > $(CURDIR)/target/chart-ns.yaml
 	@for kind in CustomResourceDefinition Deployment ServiceAccount ClusterRole ClusterRoleBinding Role RoleBinding Service; do \
 	  grep -q "^kind: $$kind$$" target/chart-all.yaml || { echo "chart: no $$kind rendered"; exit 1; }; done
 	@grep -q 'namespace: team-b' target/chart-ns.yaml && ! grep -q '^kind: ClusterRole' target/chart-ns.yaml \
 	  || { echo "chart: watchNamespaces must give namespaced Roles only"; exit 1; }
 	@grep -q 'image: "kcache-operator:1.2.3"' target/chart-ns.yaml || { echo "chart: image override ignored"; exit 1; }
-	@! $(HELM) template kcache $(CHART) --set leaderElection.enabled=false >/dev/null 2>&1 \
+	@! $(HELM) template kcache $(CHART) --kube-version $(KUBE_VERSION) --set leaderElection.enabled=false >/dev/null 2>&1 \
 	  || { echo "chart: 2 replicas without leader election must fail"; exit 1; }
 	@echo "chart OK"
 
