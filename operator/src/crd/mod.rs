@@ -1,9 +1,11 @@
 //! The `CacheCluster` custom resource (`kcache.io/v1alpha1`).
 
 pub mod docs;
+mod sections;
 mod spec;
 mod status;
 
+pub use sections::*;
 pub use spec::*;
 pub use status::*;
 
