@@ -33,35 +33,39 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
-Rules for reconciling CacheClusters: only the verbs the operator uses.
-Objects are written by server-side apply (patch; create when the apply creates
-them), read by get/list/watch; nothing is deleted by the operator, since owner
-references let the garbage collector cascade deletions.
+Rules for reconciling CacheClusters: only the verbs the operator uses. Objects
+are written by server-side apply (patch, and create when the apply creates
+them) and watched through list/watch; nothing is deleted by the operator, since
+owner references let the garbage collector cascade deletions.
 */}}
 {{- define "kcache-operator.rules" -}}
 - apiGroups: ["kcache.io"]
   resources: ["cacheclusters"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["kcache.io"]
   resources: ["cacheclusters/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 # Owner references with blockOwnerDeletion need update on the owner's finalizers.
 - apiGroups: ["kcache.io"]
   resources: ["cacheclusters/finalizers"]
   verbs: ["update"]
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: [""]
-  resources: ["services", "configmaps", "secrets"]
+  resources: ["services", "configmaps"]
+  verbs: ["list", "watch", "create", "patch"]
+# get: the password and TLS Secrets a CacheCluster names.
+- apiGroups: [""]
+  resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "list", "watch", "create", "patch"]
-# Pods are read for status.
+  verbs: ["list", "watch", "create", "patch"]
+# Pods are listed for status.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
