@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ListParams;
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use tracing::{info, warn};
@@ -62,10 +62,11 @@ pub async fn run(
     .graceful_shutdown_on(shutdown)
     .run(reconcile, error_policy, ctx)
     .for_each(|result| async move {
-        if let Err(e) = result {
-            // Reconcile errors are logged by error_policy; these are the
-            // controller's own (a watch failing, an object gone).
-            warn!(error = %e, "controller");
+        match result {
+            // Logged and counted by error_policy already.
+            Ok(_) | Err(controller::Error::ReconcilerFailed(..)) => {}
+            // The controller's own: a watch failing, an object gone.
+            Err(e) => warn!(error = %e, "controller"),
         }
     })
     .await;
