@@ -25,6 +25,23 @@ pub struct Referenced {
     pub statefulsets: Vec<StatefulSet>,
 }
 
+/// Names of the Secrets a cluster reads: its password Secret (the user's or the
+/// generated one) and its TLS Secret. A change to any of them triggers a reconcile.
+pub fn referenced_secrets(cluster: &CacheCluster) -> Vec<String> {
+    let spec = &cluster.spec;
+    let mut names = Vec::new();
+    if spec.auth.enabled {
+        names.push(match &spec.auth.password_secret {
+            Some(r) => r.name.clone(),
+            None => names::auth_secret(&cluster.name_any()),
+        });
+    }
+    if let Some(tls) = &spec.tls {
+        names.push(tls.secret_name.clone());
+    }
+    names
+}
+
 pub async fn dereference(client: &Client, cluster: &CacheCluster) -> Result<Referenced> {
     let name = cluster.name_any();
     let namespace = cluster
@@ -69,6 +86,15 @@ fn generate_password() -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn referenced_secrets_follow_the_spec() {
+        use crate::builders::fixtures::cluster;
+        assert_eq!(referenced_secrets(&cluster("")), ["demo-auth"]);
+        let both = cluster("auth: {passwordSecret: {name: pw}}\ntls: {secretName: cert}");
+        assert_eq!(referenced_secrets(&both), ["pw", "cert"]);
+        assert!(referenced_secrets(&cluster("auth: {enabled: false}")).is_empty());
+    }
 
     #[test]
     fn generated_passwords_are_long_and_distinct() {
