@@ -35,8 +35,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/*
 Rules for reconciling CacheClusters: only the verbs the operator uses. Objects
 are written by server-side apply (patch, and create when the apply creates
-them) and watched through list/watch; nothing is deleted by the operator, since
-owner references let the garbage collector cascade deletions.
+them) and watched through list/watch. Owner references let the garbage
+collector cascade deletions; the operator itself deletes only the budgets of a
+cluster whose disruption.enabled was turned off.
 */}}
 {{- define "kcache-operator.rules" -}}
 - apiGroups: ["kcache.io"]
@@ -61,7 +62,7 @@ owner references let the garbage collector cascade deletions.
   verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["list", "watch", "create", "patch"]
+  verbs: ["list", "watch", "create", "patch", "deletecollection"]
 # Pods are listed for status.
 - apiGroups: [""]
   resources: ["pods"]

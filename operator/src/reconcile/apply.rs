@@ -5,14 +5,16 @@
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::builders::Desired;
+use crate::builders::{labels, Desired};
 use crate::constants::FIELD_MANAGER;
 use crate::error::{Error, Result};
+use crate::reconcile::validate::Validated;
 
 /// What the API server returned for the objects whose state status reports.
 #[derive(Clone, Debug, Default)]
@@ -22,7 +24,8 @@ pub struct Applied {
 
 /// Applies in dependency order (see [`Desired`]): a pod never starts before its
 /// Secret, ConfigMap and headless Service exist.
-pub async fn apply(client: &Client, namespace: &str, desired: &Desired) -> Result<Applied> {
+pub async fn apply(client: &Client, v: &Validated, desired: &Desired) -> Result<Applied> {
+    let namespace = v.namespace.as_str();
     if let Some(secret) = &desired.secret {
         ssa(client, namespace, secret).await?;
     }
@@ -43,7 +46,24 @@ pub async fn apply(client: &Client, namespace: &str, desired: &Desired) -> Resul
     for pdb in &desired.pdbs {
         ssa(client, namespace, pdb).await?;
     }
+    if !v.spec.disruption.enabled {
+        prune_budgets(client, v).await?;
+    }
     Ok(applied)
+}
+
+/// Removes the cluster's PodDisruptionBudgets once `disruption.enabled` is off:
+/// a budget left behind would still block drains. Deleting an empty collection
+/// is a no-op, so this is safe to repeat.
+async fn prune_budgets(client: &Client, v: &Validated) -> Result<()> {
+    let api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), &v.namespace);
+    let selector = labels::selector_string(&labels::cluster_selector(&v.name));
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels(&selector),
+    )
+    .await?;
+    Ok(())
 }
 
 /// One server-side apply. Forced: the operator is the authority over the fields

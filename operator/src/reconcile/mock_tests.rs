@@ -235,6 +235,56 @@ async fn first_reconcile_applies_every_object_in_order_then_status() {
 }
 
 #[tokio::test]
+async fn disabling_disruption_budgets_deletes_them() {
+    let existing = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "demo-auth", "namespace": "shop"}, "data": {"password": "c2VjcmV0"}});
+    let script = vec![
+        expect(
+            "GET",
+            &format!("{NS}/secrets/demo-auth"),
+            Reply::Json(existing),
+        ),
+        expect(
+            "GET",
+            &format!("{APPS}/statefulsets"),
+            empty_list("StatefulSetList"),
+        ),
+        expect("PATCH", &format!("{NS}/secrets/demo-auth"), Reply::Echo),
+        expect(
+            "PATCH",
+            &format!("{NS}/configmaps/demo-config"),
+            Reply::Echo,
+        ),
+        expect("PATCH", &format!("{NS}/services/demo-shard-0"), Reply::Echo),
+        expect("PATCH", &format!("{NS}/services/demo-primary"), Reply::Echo),
+        expect("PATCH", &format!("{NS}/services/demo-reader"), Reply::Echo),
+        expect("PATCH", &format!("{NS}/services/demo"), Reply::Echo),
+        expect(
+            "PATCH",
+            &format!("{APPS}/statefulsets/demo-shard-0"),
+            Reply::Echo,
+        ),
+        expect(
+            "DELETE",
+            "/apis/policy/v1/namespaces/shop/poddisruptionbudgets",
+            empty_list("PodDisruptionBudgetList"),
+        ),
+        expect("POST", EVENTS, Reply::Echo),
+        expect("GET", &format!("{NS}/pods"), empty_list("PodList")),
+        expect("PATCH", STATUS, Reply::Echo),
+    ];
+    let (result, seen) = run(cluster("disruption: {enabled: false}"), script).await;
+    result.expect("reconcile succeeds");
+    assert!(
+        seen[9].query.contains("labelSelector="),
+        "only this cluster's budgets"
+    );
+    let secret = &seen[2].body["data"]["password"];
+    assert_eq!(secret, "c2VjcmV0", "an existing generated password is kept");
+    assert_eq!(seen[10].body["reason"], "ShardCreated");
+}
+
+#[tokio::test]
 async fn invalid_spec_reports_in_status_and_event_and_applies_nothing() {
     let spec = "resources: {limits: {memory: 1Gi}}\nmaxMemory: 2Gi";
     let script = vec![

@@ -66,7 +66,7 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
     };
     let desired = builders::build(&validated);
     let planned = events::planned(&validated, &refs, &desired);
-    let applied = apply::apply(&ctx.client, &validated.namespace, &desired).await?;
+    let applied = apply::apply(&ctx.client, &validated, &desired).await?;
     for event in &planned {
         publish(&ctx, &cluster, event).await;
     }
