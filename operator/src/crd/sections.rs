@@ -275,7 +275,8 @@ fn default_max_lag() -> i32 {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DisruptionSpec {
-    /// Create a PodDisruptionBudget per shard. On by default.
+    /// Create a PodDisruptionBudget per shard. On by default; turning it off
+    /// deletes the budgets.
     #[serde(default = "default_true")]
     pub enabled: bool,
 
