@@ -97,8 +97,8 @@ chart-lint: $(HELM) ## helm lint and helm template of the chart, both RBAC modes
 	@echo "chart OK"
 
 .PHONY: test-operator
-test-operator: chart-lint ## Operator packaging checks: CRD drift, chart lint/template, image archive script
-	$(CARGO) test -q -p kcache-operator --test crd
+test-operator: chart-lint ## Operator packaging: chart lint/template, CRD and docs drift, image archive script
+	$(CARGO) test --release -q -p kcache-operator --test crd
 	python3 -m pytest -q scripts/test_oci_archive.py
 
 # `make test` runs the operator's packaging checks too.
