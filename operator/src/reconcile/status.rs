@@ -117,12 +117,25 @@ fn applied(
         configuration: host(names::configuration_service(&name)),
     });
 
-    // A cluster that has served before and loses pods is degraded; one that has
-    // never been ready is still being created.
+    // A cluster that has never been ready is being created. One that has served
+    // is degraded when a pod that was ready is not any more (and stays degraded
+    // until every pod is ready again); pods that are merely new, after a scale up
+    // or a spec change, make it updating instead.
     let has_run = matches!(
         old.phase,
         Some(Phase::Running | Phase::Updating | Phase::Degraded)
     );
+    let ready_now: Vec<&str> = status
+        .shards
+        .iter()
+        .flat_map(|s| s.pods.iter().filter(|p| p.ready).map(|p| p.name.as_str()))
+        .collect();
+    let lost = old
+        .shards
+        .iter()
+        .flat_map(|s| s.pods.iter().filter(|p| p.ready))
+        .any(|p| !ready_now.contains(&p.name.as_str()));
+    let degraded = has_run && !all_ready && (lost || old.phase == Some(Phase::Degraded));
     let not_ready: Vec<String> = status
         .shards
         .iter()
@@ -135,11 +148,14 @@ fn applied(
         })
         .collect();
     let summary = format!("{ready}/{desired} pods ready, {updated}/{desired} up to date");
-    status.phase = Some(match (all_ready, up_to_date, has_run) {
-        (true, true, _) => Phase::Running,
-        (true, false, _) => Phase::Updating,
-        (false, _, false) => Phase::Creating,
-        (false, _, true) => Phase::Degraded,
+    status.phase = Some(if all_ready && up_to_date {
+        Phase::Running
+    } else if degraded {
+        Phase::Degraded
+    } else if all_ready || has_run {
+        Phase::Updating
+    } else {
+        Phase::Creating
     });
     status.conditions = vec![
         if all_ready {
@@ -152,7 +168,7 @@ fn applied(
             (false, false) => cond(PROGRESSING, true, "Creating", summary.clone()),
             (false, true) => cond(PROGRESSING, true, "RollingOut", summary.clone()),
         },
-        if has_run && !all_ready {
+        if degraded {
             cond(DEGRADED, true, "PodsNotReady", not_ready.join("; "))
         } else {
             cond(DEGRADED, false, "AsExpected", summary)

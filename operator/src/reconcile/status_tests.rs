@@ -163,6 +163,62 @@ fn losing_a_pod_after_running_is_degraded() {
     assert_eq!(find(&s, DEGRADED).status, "True");
     assert_eq!(find(&s, DEGRADED).last_transition_time, at(200));
     assert_eq!(find(&s, PROGRESSING).reason, "RollingOut");
+
+    // Still degraded on the next look, until every pod is ready again.
+    cc.status = Some(s);
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &broken,
+        },
+        &at(300),
+    );
+    assert_eq!(s.phase, Some(Phase::Degraded));
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &healthy,
+        },
+        &at(400),
+    );
+    assert_eq!(s.phase, Some(Phase::Running));
+}
+
+#[test]
+fn scaling_up_a_running_cluster_is_updating_not_degraded() {
+    let mut cc = cluster("");
+    let sets = [sts("demo-shard-0", 1, 1)];
+    let two = [
+        pod("a", 0, true, "rev-2", None),
+        pod("b", 0, true, "rev-2", None),
+    ];
+    cc.status = Some(compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &two,
+        },
+        &at(100),
+    ));
+    cc.spec.replicas_per_shard = 2;
+    let three = [
+        pod("a", 0, true, "rev-2", None),
+        pod("b", 0, true, "rev-2", None),
+        pod("c", 0, false, "rev-2", None),
+    ];
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &three,
+        },
+        &at(200),
+    );
+    assert_eq!(s.phase, Some(Phase::Updating));
+    assert_eq!(find(&s, DEGRADED).status, "False");
+    assert_eq!(find(&s, PROGRESSING).reason, "RollingOut");
 }
 
 #[test]
