@@ -2,6 +2,7 @@
 //! to be applied. Pure, so that each is unit-tested.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType};
 use kube::ResourceExt;
 
@@ -21,19 +22,36 @@ fn event(type_: EventType, reason: &str, action: &str, note: String) -> Event {
     }
 }
 
+/// Names the object an event is about besides the CacheCluster. Also keeps
+/// events apart: the recorder folds events with the same reason and related
+/// object into one series, which would hide all shards but the first.
+fn about(mut ev: Event, api_version: &str, kind: &str, namespace: &str, name: &str) -> Event {
+    ev.secondary = Some(ObjectReference {
+        api_version: Some(api_version.into()),
+        kind: Some(kind.into()),
+        namespace: Some(namespace.into()),
+        name: Some(name.into()),
+        ..ObjectReference::default()
+    });
+    ev
+}
+
+fn about_sts(ev: Event, v: &Validated, name: &str) -> Event {
+    about(ev, "apps/v1", "StatefulSet", &v.namespace, name)
+}
+
 /// Events for the changes an apply of `desired` makes to what `refs` found.
 pub fn planned(v: &Validated, refs: &Referenced, desired: &Desired) -> Vec<Event> {
     let mut events = Vec::new();
     if refs.fresh_password.is_some() && desired.secret.is_some() {
-        events.push(event(
+        let secret = names::auth_secret(&v.name);
+        let ev = event(
             EventType::Normal,
             "PasswordGenerated",
             "Create",
-            format!(
-                "Generated a password into Secret {}",
-                names::auth_secret(&v.name)
-            ),
-        ));
+            format!("Generated a password into Secret {secret}"),
+        );
+        events.push(about(ev, "v1", "Secret", &v.namespace, &secret));
     }
     for sts in &desired.statefulsets {
         let name = sts.name_any();
@@ -43,11 +61,15 @@ pub fn planned(v: &Validated, refs: &Referenced, desired: &Desired) -> Vec<Event
             .and_then(|s| s.replicas)
             .unwrap_or_default();
         match refs.statefulsets.iter().find(|e| e.name_any() == name) {
-            None => events.push(event(
-                EventType::Normal,
-                "ShardCreated",
-                "Create",
-                format!("Created StatefulSet {name} with {pods} pods"),
+            None => events.push(about_sts(
+                event(
+                    EventType::Normal,
+                    "ShardCreated",
+                    "Create",
+                    format!("Created StatefulSet {name} with {pods} pods"),
+                ),
+                v,
+                &name,
             )),
             Some(existing) => {
                 let before = existing
@@ -56,19 +78,27 @@ pub fn planned(v: &Validated, refs: &Referenced, desired: &Desired) -> Vec<Event
                     .and_then(|s| s.replicas)
                     .unwrap_or_default();
                 if before != pods {
-                    events.push(event(
-                        EventType::Normal,
-                        "ShardScaled",
-                        "Scale",
-                        format!("StatefulSet {name}: {before} -> {pods} pods"),
+                    events.push(about_sts(
+                        event(
+                            EventType::Normal,
+                            "ShardScaled",
+                            "Scale",
+                            format!("StatefulSet {name}: {before} -> {pods} pods"),
+                        ),
+                        v,
+                        &name,
                     ));
                 }
                 if config_hash(existing) != config_hash(sts) {
-                    events.push(event(
-                        EventType::Normal,
-                        "ConfigChanged",
-                        "Update",
-                        format!("Pod template of {name} changed; pods pick it up when they are replaced"),
+                    events.push(about_sts(
+                        event(
+                            EventType::Normal,
+                            "ConfigChanged",
+                            "Update",
+                            format!("Pod template of {name} changed; pods pick it up when they are replaced"),
+                        ),
+                        v,
+                        &name,
                     ));
                 }
             }
@@ -80,15 +110,16 @@ pub fn planned(v: &Validated, refs: &Referenced, desired: &Desired) -> Vec<Event
         .iter()
         .filter(|s| !wanted.contains(&s.name_any()))
     {
-        events.push(event(
+        let name = extra.name_any();
+        let ev = event(
             EventType::Warning,
             "ShardRemovalPending",
             "Scale",
             format!(
-                "StatefulSet {} is beyond spec.shards and is kept: removing a shard needs its slots moved first",
-                extra.name_any()
+                "StatefulSet {name} is beyond spec.shards and is kept: removing a shard needs its slots moved first"
             ),
-        ));
+        );
+        events.push(about_sts(ev, v, &name));
     }
     events
 }
@@ -138,6 +169,15 @@ mod tests {
         assert_eq!(
             reasons(&events),
             ["PasswordGenerated", "ShardCreated", "ShardCreated"]
+        );
+        let related: Vec<_> = events
+            .iter()
+            .filter_map(|e| e.secondary.as_ref().and_then(|r| r.name.clone()))
+            .collect();
+        assert_eq!(
+            related,
+            ["demo-auth", "demo-shard-0", "demo-shard-1"],
+            "one series per object"
         );
     }
 
