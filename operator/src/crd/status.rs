@@ -1,0 +1,134 @@
+//! `CacheCluster` status: what the operator observed, recomputed at every reconcile.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of a CacheCluster.
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheClusterStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Summary of the conditions: Pending, Creating, Running, Updating, Degraded,
+    /// Invalid or Paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+
+    /// Ready pods out of the pods the spec asks for, as `ready/desired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
+
+    /// `Ready`: every shard serves with all its pods. `Progressing`: objects or
+    /// pods are still converging to the spec. `Degraded`: running below the spec,
+    /// or the spec cannot be applied. Reasons are CamelCase words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// Client endpoints (`host:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+
+    /// One entry per shard, in shard order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardStatus>,
+
+    /// Topology epoch the nodes were last given (set by the topology step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_epoch: Option<i64>,
+
+    /// The most recent failover or switchover (set by the topology step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failover: Option<FailoverRecord>,
+}
+
+/// Phase of a CacheCluster.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Accepted, nothing applied yet.
+    Pending,
+    /// Objects applied, pods are starting for the first time.
+    Creating,
+    /// Every pod is ready and up to date.
+    Running,
+    /// Pods are being replaced or added after a spec change.
+    Updating,
+    /// Some pods are not ready after the cluster had been running.
+    Degraded,
+    /// The spec cannot be applied; see the Ready condition.
+    Invalid,
+    /// `spec.paused` is set.
+    Paused,
+}
+
+/// Client endpoints.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// Writes: `<name>-primary.<namespace>.svc:<port>` (cluster mode disabled).
+    pub primary: String,
+    /// Reads from replicas: `<name>-reader.<namespace>.svc:<port>`.
+    pub reader: String,
+    /// Cluster-aware clients bootstrap here: `<name>.<namespace>.svc:<port>`.
+    pub configuration: String,
+}
+
+/// Observed state of one shard.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardStatus {
+    /// Shard index, from 0.
+    pub index: i32,
+    /// Name of the shard's StatefulSet.
+    pub stateful_set: String,
+    /// Pods the spec asks for (primary and replicas).
+    pub replicas: i32,
+    /// Pods passing their readiness probe.
+    pub ready_replicas: i32,
+    /// Pods running the StatefulSet's newest revision.
+    pub updated_replicas: i32,
+    /// The shard's pods, by ordinal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<PodStatus>,
+    /// Pod that holds the primary role (set by the topology step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    /// Hash slot ranges served by the shard, like `0-5460` (set by the topology step).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<String>,
+}
+
+/// Observed state of one pod.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodStatus {
+    /// Pod name.
+    pub name: String,
+    /// The pod's Ready condition.
+    pub ready: bool,
+    /// `primary` or `replica`, from the pod's role label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The pod runs the StatefulSet's newest revision.
+    pub updated: bool,
+}
+
+/// A failover or switchover.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverRecord {
+    /// When the new primary took over.
+    pub time: Time,
+    /// Shard index.
+    pub shard: i32,
+    /// Previous primary pod.
+    pub from: String,
+    /// New primary pod.
+    pub to: String,
+    /// Why: for example `PrimaryUnreachable`, `Switchover`, `Eviction`.
+    pub reason: String,
+}

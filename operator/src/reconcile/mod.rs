@@ -1,0 +1,135 @@
+//! The reconcile pipeline: `dereference -> validate -> build -> apply -> update_status`.
+//!
+//! Only the ends talk to the API server; `validate` and `build` are pure. The
+//! topology step (roles, failover, slots over RESP) belongs between `apply` and
+//! `update_status`: it needs the applied objects and feeds the status.
+
+pub mod apply;
+pub mod dereference;
+pub mod events;
+pub mod status;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::ListParams;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use tracing::{info, warn};
+
+use crate::builders::{self, labels};
+use crate::crd::{CacheCluster, Phase};
+use crate::error::{Category, Error, Result};
+use crate::metrics::Metrics;
+use status::Outcome;
+
+/// Converged clusters are looked at again this often even without a watch event.
+const RESYNC: Duration = Duration::from_secs(300);
+/// Clusters still converging: a backstop for watch events that never come.
+const CONVERGING: Duration = Duration::from_secs(30);
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// Node image for clusters that name none (`--node-image`).
+    pub node_image: String,
+}
+
+pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<Action> {
+    let _timer = ctx.metrics.start_reconcile();
+    let now = Time(Timestamp::now());
+    let phase = cluster.status.as_ref().and_then(|s| s.phase);
+
+    if cluster.spec.paused {
+        if phase != Some(Phase::Paused) {
+            publish(&ctx, &cluster, &events::paused()).await;
+        }
+        let status = status::compute(&cluster, Outcome::Paused, &now);
+        status::patch(&ctx.client, &cluster, &status).await?;
+        return Ok(Action::await_change());
+    }
+
+    let refs = dereference::dereference(&ctx.client, &cluster).await?;
+    let validated = match validate::validate(&cluster, &refs, &ctx.node_image) {
+        Ok(v) => v,
+        Err(err) => {
+            report_failure(&ctx, &cluster, &err, &now).await;
+            return Err(err);
+        }
+    };
+    let desired = builders::build(&validated);
+    let planned = events::planned(&validated, &refs, &desired);
+    let applied = apply::apply(&ctx.client, &validated, &desired).await?;
+    for event in &planned {
+        publish(&ctx, &cluster, event).await;
+    }
+
+    // Topology (roles, failover, slots) goes here, once the objects exist.
+
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &validated.namespace);
+    let selector = labels::selector_string(&labels::cluster_selector(&validated.name));
+    let pods = pods
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items;
+    let outcome = Outcome::Applied {
+        statefulsets: &applied.statefulsets,
+        pods: &pods,
+    };
+    let status = status::compute(&cluster, outcome, &now);
+    status::patch(&ctx.client, &cluster, &status).await?;
+    info!(
+        cluster = %cluster.name_any(),
+        namespace = %validated.namespace,
+        phase = ?status.phase,
+        ready = status.ready.as_deref().unwrap_or_default(),
+        "reconciled"
+    );
+    Ok(Action::requeue(if status.phase == Some(Phase::Running) {
+        RESYNC
+    } else {
+        CONVERGING
+    }))
+}
+
+/// Says why a spec cannot run, in status and as a Warning event. Only for errors
+/// a user can fix; API failures are retried without touching status.
+async fn report_failure(ctx: &Context, cluster: &CacheCluster, err: &Error, now: &Time) {
+    if !matches!(err.category(), Category::InvalidSpec | Category::Dependency) {
+        return;
+    }
+    publish(ctx, cluster, &events::failed(err)).await;
+    let status = status::compute(cluster, Outcome::Failed(err), now);
+    if let Err(e) = status::patch(&ctx.client, cluster, &status).await {
+        warn!(cluster = %cluster.name_any(), error = %e, "writing failure status");
+    }
+}
+
+/// Events are for humans: failing to publish one must not fail the reconcile.
+async fn publish(ctx: &Context, cluster: &CacheCluster, event: &Event) {
+    if let Err(e) = ctx.recorder.publish(event, &cluster.object_ref(&())).await {
+        warn!(cluster = %cluster.name_any(), reason = %event.reason, error = %e, "publishing event");
+    }
+}
+
+/// Requeue policy by error category; every error is counted.
+pub fn error_policy(cluster: Arc<CacheCluster>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.record_error(err);
+    warn!(
+        cluster = %cluster.name_any(),
+        category = err.category().as_str(),
+        error = %err,
+        "reconcile failed"
+    );
+    Action::requeue(err.category().requeue_after())
+}
+
+#[cfg(test)]
+mod mock_tests;

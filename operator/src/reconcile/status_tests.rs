@@ -1,0 +1,286 @@
+//! Tests of the status computation.
+
+use k8s_openapi::api::apps::v1::StatefulSetStatus;
+use k8s_openapi::api::core::v1::{PodCondition, PodStatus as K8sPodStatus};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::ObjectMeta;
+
+use super::*;
+use crate::builders::fixtures::cluster;
+
+fn at(seconds: i64) -> Time {
+    Time(Timestamp::from_second(seconds).expect("valid timestamp"))
+}
+
+fn sts(name: &str, generation: i64, observed: i64) -> StatefulSet {
+    StatefulSet {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            generation: Some(generation),
+            ..ObjectMeta::default()
+        },
+        status: Some(StatefulSetStatus {
+            observed_generation: Some(observed),
+            update_revision: Some("rev-2".into()),
+            ..StatefulSetStatus::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+fn pod(name: &str, shard: i32, ready: bool, revision: &str, role: Option<&str>) -> Pod {
+    let mut labels: std::collections::BTreeMap<String, String> = [
+        ("kcache.io/shard".to_string(), shard.to_string()),
+        ("controller-revision-hash".to_string(), revision.to_string()),
+    ]
+    .into();
+    if let Some(role) = role {
+        labels.insert("kcache.io/role".into(), role.into());
+    }
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        status: Some(K8sPodStatus {
+            conditions: Some(vec![PodCondition {
+                type_: "Ready".into(),
+                status: if ready { "True" } else { "False" }.into(),
+                ..PodCondition::default()
+            }]),
+            ..K8sPodStatus::default()
+        }),
+        ..Pod::default()
+    }
+}
+
+fn find<'a>(status: &'a CacheClusterStatus, type_: &str) -> &'a Condition {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("condition {type_} missing"))
+}
+
+#[test]
+fn fresh_cluster_is_creating() {
+    let cc = cluster("");
+    let sets = [sts("demo-shard-0", 1, 1)];
+    let pods = [
+        pod("demo-shard-0-0", 0, true, "rev-2", None),
+        pod("demo-shard-0-1", 0, false, "rev-2", None),
+    ];
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &pods,
+        },
+        &at(100),
+    );
+    assert_eq!(s.phase, Some(Phase::Creating));
+    assert_eq!(s.ready.as_deref(), Some("1/2"));
+    assert_eq!(s.observed_generation, Some(1));
+    assert_eq!(find(&s, READY).status, "False");
+    assert_eq!(find(&s, READY).reason, "PodsNotReady");
+    assert!(find(&s, READY).message.contains("shard 0 has 1/2"));
+    assert_eq!(find(&s, PROGRESSING).reason, "Creating");
+    assert_eq!(find(&s, DEGRADED).status, "False");
+    let endpoints = s.endpoints.expect("endpoints");
+    assert_eq!(endpoints.primary, "demo-primary.shop.svc:6379");
+    assert_eq!(endpoints.configuration, "demo.shop.svc:6379");
+    assert_eq!(s.shards[0].stateful_set, "demo-shard-0");
+    assert_eq!(s.shards[0].pods.len(), 2);
+}
+
+#[test]
+fn all_ready_is_running_and_keeps_transition_times() {
+    let mut cc = cluster("");
+    let sets = [sts("demo-shard-0", 1, 1)];
+    let pods = [
+        pod("demo-shard-0-0", 0, true, "rev-2", Some("primary")),
+        pod("demo-shard-0-1", 0, true, "rev-2", Some("replica")),
+    ];
+    let first = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &pods,
+        },
+        &at(100),
+    );
+    assert_eq!(first.phase, Some(Phase::Running));
+    assert_eq!(find(&first, READY).status, "True");
+    assert_eq!(find(&first, PROGRESSING).reason, "Converged");
+    assert_eq!(first.shards[0].primary.as_deref(), Some("demo-shard-0-0"));
+
+    cc.status = Some(first);
+    let again = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &pods,
+        },
+        &at(200),
+    );
+    assert_eq!(
+        find(&again, READY).last_transition_time,
+        at(100),
+        "unchanged status keeps its time"
+    );
+}
+
+#[test]
+fn losing_a_pod_after_running_is_degraded() {
+    let mut cc = cluster("");
+    let sets = [sts("demo-shard-0", 1, 1)];
+    let healthy = [
+        pod("a", 0, true, "rev-2", None),
+        pod("b", 0, true, "rev-2", None),
+    ];
+    cc.status = Some(compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &healthy,
+        },
+        &at(100),
+    ));
+    let broken = [
+        pod("a", 0, true, "rev-2", None),
+        pod("b", 0, false, "rev-2", None),
+    ];
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &broken,
+        },
+        &at(200),
+    );
+    assert_eq!(s.phase, Some(Phase::Degraded));
+    assert_eq!(find(&s, DEGRADED).status, "True");
+    assert_eq!(find(&s, DEGRADED).last_transition_time, at(200));
+    assert_eq!(find(&s, PROGRESSING).reason, "RollingOut");
+
+    // Still degraded on the next look, until every pod is ready again.
+    cc.status = Some(s);
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &broken,
+        },
+        &at(300),
+    );
+    assert_eq!(s.phase, Some(Phase::Degraded));
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &healthy,
+        },
+        &at(400),
+    );
+    assert_eq!(s.phase, Some(Phase::Running));
+}
+
+#[test]
+fn scaling_up_a_running_cluster_is_updating_not_degraded() {
+    let mut cc = cluster("");
+    let sets = [sts("demo-shard-0", 1, 1)];
+    let two = [
+        pod("a", 0, true, "rev-2", None),
+        pod("b", 0, true, "rev-2", None),
+    ];
+    cc.status = Some(compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &two,
+        },
+        &at(100),
+    ));
+    cc.spec.replicas_per_shard = 2;
+    let three = [
+        pod("a", 0, true, "rev-2", None),
+        pod("b", 0, true, "rev-2", None),
+        pod("c", 0, false, "rev-2", None),
+    ];
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &three,
+        },
+        &at(200),
+    );
+    assert_eq!(s.phase, Some(Phase::Updating));
+    assert_eq!(find(&s, DEGRADED).status, "False");
+    assert_eq!(find(&s, PROGRESSING).reason, "RollingOut");
+}
+
+#[test]
+fn outdated_pods_or_unobserved_statefulsets_are_updating() {
+    let cc = cluster("");
+    let pods = [
+        pod("a", 0, true, "rev-1", None),
+        pod("b", 0, true, "rev-2", None),
+    ];
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &[sts("demo-shard-0", 2, 2)],
+            pods: &pods,
+        },
+        &at(1),
+    );
+    assert_eq!(s.phase, Some(Phase::Updating));
+    assert_eq!(s.shards[0].updated_replicas, 1);
+    let current = [
+        pod("a", 0, true, "rev-2", None),
+        pod("b", 0, true, "rev-2", None),
+    ];
+    let s = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &[sts("demo-shard-0", 3, 2)],
+            pods: &current,
+        },
+        &at(1),
+    );
+    assert_eq!(
+        s.phase,
+        Some(Phase::Updating),
+        "StatefulSet controller has not seen the change yet"
+    );
+}
+
+#[test]
+fn invalid_spec_and_pause_are_reported() {
+    let cc = cluster("");
+    let err = Error::InvalidSpec("maxMemory too big".into());
+    let s = compute(&cc, Outcome::Failed(&err), &at(1));
+    assert_eq!(s.phase, Some(Phase::Invalid));
+    assert_eq!(find(&s, READY).reason, "InvalidSpec");
+    assert!(find(&s, READY).message.contains("maxMemory too big"));
+    assert_eq!(find(&s, DEGRADED).status, "True");
+
+    let missing = Error::MissingSecret {
+        name: "x".into(),
+        problem: "does not exist".into(),
+        purpose: "auth",
+    };
+    let s = compute(&cc, Outcome::Failed(&missing), &at(1));
+    assert_eq!(
+        s.phase,
+        Some(Phase::Pending),
+        "a missing Secret is not an invalid spec"
+    );
+    assert_eq!(find(&s, READY).reason, "SecretNotFound");
+
+    let s = compute(&cc, Outcome::Paused, &at(1));
+    assert_eq!(s.phase, Some(Phase::Paused));
+    assert_eq!(find(&s, PROGRESSING).reason, "Paused");
+}
