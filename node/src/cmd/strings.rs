@@ -79,38 +79,45 @@ pub fn expire_at(
 /// `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]`
 fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (mut nx, mut xx, mut want_get) = (false, false, false);
-    let mut expire = ExpireOpt::None;
+    let mut keepttl = false;
+    // (unit ms, absolute, argument): parsed after the loop, as Redis does, so a
+    // later syntax error wins over a bad number. Repeating the same unit is allowed.
+    let mut timed: Option<(i64, bool, usize)> = None;
     let mut i = 3;
     while i < args.len() {
         let a = args.get(i);
         let has_next = i + 1 < args.len();
+        let unit = [
+            (&b"ex"[..], 1000, false),
+            (b"px", 1, false),
+            (b"exat", 1000, true),
+            (b"pxat", 1, true),
+        ]
+        .into_iter()
+        .find(|(w, _, _)| a.eq_ignore_ascii_case(w));
         if a.eq_ignore_ascii_case(b"nx") && !xx {
             nx = true;
         } else if a.eq_ignore_ascii_case(b"xx") && !nx {
             xx = true;
         } else if a.eq_ignore_ascii_case(b"get") {
             want_get = true;
-        } else if a.eq_ignore_ascii_case(b"keepttl") && expire == ExpireOpt::None {
-            expire = ExpireOpt::KeepTtl;
-        } else if has_next && expire == ExpireOpt::None {
-            let (unit, abs) = if a.eq_ignore_ascii_case(b"ex") {
-                (1000, false)
-            } else if a.eq_ignore_ascii_case(b"px") {
-                (1, false)
-            } else if a.eq_ignore_ascii_case(b"exat") {
-                (1000, true)
-            } else if a.eq_ignore_ascii_case(b"pxat") {
-                (1, true)
-            } else {
-                return err(SYNTAX);
-            };
-            expire = ExpireOpt::At(expire_at(ctx, args.get(i + 1), unit, abs, "set")?);
+        } else if a.eq_ignore_ascii_case(b"keepttl") && timed.is_none() {
+            keepttl = true;
+        } else if let Some((_, ms, abs)) = unit.filter(|&(_, ms, abs)| {
+            has_next && !keepttl && timed.is_none_or(|(m, b, _)| (m, b) == (ms, abs))
+        }) {
+            timed = Some((ms, abs, i + 1));
             i += 1;
         } else {
             return err(SYNTAX);
         }
         i += 1;
     }
+    let expire = match timed {
+        Some((ms, abs, at)) => ExpireOpt::At(expire_at(ctx, args.get(at), ms, abs, "set")?),
+        None if keepttl => ExpireOpt::KeepTtl,
+        None => ExpireOpt::None,
+    };
     let key = args.get(1);
     let value = args.get(2);
     let h = ctx.hash(key);
