@@ -249,3 +249,40 @@ fn node_regressions_nul_inline_and_binary_command_name() {
     );
     assert_eq!(ping(node.port), pongs());
 }
+
+/// A pipeline much larger than one read, written while replies are read: every
+/// request must be answered. (A full read into a connection's partial-request
+/// buffer was once treated as a short one, so with edge-triggered readiness the
+/// rest of the pipeline was never read.)
+#[test]
+fn node_reads_a_large_pipeline_to_the_end() {
+    let node = common::Server::start(&[]);
+    let n = 30_000;
+    let input: Vec<u8> = (0..n)
+        .flat_map(|i| {
+            let v = format!("v{i:031}");
+            let k = format!("key:{i}");
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .into_bytes()
+        })
+        .collect();
+    let mut s = TcpStream::connect(("127.0.0.1", node.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut w = s.try_clone().expect("clone stream");
+    let writer = std::thread::spawn(move || w.write_all(&input).expect("write pipeline"));
+    let want = b"+OK\r\n".len() * n;
+    let mut got = 0;
+    let mut buf = [0u8; 65536];
+    while got < want {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => got += k,
+        }
+    }
+    writer.join().expect("writer");
+    assert_eq!(got, want, "replies for all {n} requests");
+}

@@ -296,9 +296,12 @@ impl Worker {
         };
         let mut eof = false;
         loop {
-            let (n, from_scratch) = if conn.rbuf.is_empty() && !conn.parser.in_progress() {
+            // `asked`: the size of the read, to tell a short read (socket drained)
+            // from a full one (more may be waiting, and edge-triggered readiness
+            // will not say so again).
+            let (n, from_scratch, asked) = if conn.rbuf.is_empty() && !conn.parser.in_progress() {
                 match conn.stream.read(&mut self.scratch_in) {
-                    Ok(n) => (n, true),
+                    Ok(n) => (n, true, self.scratch_in.len()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => {
@@ -314,7 +317,7 @@ impl Worker {
                 match conn.stream.read(&mut conn.rbuf[old..]) {
                     Ok(n) => {
                         conn.rbuf.truncate(old + n);
-                        (n, false)
+                        (n, false, want)
                     }
                     Err(e) => {
                         conn.rbuf.truncate(old);
@@ -334,11 +337,6 @@ impl Worker {
                 break;
             }
             WorkerStats::add(&self.stats.net_input_bytes, n as u64);
-            let capacity = if from_scratch {
-                self.scratch_in.len()
-            } else {
-                n + 1
-            };
             let input: &[u8] = if from_scratch {
                 &self.scratch_in[..n]
             } else {
@@ -405,7 +403,7 @@ impl Worker {
             }
             // A short read means the socket was drained; later data raises a new
             // edge-triggered event.
-            if n < capacity {
+            if n < asked {
                 break;
             }
         }
