@@ -33,6 +33,7 @@ test: lint ## The test command: lint, unit and integration tests (real redis cli
 	$(CARGO) build --release -p kcache-node
 	KCACHE_NODE_BIN=$(CURDIR)/target/release/kcache-node $(CARGO) test --workspace --release
 	KCACHE_NODE_BIN=$(CURDIR)/target/release/kcache-node python3 -m pytest -q node/tests/py
+	$(MAKE) bench-smoke
 
 .PHONY: fuzz-diff
 fuzz-diff: ## Long differential run against redis-server (ITER=200000)
@@ -43,4 +44,9 @@ fuzz-diff: ## Long differential run against redis-server (ITER=200000)
 .PHONY: bench
 bench: ## Side-by-side benchmark of kcache-node and redis-server (redis-benchmark)
 	$(CARGO) build --release -p kcache-node
-	python3 bench/bench.py --node $(CURDIR)/target/release/kcache-node
+	python3 bench/bench.py --node $(CURDIR)/target/release/kcache-node $(ARGS)
+
+.PHONY: bench-smoke
+bench-smoke: ## bench.py's tests and a --quick run (seconds; part of make test)
+	KCACHE_NODE_BIN=$${KCACHE_NODE_BIN:-$(CURDIR)/target/release/kcache-node} \
+	  python3 -m pytest -q bench/test_bench.py
