@@ -296,10 +296,10 @@ impl Worker {
         };
         let mut eof = false;
         loop {
-            // `asked`: the size of the read, to tell a short read (socket drained)
-            // from a full one (more may be waiting, and edge-triggered readiness
-            // will not say so again).
-            let (n, from_scratch, asked) = if conn.rbuf.is_empty() && !conn.parser.in_progress() {
+            // `capacity`: how much this read could have returned; a read that
+            // fills it may have left data in the socket.
+            let (n, from_scratch, capacity) = if conn.rbuf.is_empty() && !conn.parser.in_progress()
+            {
                 match conn.stream.read(&mut self.scratch_in) {
                     Ok(n) => (n, true, self.scratch_in.len()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -403,7 +403,7 @@ impl Worker {
             }
             // A short read means the socket was drained; later data raises a new
             // edge-triggered event.
-            if n < asked {
+            if n < capacity {
                 break;
             }
         }
