@@ -291,6 +291,8 @@ pub enum Served {
 
 /// Sends a claimed waiter its reply and lets its loop resume its input.
 fn deliver(srv: &Server, w: &Waiter, bytes: Vec<u8>) {
+    // No longer blocked for CLIENT LIST once the reply can be seen.
+    w.shared.set_blocked(false);
     if let Some(h) = srv.worker(w.worker) {
         h.send(Msg::Write {
             token: w.token,
