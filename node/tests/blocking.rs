@@ -863,3 +863,28 @@ fn command_info_matches_redis_up_to_key_specs() {
         assert_eq!(info(&mut a), info(&mut b), "{name}");
     }
 }
+
+#[test]
+fn a_hundred_waiters_on_one_key_are_served_in_order() {
+    let s = node();
+    let mut ctl = Raw::connect(s.port);
+    let n = 100;
+    let mut cs = Vec::new();
+    for i in 0..n {
+        let mut c = Raw::connect(s.port);
+        send(&mut c, &["BLPOP", "q", "0"]);
+        wait_blocked_count(&mut ctl, i + 1);
+        cs.push(c);
+    }
+    let mut push = vec!["RPUSH".to_string(), "q".to_string()];
+    push.extend((0..n + 5).map(|i| i.to_string()));
+    let push: Vec<&str> = push.iter().map(|s| s.as_str()).collect();
+    ctl.cmd(&push);
+    for (i, c) in cs.iter_mut().enumerate() {
+        let v = i.to_string();
+        let want = format!("*2\r\n$1\r\nq\r\n${}\r\n{v}\r\n", v.len());
+        assert_eq!(text(&c.reply()), want, "client {i}");
+    }
+    assert_eq!(ctl.cmd_s(&["LLEN", "q"]), ":5\r\n");
+    wait_blocked_count(&mut ctl, 0);
+}

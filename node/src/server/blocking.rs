@@ -71,7 +71,6 @@ pub struct Waiter {
 }
 
 impl Waiter {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         shared: Arc<ClientShared>,
         resp3: bool,
@@ -150,7 +149,10 @@ impl Registry {
         if let Some(db) = inner.by_key.get_mut(&w.db) {
             for key in w.op.keys() {
                 if let Some(q) = db.get_mut(key.as_slice()) {
-                    q.retain(|x| x.id != id);
+                    // Served waiters are usually at the front: O(1) then.
+                    if let Some(pos) = q.iter().position(|x| x.id == id) {
+                        q.remove(pos);
+                    }
                     if q.is_empty() {
                         db.remove(key.as_slice());
                     }
@@ -173,15 +175,20 @@ impl Registry {
         inner.by_key.get(&db).is_some_and(|m| m.contains_key(key))
     }
 
-    /// The clients waiting on `key`, in the order they blocked.
-    fn waiters(&self, db: usize, key: &[u8]) -> Vec<Arc<Waiter>> {
+    /// Up to `limit` clients waiting on `key` that pass `keep`, in the order
+    /// they blocked.
+    fn waiters(
+        &self,
+        db: usize,
+        key: &[u8],
+        limit: usize,
+        keep: impl Fn(&Waiter) -> bool,
+    ) -> Vec<Arc<Waiter>> {
         let inner = self.inner.lock();
-        inner
-            .by_key
-            .get(&db)
-            .and_then(|m| m.get(key))
-            .map(|q| q.iter().cloned().collect())
-            .unwrap_or_default()
+        let Some(q) = inner.by_key.get(&db).and_then(|m| m.get(key)) else {
+            return Vec::new();
+        };
+        q.iter().filter(|w| keep(w)).take(limit).cloned().collect()
     }
 
     /// Every key someone waits on in `db`.
@@ -263,18 +270,32 @@ fn serve_ready(srv: &Server) {
 }
 
 /// Serves the waiters of one key in FIFO order while it has data for them.
+/// Takes them from the queue a few at a time, so one push costs the same
+/// whether ten or ten thousand clients wait.
 fn serve_key(srv: &Server, db: usize, key: &[u8]) {
-    for w in srv.blocking.waiters(db, key) {
-        if w.is_claimed() {
-            continue;
+    const CHUNK: usize = 32;
+    // Waiters passed over because they pop another type (rare).
+    let mut skipped: Vec<u64> = Vec::new();
+    loop {
+        let chunk = srv.blocking.waiters(db, key, CHUNK, |w| {
+            !w.is_claimed() && !skipped.contains(&w.id)
+        });
+        if chunk.is_empty() {
+            return;
         }
-        match crate::cmd::blocking::serve(srv, &w, key) {
-            Served::Reply(bytes) => {
-                srv.blocking.remove(w.id);
-                deliver(srv, &w, bytes);
+        for w in chunk {
+            match crate::cmd::blocking::serve(srv, &w, key) {
+                Served::Reply(bytes) => {
+                    srv.blocking.remove(w.id);
+                    deliver(srv, &w, bytes);
+                }
+                Served::Skip => {
+                    if !w.is_claimed() {
+                        skipped.push(w.id);
+                    }
+                }
+                Served::Empty => return,
             }
-            Served::Skip => continue,
-            Served::Empty => break,
         }
     }
 }
@@ -379,6 +400,10 @@ impl Timeouts {
         if let Some(d) = w.deadline {
             self.0.remove(&(d, w.id, w.token));
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// How long the loop may sleep: `max`, or less when a deadline is nearer

@@ -535,6 +535,9 @@ impl Worker {
     /// Replies to the blocked clients whose deadline has passed (unless another
     /// thread claimed them first: its reply and `Unblock` are on their way).
     fn expire_blocked(&mut self) {
+        if self.timeouts.is_empty() {
+            return;
+        }
         for (token, id) in self.timeouts.expired(std::time::Instant::now()) {
             let Some(w) = self
                 .conns
