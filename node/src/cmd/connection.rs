@@ -63,6 +63,12 @@ const CLIENT_SUBS: &[SubSpec] = &[
         summary: "Terminates open connections.",
     },
     SubSpec {
+        name: "unblock",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Unblocks a client blocked by a blocking command from a different connection.",
+    },
+    SubSpec {
         name: "no-evict",
         arity: 3,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,
@@ -386,6 +392,7 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         b"list" => client_list(ctx, args)?,
         b"kill" => client_kill(ctx, args)?,
+        b"unblock" => super::blocking::client_unblock(ctx, args)?,
         b"setinfo" => {
             check(argc == 4, "setinfo")?;
             client_setinfo(ctx, args)?;
@@ -438,6 +445,8 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
                 "SETINFO <option> <value>",
                 "    Set client meta attr. Options are:",
                 "    * LIB-NAME: the client lib name.",

@@ -7,6 +7,7 @@
 //! dispatcher to send, so an error never closes the connection.
 
 pub mod bits;
+pub mod blocking;
 pub mod coll;
 pub mod connection;
 pub mod geo;
@@ -245,6 +246,7 @@ impl Commands {
             server::COMMANDS,
             zsets::COMMANDS,
             geo::COMMANDS,
+            blocking::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

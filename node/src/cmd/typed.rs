@@ -64,6 +64,7 @@ pub fn write_or_create<'s, T: ?Sized>(
                 hash,
                 Entry::new_object(key, create(), None, lru_clock(ctx.now_ms)),
             );
+            crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
             // Just inserted under the same lock: present by construction.
             sh.find(hash, key).expect("inserted key is present")
         }
@@ -103,5 +104,6 @@ pub fn store(ctx: &Ctx, sh: &mut Shard, hash: u64, key: &[u8], obj: Object) -> b
         Some(slot) => drop(sh.replace(slot, hash, entry)),
         None => sh.insert(hash, entry),
     }
+    crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
     true
 }

@@ -42,9 +42,15 @@ pub struct ClientShared {
     /// Set by CLIENT KILL; the owner closes the connection at its next turn.
     pub killed: AtomicBool,
     pub commands: AtomicU64,
+    /// In a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
 }
 
 impl ClientShared {
+    pub fn set_blocked(&self, on: bool) {
+        self.blocked.store(on, Ordering::Relaxed);
+    }
+
     pub fn name(&self) -> Option<String> {
         self.name.lock().clone()
     }
@@ -54,6 +60,9 @@ impl ClientShared {
         let mut f = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             f.push('O');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            f.push('b');
         }
         if self.no_evict.load(Ordering::Relaxed) {
             f.push('e');
@@ -75,6 +84,9 @@ pub struct Client {
     pub close_after_reply: bool,
     pub monitor: bool,
     pub shared: Arc<ClientShared>,
+    /// Set while the client waits in a blocking command: its loop executes
+    /// none of its further input until it is unblocked.
+    pub blocked: Option<Arc<super::blocking::Waiter>>,
 }
 
 impl Client {
@@ -88,6 +100,7 @@ impl Client {
             close_after_reply: false,
             monitor: false,
             shared,
+            blocked: None,
         }
     }
 

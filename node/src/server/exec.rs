@@ -83,6 +83,14 @@ pub fn process(
                 let args = Args::new(src, &parser.args);
                 out.resp3 = client.resp3;
                 execute(srv, stats, hot, client, out, &args, now_ms, &mut t0);
+                // Serve clients blocked on keys this command created, once the
+                // whole command (or EXEC) is done; see server::blocking.
+                super::blocking::handle_ready_keys(srv);
+                // A client that blocked runs nothing more until unblocked: the
+                // rest of its pipeline stays in its buffer.
+                if client.blocked.is_some() {
+                    return start;
+                }
                 // A CONFIG SET applies from the next command on, even within
                 // one pipeline (one atomic load when nothing changed).
                 hot.refresh(&srv.config);

@@ -17,6 +17,7 @@
 //! read as "drained" (edge-triggered epoll reports data that arrives later) and
 //! adds nothing else to the request path.
 
+pub mod blocking;
 pub mod client;
 pub mod cron;
 pub mod exec;
@@ -46,6 +47,9 @@ pub enum Msg {
     },
     /// Stop: finish in-flight replies and exit.
     Shutdown,
+    /// This blocked client was served (its reply was sent just before as
+    /// `Write`), timed out or unblocked: resume executing its buffered input.
+    Unblock { token: usize, id: u64 },
 }
 
 /// How other threads reach an event loop.
@@ -88,6 +92,8 @@ pub struct Server {
     pub monitor_count: AtomicUsize,
     pub shutting_down: AtomicBool,
     pub io_threads: usize,
+    /// Clients blocked in BLPOP and friends (see [`blocking`]).
+    pub blocking: blocking::Registry,
 }
 
 impl Server {
@@ -122,6 +128,7 @@ impl Server {
             monitor_count: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             io_threads,
+            blocking: blocking::Registry::default(),
         }
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::blocking::Timeouts;
 use super::client::{Client, ClientShared};
 use super::exec::{self, Hot};
 use super::{Msg, Server, WorkerHandle};
@@ -130,6 +131,8 @@ pub struct Worker {
     scratch_in: Vec<u8>,
     scratch_out: Out,
     accepting: bool,
+    /// Deadlines of this loop's blocked clients.
+    timeouts: Timeouts,
 }
 
 impl Worker {
@@ -159,6 +162,7 @@ impl Worker {
                 scratch_in: vec![0u8; READ_CHUNK],
                 scratch_out: Out::new(),
                 accepting: true,
+                timeouts: Timeouts::default(),
             },
             WorkerHandle {
                 inbox: parking_lot::Mutex::new(Vec::new()),
@@ -177,10 +181,9 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut last_tick = std::time::Instant::now();
         loop {
-            if let Err(e) = self
-                .poll
-                .poll(&mut events, Some(Duration::from_millis(100)))
-            {
+            // Wake for the nearest blocked client's deadline, if sooner.
+            let wait = self.timeouts.poll_timeout(Duration::from_millis(100));
+            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -209,6 +212,7 @@ impl Worker {
                 self.finish_shutdown();
                 return;
             }
+            self.expire_blocked();
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = std::time::Instant::now();
                 self.close_idle(now_ms);
@@ -278,6 +282,7 @@ impl Worker {
                 no_evict: Default::default(),
                 killed: Default::default(),
                 commands: Default::default(),
+                blocked: Default::default(),
             });
             self.srv.clients.add(shared.clone());
             let authenticated = self.hot.requirepass.is_none();
@@ -344,16 +349,24 @@ impl Worker {
             } else {
                 &conn.rbuf
             };
-            let consumed = exec::process(
-                &self.srv,
-                &self.stats,
-                &mut self.hot,
-                &mut conn.client,
-                &mut conn.parser,
-                input,
-                &mut self.scratch_out,
-                now_ms,
-            );
+            // A blocked client's input waits in its buffer (consumed = 0).
+            let consumed = if conn.client.blocked.is_some() {
+                0
+            } else {
+                exec::process(
+                    &self.srv,
+                    &self.stats,
+                    &mut self.hot,
+                    &mut conn.client,
+                    &mut conn.parser,
+                    input,
+                    &mut self.scratch_out,
+                    now_ms,
+                )
+            };
+            if let Some(w) = &conn.client.blocked {
+                self.timeouts.insert(w);
+            }
             if from_scratch {
                 if consumed < n {
                     conn.rbuf.extend_from_slice(&self.scratch_in[consumed..n]);
@@ -470,6 +483,10 @@ impl Worker {
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.srv.clients.remove(conn.client.id);
+        if let Some(w) = conn.client.blocked.take() {
+            self.timeouts.remove(&w);
+            super::blocking::cancel(&self.srv, &w);
+        }
         if conn.client.monitor {
             exec::remove_monitor(&self.srv, conn.client.id);
         }
@@ -504,10 +521,80 @@ impl Worker {
                         self.after_io(token);
                     }
                 }
+                Msg::Unblock { token, id } => {
+                    if self.conn_is(token, id) {
+                        self.resume(token);
+                    }
+                }
                 Msg::Shutdown => shutdown = true,
             }
         }
         shutdown
+    }
+
+    /// Replies to the blocked clients whose deadline has passed (unless another
+    /// thread claimed them first: its reply and `Unblock` are on their way).
+    fn expire_blocked(&mut self) {
+        if self.timeouts.is_empty() {
+            return;
+        }
+        for (token, id) in self.timeouts.expired(std::time::Instant::now()) {
+            let Some(w) = self
+                .conns
+                .get(token)
+                .and_then(|c| c.as_ref())
+                .filter(|c| c.client.id == id)
+                .and_then(|c| c.client.blocked.clone())
+            else {
+                continue;
+            };
+            if !w.claim() {
+                continue;
+            }
+            self.srv.blocking.remove(w.id);
+            if let Some(conn) = self.conns[token].as_mut() {
+                conn.pending
+                    .extend_from_slice(super::blocking::timeout_reply(w.resp3));
+            }
+            self.resume(token);
+        }
+    }
+
+    /// Ends a client's blocked state and executes the input that arrived
+    /// meanwhile (which may block it again).
+    fn resume(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(token).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        let Some(w) = conn.client.blocked.take() else {
+            return;
+        };
+        self.timeouts.remove(&w);
+        conn.client.shared.set_blocked(false);
+        if !conn.rbuf.is_empty() && !conn.closing {
+            let consumed = exec::process(
+                &self.srv,
+                &self.stats,
+                &mut self.hot,
+                &mut conn.client,
+                &mut conn.parser,
+                &conn.rbuf,
+                &mut self.scratch_out,
+                crate::util::now_ms(),
+            );
+            conn.rbuf.drain(..consumed);
+            conn.parser.rebase(consumed);
+            conn.client
+                .shared
+                .qbuf
+                .store(conn.rbuf.len(), Ordering::Relaxed);
+            conn.pending.extend_from_slice(&self.scratch_out.buf);
+            self.scratch_out.buf.clear();
+            if let Some(w) = &conn.client.blocked {
+                self.timeouts.insert(w);
+            }
+        }
+        self.after_io(token);
     }
 
     fn conn_is(&self, token: usize, id: u64) -> bool {
@@ -527,7 +614,9 @@ impl Worker {
                     .shared
                     .last_interaction_ms
                     .load(Ordering::Relaxed);
-            if killed || (timeout > 0 && !conn.client.monitor && idle_ms > timeout * 1000) {
+            // Blocked clients are exempt from the idle timeout, as in Redis.
+            let exempt = conn.client.monitor || conn.client.blocked.is_some();
+            if killed || (timeout > 0 && !exempt && idle_ms > timeout * 1000) {
                 self.close(token);
             }
         }

@@ -111,6 +111,8 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) -> CmdResult {
             None
         }
     };
+    // Clients blocked on the destination may pop it now (BLPOP & co.).
+    crate::server::blocking::signal_ready(ctx.srv, db, dst);
     drop(pair);
     drop(overwritten);
     reply_done(ctx, true);
@@ -169,6 +171,7 @@ pub fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
             None
         }
     };
+    crate::server::blocking::signal_ready(ctx.srv, dst_db, dst);
     drop(pair);
     drop(overwritten);
     ctx.out.int(1);
@@ -204,6 +207,7 @@ pub fn move_cmd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(slot) => {
             let entry = pair.src().remove(slot, h);
             pair.dst().insert(h, entry);
+            crate::server::blocking::signal_ready(ctx.srv, dst_db, key);
             true
         }
         None => false,

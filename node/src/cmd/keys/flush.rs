@@ -67,6 +67,8 @@ pub fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let b = db_number(args.get(2), Some("ERR invalid second DB index"))?;
     let (a, b) = (db_index(ctx, a)?, db_index(ctx, b)?);
     ctx.ks().swap_dbs(a, b);
+    // Keys clients are blocked on may exist now (Redis's scanDatabaseForReadyKeys).
+    crate::server::blocking::signal_swapped(ctx.srv, a, b);
     ctx.out.ok();
     Ok(())
 }

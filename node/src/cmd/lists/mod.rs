@@ -98,7 +98,7 @@ pub(crate) fn range_long(
 }
 
 /// `LEFT` or `RIGHT`.
-fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
+pub(crate) fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
     if arg.eq_ignore_ascii_case(b"left") {
         Ok(End::Head)
     } else if arg.eq_ignore_ascii_case(b"right") {

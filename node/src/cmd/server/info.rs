@@ -242,7 +242,7 @@ fn clients(srv: &Server, s: &mut Section, _now_ms: i64) {
     s.kv("maxclients", srv.config.get_i64("maxclients"));
     s.kv("client_recent_max_input_buffer", max_in);
     s.kv("client_recent_max_output_buffer", max_out);
-    s.kv("blocked_clients", 0);
+    s.kv("blocked_clients", srv.blocking.blocked());
     s.kv("tracking_clients", 0);
     s.kv("clients_in_timeout_table", 0);
 }

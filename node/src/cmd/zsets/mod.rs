@@ -10,6 +10,7 @@
 mod add;
 pub use add::add_scored;
 mod pop;
+pub use pop::{parse_zmpop, serve_zpop, ZMpopArgs, ZPopReply};
 mod range;
 mod setops;
 

@@ -1,10 +1,14 @@
 //! ZPOPMIN ZPOPMAX ZMPOP, ZRANDMEMBER and ZSCAN.
+//!
+//! The keyed pops are written once ([`serve_zpop`], [`parse_zmpop`]) so that
+//! BZPOPMIN/BZPOPMAX/BZMPOP serve a woken client with the same code.
 
 use std::cell::RefCell;
 
 use super::{list_header, list_item, pick_mut, read};
 use crate::cmd::{err, typed, Args, CmdError, CmdResult, Ctx, NOT_INTEGER, SYNTAX};
 use crate::db::types::zset::ZSet;
+use crate::db::Shard;
 use crate::util::{glob_match, Rng};
 
 thread_local! {
@@ -79,15 +83,79 @@ pub fn zpopmax(ctx: &mut Ctx, args: &Args) -> CmdResult {
     zpop(ctx, args, true)
 }
 
-/// `ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]`
-pub fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+/// The reply shapes of a pop that names its key (the blocking and multi-key
+/// variants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZPopReply {
+    /// BZPOPMIN/BZPOPMAX: `[key, member, score]`.
+    KeyMemberScore,
+    /// ZMPOP/BZMPOP: `[key, [[member, score] ...]]`, up to `n` members.
+    KeyAndArray(usize),
+}
+
+/// Pops from the sorted set at `key` in a locked stripe and writes the reply in
+/// the requested shape; deletes the key when it is left empty. Returns
+/// `Ok(false)` (writing nothing) when the key does not exist, so the caller can
+/// try another key, reply with a null, or block.
+pub fn serve_zpop(
+    ctx: &mut Ctx,
+    sh: &mut Shard,
+    h: u64,
+    key: &[u8],
+    max: bool,
+    shape: ZPopReply,
+) -> Result<bool, CmdError> {
+    let Some(z) = typed::write_existing(ctx, sh, h, key, pick_mut)? else {
+        return Ok(false);
+    };
+    let count = match shape {
+        ZPopReply::KeyMemberScore => 1,
+        ZPopReply::KeyAndArray(n) => n,
+    };
+    let items = pop_from(z, count, max);
+    typed::remove_if_empty(sh, h, key);
+    let out = &mut *ctx.out;
+    match shape {
+        ZPopReply::KeyMemberScore => {
+            let Some((m, s)) = items.first() else {
+                return Ok(false);
+            };
+            out.array(3);
+            out.bulk(key);
+            out.bulk(m);
+            out.double(*s);
+        }
+        ZPopReply::KeyAndArray(_) => {
+            out.array(2);
+            out.bulk(key);
+            out.array(items.len());
+            for (m, s) in &items {
+                out.array(2);
+                out.bulk(m);
+                out.double(*s);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// ZMPOP's arguments after `numkeys_at`: the keys, the end and the count.
+pub struct ZMpopArgs<'a> {
+    pub keys: Vec<&'a [u8]>,
+    pub max: bool,
+    pub count: usize,
+}
+
+/// Parses `numkeys key [key ...] MIN | MAX [COUNT count]` starting at
+/// `numkeys_at` (shared with BZMPOP, whose timeout comes first).
+pub fn parse_zmpop<'a>(args: &Args<'a>, numkeys_at: usize) -> Result<ZMpopArgs<'a>, CmdError> {
     const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    let numkeys = crate::util::parse_i64_strict(args.get(1))
+    let numkeys = crate::util::parse_i64_strict(args.get(numkeys_at))
         .filter(|&n| n >= 1)
         .ok_or(CmdError::from(NUMKEYS))?;
     let where_idx = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
+        .and_then(|n| n.checked_add(numkeys_at + 1))
         .filter(|&w| w < args.len())
         .ok_or(CmdError::from(SYNTAX))?;
     let max = if args.is(where_idx, "min") {
@@ -110,27 +178,23 @@ pub fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
             return err(SYNTAX);
         }
     }
-    let keys: Vec<&[u8]> = (2..where_idx).map(|i| args.get(i)).collect();
-    let hashes: Vec<u64> = keys.iter().map(|k| ctx.hash(k)).collect();
+    Ok(ZMpopArgs {
+        keys: (numkeys_at + 1..where_idx).map(|i| args.get(i)).collect(),
+        max,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// `ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]`
+pub fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let p = parse_zmpop(args, 1)?;
+    let hashes: Vec<u64> = p.keys.iter().map(|k| ctx.hash(k)).collect();
     let mut locked = ctx.db().lock_many(&hashes);
-    for (key, &h) in keys.iter().zip(&hashes) {
-        let sh = locked.shard(h);
-        let Some(z) = typed::write_existing(ctx, sh, h, key, pick_mut)? else {
-            continue;
-        };
-        let items = pop_from(z, count.unwrap_or(1), max);
-        typed::remove_if_empty(sh, h, key);
-        drop(locked);
-        let out = &mut *ctx.out;
-        out.array(2);
-        out.bulk(key);
-        out.array(items.len());
-        for (m, s) in &items {
-            out.array(2);
-            out.bulk(m);
-            out.double(*s);
+    for (key, &h) in p.keys.iter().zip(&hashes) {
+        let shape = ZPopReply::KeyAndArray(p.count);
+        if serve_zpop(ctx, locked.shard(h), h, key, p.max, shape)? {
+            return Ok(());
         }
-        return Ok(());
     }
     drop(locked);
     ctx.out.null_array();
