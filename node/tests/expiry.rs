@@ -52,6 +52,7 @@ impl Local {
             no_evict: Default::default(),
             killed: Default::default(),
             commands: Default::default(),
+            subs: Default::default(),
         });
         let client = Client::new(shared, true);
         Local {

@@ -14,6 +14,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -245,6 +246,7 @@ impl Commands {
             server::COMMANDS,
             zsets::COMMANDS,
             geo::COMMANDS,
+            pubsub::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

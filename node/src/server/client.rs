@@ -42,6 +42,17 @@ pub struct ClientShared {
     /// Set by CLIENT KILL; the owner closes the connection at its next turn.
     pub killed: AtomicBool,
     pub commands: AtomicU64,
+    /// Subscription counts, mirrored by `server::pubsub`.
+    pub subs: SubCounts,
+}
+
+/// Channel, pattern and shard-channel subscriptions of a client (CLIENT LIST
+/// `sub=`, `psub=`, `ssub=`).
+#[derive(Default)]
+pub struct SubCounts {
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
 }
 
 impl ClientShared {
@@ -49,11 +60,23 @@ impl ClientShared {
         self.name.lock().clone()
     }
 
+    /// Subscribed to anything: CLIENT LIST flag `P`, client type `pubsub`.
+    pub fn is_pubsub(&self) -> bool {
+        let s = &self.subs;
+        s.sub.load(Ordering::Relaxed)
+            + s.psub.load(Ordering::Relaxed)
+            + s.ssub.load(Ordering::Relaxed)
+            > 0
+    }
+
     /// Redis's CLIENT LIST flags letters.
     pub fn flags(&self) -> String {
         let mut f = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             f.push('O');
+        }
+        if self.is_pubsub() {
+            f.push('P');
         }
         if self.no_evict.load(Ordering::Relaxed) {
             f.push('e');
@@ -74,6 +97,8 @@ pub struct Client {
     pub reply: ReplyMode,
     pub close_after_reply: bool,
     pub monitor: bool,
+    /// Subscriptions; `Some` exactly while the client is subscribed to something.
+    pub pubsub: Option<Box<super::pubsub::ClientSubs>>,
     pub shared: Arc<ClientShared>,
 }
 
@@ -87,6 +112,7 @@ impl Client {
             reply: ReplyMode::On,
             close_after_reply: false,
             monitor: false,
+            pubsub: None,
             shared,
         }
     }

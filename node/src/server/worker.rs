@@ -174,6 +174,7 @@ impl Worker {
     /// Runs until a shutdown message has been handled.
     pub fn run(mut self) {
         crate::stats::set_current(self.stats.clone());
+        super::pubsub::batch_on_this_thread();
         let mut events = Events::with_capacity(1024);
         let mut last_tick = std::time::Instant::now();
         loop {
@@ -205,6 +206,9 @@ impl Worker {
                     }
                 }
             }
+            // Messages published while serving these events: one hand-over per
+            // destination loop (see `pubsub`).
+            super::pubsub::flush(&self.srv);
             if self.handle_inbox() {
                 self.finish_shutdown();
                 return;
@@ -278,6 +282,7 @@ impl Worker {
                 no_evict: Default::default(),
                 killed: Default::default(),
                 commands: Default::default(),
+                subs: Default::default(),
             });
             self.srv.clients.add(shared.clone());
             let authenticated = self.hot.requirepass.is_none();
@@ -438,6 +443,18 @@ impl Worker {
         if conn.pending.is_empty() && conn.pending.capacity() > KEEP_BUFFER {
             conn.pending = Vec::new();
         }
+        if super::pubsub::over_output_limit(
+            &mut conn.client,
+            conn.pending.len(),
+            &self.hot.pubsub_output_limit,
+        ) {
+            tracing::warn!(
+                client = conn.client.id,
+                bytes = conn.pending.len(),
+                "closing subscriber that overcame the pubsub output buffer limit"
+            );
+            conn.closing = true;
+        }
         let done_closing = conn.client.close_after_reply && conn.pending.is_empty();
         if conn.closing || done_closing || conn.client.shared.killed.load(Ordering::Relaxed) {
             self.close(token);
@@ -470,6 +487,7 @@ impl Worker {
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.srv.clients.remove(conn.client.id);
+        super::pubsub::remove_client(&self.srv, &mut conn.client);
         if conn.client.monitor {
             exec::remove_monitor(&self.srv, conn.client.id);
         }
