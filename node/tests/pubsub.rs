@@ -446,3 +446,15 @@ fn config_output_limit_matches_redis() {
         ],
     );
 }
+
+/// `timeout` closes idle clients but not subscribers, as in Redis.
+#[test]
+fn idle_timeout_spares_subscribers() {
+    let node = Server::start(&["--timeout", "1"]);
+    let mut sub = Raw::connect(node.port);
+    cmd_n(&mut sub, &["SUBSCRIBE", "a"], 1);
+    let mut idle = Raw::connect(node.port);
+    assert_eq!(idle.cmd_s(&["PING"]), "+PONG\r\n");
+    assert!(idle.until_closed(Duration::from_secs(20)).is_some());
+    assert_eq!(sub.cmd_s(&["PING"]), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+}

@@ -22,7 +22,8 @@
 //! the command, so a concurrent write to the same key by another client in
 //! between can make an event be missed or misreported; lazily expired keys of a
 //! database other than the client's (MOVE, COPY ... DB) are announced in the
-//! client's database; `evicted` and `keymiss` are never sent.
+//! client's database; `keymiss` is never sent, and `evicted` only by callers of
+//! [`evicted`].
 
 mod rules;
 
@@ -121,6 +122,12 @@ fn emit(
 pub fn expired(srv: &Server, db: usize, key: &[u8]) {
     let mask = srv.config.notify.load(Ordering::Relaxed);
     emit(srv, mask, EXPIRED, "expired", key, db, None);
+}
+
+/// Announces a key removed by maxmemory eviction.
+pub fn evicted(srv: &Server, db: usize, key: &[u8]) {
+    let mask = srv.config.notify.load(Ordering::Relaxed);
+    emit(srv, mask, EVICTED, "evicted", key, db, None);
 }
 
 /// What a key looked like before the command ran.

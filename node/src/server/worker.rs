@@ -545,7 +545,9 @@ impl Worker {
                     .shared
                     .last_interaction_ms
                     .load(Ordering::Relaxed);
-            if killed || (timeout > 0 && !conn.client.monitor && idle_ms > timeout * 1000) {
+            // Subscribers only listen, so Redis never times them out.
+            let exempt = conn.client.monitor || conn.client.pubsub.is_some();
+            if killed || (timeout > 0 && !exempt && idle_ms > timeout * 1000) {
                 self.close(token);
             }
         }
