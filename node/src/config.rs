@@ -34,6 +34,8 @@ pub enum Kind {
     NotifyFlags,
     /// `bind` addresses.
     Bind,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <soft-seconds>` groups.
+    OutputLimits,
 }
 
 /// One parameter.
@@ -83,6 +85,10 @@ macro_rules! p {
     };
 }
 
+/// Redis 7.0's default, in the normalised form CONFIG GET prints.
+const OUTPUT_LIMITS_DEFAULT: &str =
+    "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+
 const fn int(min: i64, max: i64) -> Kind {
     Kind::Int { min, max }
 }
@@ -115,6 +121,7 @@ pub static PARAMS: &[Param] = &[
     p!("maxclients", "10000", int(1, i32::MAX as i64), true, "Maximum simultaneous clients."),
     p!("proto-max-bulk-len", "536870912", Kind::Memory { min: 1024 * 1024 }, true, "Largest bulk string a request may carry."),
     p!("client-query-buffer-limit", "1073741824", Kind::Memory { min: 1024 * 1024 }, true, "Largest query buffer of one client."),
+    p!("client-output-buffer-limit", OUTPUT_LIMITS_DEFAULT, Kind::OutputLimits, true, "Output buffer limits per client class: <class> <hard> <soft> <soft-seconds> (pubsub enforced)."),
     p!("notify-keyspace-events", "", Kind::NotifyFlags, true, "Keyspace notification classes (K E g $ l s h z x e t m d n A)."),
     p!("loglevel", "notice", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), true, "Log verbosity."),
     p!("logfile", "", Kind::Str, false, "Accepted for compatibility; logs go to standard output."),
@@ -267,7 +274,80 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, ConfigError> {
         }
         Kind::NotifyFlags => normalize_notify(value),
         Kind::Bind => Ok(value.split_whitespace().collect::<Vec<_>>().join(" ")),
+        Kind::OutputLimits => merge_output_limits(OUTPUT_LIMITS_DEFAULT, value),
     }
+}
+
+/// One class of `client-output-buffer-limit`: hard and soft limits in bytes and
+/// how long the soft limit may be exceeded (0 = no limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_secs: u64,
+}
+
+/// The limits of `class` (`normal`, `slave`, `pubsub`) in a normalised value.
+pub fn output_limit(value: &str, class: &str) -> OutputLimit {
+    let w: Vec<&str> = value.split_whitespace().collect();
+    w.chunks(4)
+        .find(|c| c.len() == 4 && c[0] == class)
+        .map(|c| OutputLimit {
+            hard: c[1].parse().unwrap_or(0),
+            soft: c[2].parse().unwrap_or(0),
+            soft_secs: c[3].parse().unwrap_or(0),
+        })
+        .unwrap_or_default()
+}
+
+/// Applies the classes named in `value` to `current` (Redis changes only the
+/// classes a CONFIG SET names) and returns the normalised result.
+fn merge_output_limits(current: &str, value: &str) -> Result<String, ConfigError> {
+    let w: Vec<&str> = value.split_whitespace().collect();
+    if !w.len().is_multiple_of(4) {
+        return Err(ConfigError::Other(
+            "Wrong number of arguments in buffer limit configuration.".into(),
+        ));
+    }
+    let mut classes: Vec<(&str, OutputLimit)> = ["normal", "slave", "pubsub"]
+        .iter()
+        .map(|c| (*c, output_limit(current, c)))
+        .collect();
+    for g in w.chunks(4) {
+        let class = match g[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => {
+                return Err(ConfigError::Other(
+                    "Invalid client class specified in buffer limit configuration.".into(),
+                ))
+            }
+        };
+        let bad = || {
+            ConfigError::Other(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            )
+        };
+        let hard = parse_memory(g[1]).ok_or_else(bad)?;
+        let soft = parse_memory(g[2]).ok_or_else(bad)?;
+        let secs: i64 = g[3].parse().map_err(|_| bad())?;
+        if secs < 0 {
+            return Err(bad());
+        }
+        if let Some(slot) = classes.iter_mut().find(|(c, _)| *c == class) {
+            slot.1 = OutputLimit {
+                hard: hard as usize,
+                soft: soft as usize,
+                soft_secs: secs as u64,
+            };
+        }
+    }
+    Ok(classes
+        .iter()
+        .map(|(c, l)| format!("{c} {} {} {}", l.hard, l.soft, l.soft_secs))
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 /// Redis's `keyspaceEventsStringToFlags` / `FlagsToString` round trip.
@@ -302,6 +382,10 @@ pub struct Config {
     /// Encoding thresholds read by collection commands on every write; kept as
     /// atomics so the read path never takes the values lock.
     pub enc: EncodingLimits,
+    /// `notify-keyspace-events` as class bits (`server::notify`), 0 when no
+    /// notification can be sent; shared with the keyspace so expiry paths test
+    /// one atomic.
+    pub notify: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// The `*-max-listpack-*` family, mirrored from the values map on every change.
@@ -365,6 +449,27 @@ impl Config {
             epoch: AtomicU64::new(1),
             file: None,
             enc,
+            notify: Default::default(),
+        }
+    }
+
+    /// Like [`normalize`], but `client-output-buffer-limit` keeps the classes a
+    /// value does not name.
+    fn normalize_current(&self, param: &Param, value: &str) -> Result<String, ConfigError> {
+        match param.kind {
+            Kind::OutputLimits => merge_output_limits(&self.get(param.name), value),
+            _ => normalize(param, value),
+        }
+    }
+
+    /// Updates the atomic mirrors of a parameter that just changed.
+    fn mirror(&self, name: &str, value: &str) {
+        self.enc.set(name, value);
+        if name == "notify-keyspace-events" {
+            self.notify.store(
+                crate::server::notify::flags_from_str(value),
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -389,13 +494,13 @@ impl Config {
     /// Sets at start-up (immutable parameters allowed).
     pub fn set_initial(&self, name: &str, value: &str) -> Result<(), ConfigError> {
         let param = find_param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
-        let v = normalize(param, value)?;
+        let v = self.normalize_current(param, value)?;
         if param.name == "daemonize" && v == "yes" {
             return Err(ConfigError::Other(
                 "daemonize yes is not supported: run kcache-node under a supervisor".into(),
             ));
         }
-        self.enc.set(param.name, &v);
+        self.mirror(param.name, &v);
         self.values.write().insert(param.name, v);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         Ok(())
@@ -410,12 +515,14 @@ impl Config {
             if !param.mutable {
                 return Err((name.clone(), ConfigError::Immutable));
             }
-            let v = normalize(param, value).map_err(|e| (name.clone(), e))?;
+            let v = self
+                .normalize_current(param, value)
+                .map_err(|e| (name.clone(), e))?;
             staged.push((param.name, v));
         }
         let mut values = self.values.write();
         for (k, v) in staged {
-            self.enc.set(k, &v);
+            self.mirror(k, &v);
             values.insert(k, v);
         }
         drop(values);
@@ -661,5 +768,37 @@ mod tests {
             .unwrap();
         assert_eq!(cfg.get("notify-keyspace-events"), "AKE");
         assert_eq!(cfg.matching(b"maxmemory*").len(), 3);
+        assert_ne!(cfg.notify.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn output_limits_merge_by_class() {
+        let cfg = Config::defaults();
+        cfg.set_runtime(&[(
+            "client-output-buffer-limit".into(),
+            "pubsub 1mb 2k 5".into(),
+        )])
+        .unwrap();
+        assert_eq!(
+            cfg.get("client-output-buffer-limit"),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 2000 5"
+        );
+        cfg.set_runtime(&[("client-output-buffer-limit".into(), "replica 1 1 1".into())])
+            .unwrap();
+        let v = cfg.get("client-output-buffer-limit");
+        assert_eq!(v, "normal 0 0 0 slave 1 1 1 pubsub 1048576 2000 5");
+        assert_eq!(
+            output_limit(&v, "pubsub"),
+            OutputLimit {
+                hard: 1048576,
+                soft: 2000,
+                soft_secs: 5
+            }
+        );
+        for bad in ["pubsub 1 1", "foo 1 1 1", "pubsub x 1 1", "pubsub 1 1 -1"] {
+            assert!(cfg
+                .set_runtime(&[("client-output-buffer-limit".into(), bad.into())])
+                .is_err());
+        }
     }
 }

@@ -53,6 +53,7 @@ impl Local {
             killed: Default::default(),
             commands: Default::default(),
             blocked: Default::default(),
+            subs: Default::default(),
         });
         let client = Client::new(shared, true);
         Local {

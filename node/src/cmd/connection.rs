@@ -158,6 +158,14 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    // A RESP2 subscriber gets `["pong", message]`, as Redis replies in that context.
+    if crate::server::pubsub::is_subscriber(ctx.client) && !ctx.client.resp3 && args.len() <= 2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out
+            .bulk(if args.len() == 2 { args.get(1) } else { b"" });
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(args.get(1)),
@@ -304,6 +312,7 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         c.shared.monitor.store(false, Ordering::Relaxed);
         crate::server::exec::remove_monitor(ctx.srv, c.id);
     }
+    crate::server::pubsub::remove_client(ctx.srv, c);
     c.authenticated = ctx.srv.config.get("requirepass").is_empty();
     ctx.out.resp3 = false;
     ctx.out.simple("RESET");
@@ -335,7 +344,7 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let omem = c.omem.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -345,6 +354,9 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
         (now - c.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000,
         c.flags(),
         c.db.load(Ordering::Relaxed),
+        c.subs.sub.load(Ordering::Relaxed),
+        c.subs.psub.load(Ordering::Relaxed),
+        c.subs.ssub.load(Ordering::Relaxed),
         qbuf,
         0,
         qbuf.max(1024),
@@ -466,6 +478,8 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
+    // Some(true): pub/sub clients only; Some(false): normal clients only.
+    let mut type_filter: Option<bool> = None;
     let mut i = 2;
     while i < args.len() {
         if args.is(i, "type") && i + 1 < args.len() {
@@ -479,8 +493,9 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
                     ))
                 }
             }
-            // Every client is "normal" until replication and pub/sub exist.
-            if t != b"normal" {
+            // No replicas or primaries exist: those types list nobody.
+            type_filter = Some(t == b"pubsub");
+            if t != b"normal" && t != b"pubsub" {
                 ids = Some(Vec::new());
             }
             i += 2;
@@ -501,6 +516,9 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut text = String::new();
     for c in ctx.srv.clients.snapshot() {
         if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+            continue;
+        }
+        if type_filter.is_some_and(|p| p != c.is_pubsub()) {
             continue;
         }
         text.push_str(&client_line(ctx, &c));
@@ -571,8 +589,9 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
         } else if args.is(i, "type") {
             let t = v.to_ascii_lowercase();
             match t.as_slice() {
-                b"normal" => {}
-                b"master" | b"replica" | b"slave" | b"pubsub" => filters.push(Box::new(|_| false)),
+                b"normal" => filters.push(Box::new(|c| !c.is_pubsub())),
+                b"pubsub" => filters.push(Box::new(|c| c.is_pubsub())),
+                b"master" | b"replica" | b"slave" => filters.push(Box::new(|_| false)),
                 _ => {
                     return err(format!(
                         "ERR Unknown client type '{}'",

@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -247,6 +248,7 @@ impl Commands {
             zsets::COMMANDS,
             geo::COMMANDS,
             blocking::COMMANDS,
+            pubsub::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

@@ -27,8 +27,10 @@ pub mod shard;
 pub mod table;
 pub mod types;
 
+use std::cell::RefCell;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -146,6 +148,23 @@ pub struct Keyspace {
     /// Hits and misses counted outside event loops; see [`Keyspace::hits`].
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// The `notify-keyspace-events` mask (shared with the config; see
+    /// `server::notify`), read only when a key expires.
+    pub events: Arc<AtomicU32>,
+}
+
+thread_local! {
+    /// Keys this thread expired lazily while expiry events are on; the request
+    /// path drains it after each command (`server::notify::after`).
+    static EXPIRED_LOG: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Bound on [`EXPIRED_LOG`], for threads that expire keys but never drain.
+const EXPIRED_LOG_MAX: usize = 65536;
+
+/// Takes the keys this thread expired lazily since the last call.
+pub fn take_expired_log() -> Vec<Vec<u8>> {
+    EXPIRED_LOG.with(|l| std::mem::take(&mut *l.borrow_mut()))
 }
 
 impl Keyspace {
@@ -156,6 +175,22 @@ impl Keyspace {
             expired_keys: AtomicU64::new(0),
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
+            events: Arc::default(),
+        }
+    }
+
+    /// Accounts for a key removed by lazy expiry, and logs it for an `expired`
+    /// notification when those are on.
+    #[cold]
+    pub fn note_expired(&self, key: &[u8]) {
+        self.expired_keys.fetch_add(1, Ordering::Relaxed);
+        if self.events.load(Ordering::Relaxed) & crate::server::notify::EXPIRED != 0 {
+            EXPIRED_LOG.with(|l| {
+                let mut l = l.borrow_mut();
+                if l.len() < EXPIRED_LOG_MAX {
+                    l.push(key.to_vec());
+                }
+            });
         }
     }
 
@@ -183,7 +218,7 @@ impl Keyspace {
         let slot = shard.find(hash, key)?;
         if shard.view(slot).is_expired(now_ms) {
             drop(shard.remove(slot, hash));
-            self.expired_keys.fetch_add(1, Ordering::Relaxed);
+            self.note_expired(key);
             return None;
         }
         Some(slot)

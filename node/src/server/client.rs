@@ -44,6 +44,17 @@ pub struct ClientShared {
     pub commands: AtomicU64,
     /// In a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// Subscription counts, mirrored by `server::pubsub`.
+    pub subs: SubCounts,
+}
+
+/// Channel, pattern and shard-channel subscriptions of a client (CLIENT LIST
+/// `sub=`, `psub=`, `ssub=`).
+#[derive(Default)]
+pub struct SubCounts {
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
 }
 
 impl ClientShared {
@@ -55,11 +66,23 @@ impl ClientShared {
         self.name.lock().clone()
     }
 
+    /// Subscribed to anything: CLIENT LIST flag `P`, client type `pubsub`.
+    pub fn is_pubsub(&self) -> bool {
+        let s = &self.subs;
+        s.sub.load(Ordering::Relaxed)
+            + s.psub.load(Ordering::Relaxed)
+            + s.ssub.load(Ordering::Relaxed)
+            > 0
+    }
+
     /// Redis's CLIENT LIST flags letters.
     pub fn flags(&self) -> String {
         let mut f = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             f.push('O');
+        }
+        if self.is_pubsub() {
+            f.push('P');
         }
         if self.blocked.load(Ordering::Relaxed) {
             f.push('b');
@@ -83,6 +106,8 @@ pub struct Client {
     pub reply: ReplyMode,
     pub close_after_reply: bool,
     pub monitor: bool,
+    /// Subscriptions; `Some` exactly while the client is subscribed to something.
+    pub pubsub: Option<Box<super::pubsub::ClientSubs>>,
     pub shared: Arc<ClientShared>,
     /// Set while the client waits in a blocking command: its loop executes
     /// none of its further input until it is unblocked.
@@ -99,6 +124,7 @@ impl Client {
             reply: ReplyMode::On,
             close_after_reply: false,
             monitor: false,
+            pubsub: None,
             shared,
             blocked: None,
         }

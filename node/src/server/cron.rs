@@ -150,6 +150,8 @@ pub fn expire_cycle(
     let stripes = crate::db::SHARDS;
     let total = ks.db_count() * stripes;
     let mut sample = Vec::with_capacity(per_loop);
+    // Keys to announce as `expired` once the stripe lock is released.
+    let mut gone: Vec<Vec<u8>> = Vec::new();
     for _ in 0..total {
         let (db, stripe) = cursor;
         loop {
@@ -161,6 +163,7 @@ pub fn expire_cycle(
             sample.clear();
             shard.sample_volatile(rng.next_u64(), per_loop, &mut sample);
             let mut expired = 0;
+            let notify = ks.events.load(Ordering::Relaxed) & super::notify::EXPIRED != 0;
             for (key, at) in &sample {
                 if *at > now {
                     continue;
@@ -169,9 +172,15 @@ pub fn expire_cycle(
                 if let Some(slot) = shard.find(h, key) {
                     drop(shard.remove(slot, h));
                     expired += 1;
+                    if notify {
+                        gone.push(key.clone());
+                    }
                 }
             }
             drop(shard);
+            for key in gone.drain(..) {
+                super::notify::expired(srv, db, &key);
+            }
             if expired > 0 {
                 ks.expired_keys.fetch_add(expired as u64, Ordering::Relaxed);
             }

@@ -22,6 +22,8 @@ pub struct Hot {
     pub slowlog_slower_than: i64,
     pub slowlog_max_len: usize,
     pub latency_threshold_ms: i64,
+    /// The `pubsub` class of `client-output-buffer-limit`.
+    pub pubsub_output_limit: crate::config::OutputLimit,
 }
 
 impl Hot {
@@ -37,6 +39,10 @@ impl Hot {
             slowlog_slower_than: cfg.get_i64("slowlog-log-slower-than"),
             slowlog_max_len: cfg.get_i64("slowlog-max-len") as usize,
             latency_threshold_ms: cfg.get_i64("latency-monitor-threshold"),
+            pubsub_output_limit: crate::config::output_limit(
+                &cfg.get("client-output-buffer-limit"),
+                "pubsub",
+            ),
         }
     }
 
@@ -139,6 +145,9 @@ pub fn execute(
             subcommand_error(spec, args)
                 .unwrap_or_else(|| "NOAUTH Authentication required.".into()),
         )
+    } else if client.pubsub.is_some() && !client.resp3 {
+        // RESP2 subscribers may only manage subscriptions (server/pubsub.rs).
+        super::pubsub::restricted_error(spec, args)
     } else {
         None
     };
@@ -149,6 +158,8 @@ pub fn execute(
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
     }
+    // Keyspace notifications (server/notify.rs): one atomic load when off.
+    let noted = super::notify::before(srv, client.db, spec, args);
     let result = {
         let mut ctx = Ctx {
             srv,
@@ -159,11 +170,13 @@ pub fn execute(
         };
         (spec.handler)(&mut ctx, args)
     };
+    let ok = result.is_ok();
     if let Err(e) = result {
         out.error(&e.0);
         count_error(srv, stats, &e.0);
         WorkerStats::add(&stats.commands[idx].failed, 1);
     }
+    super::notify::after(srv, client, spec, args, noted, ok, out, reply_start);
     // One clock read per command: the previous command's end is this one's start.
     let t1 = Instant::now();
     let usec = t1.saturating_duration_since(*t0).as_micros() as u64;

@@ -22,6 +22,8 @@ pub mod client;
 pub mod cron;
 pub mod exec;
 pub mod http;
+pub mod notify;
+pub mod pubsub;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -65,6 +67,21 @@ impl WorkerHandle {
             tracing::warn!(error = %e, "could not wake an event loop");
         }
     }
+
+    /// Several messages with one lock and one wake-up (pub/sub delivery).
+    pub fn send_many(&self, msgs: Vec<Msg>) {
+        {
+            let mut inbox = self.inbox.lock();
+            if inbox.is_empty() {
+                *inbox = msgs;
+            } else {
+                inbox.extend(msgs);
+            }
+        }
+        if let Err(e) = self.waker.wake() {
+            tracing::warn!(error = %e, "could not wake an event loop");
+        }
+    }
 }
 
 /// A MONITOR client: where to send the feed.
@@ -90,6 +107,7 @@ pub struct Server {
     pub workers: OnceLock<Vec<WorkerHandle>>,
     pub monitors: Mutex<Vec<MonitorRef>>,
     pub monitor_count: AtomicUsize,
+    pub pubsub: pubsub::PubSub,
     pub shutting_down: AtomicBool,
     pub io_threads: usize,
     /// Clients blocked in BLPOP and friends (see [`blocking`]).
@@ -105,7 +123,9 @@ impl Server {
         let commands = Commands::new();
         let stats = Stats::new(io_threads, commands.len());
         let mut rng = crate::util::Rng::from_entropy();
-        let keyspace = Keyspace::new(config.get_i64("databases") as usize, rng.next_u64());
+        let mut keyspace = Keyspace::new(config.get_i64("databases") as usize, rng.next_u64());
+        // Expiry paths test the notification mask without the config lock.
+        keyspace.events = config.notify.clone();
         let run_id = (0..40)
             .map(|_| {
                 let d = (rng.next_u64() % 16) as u8;
@@ -126,6 +146,7 @@ impl Server {
             workers: OnceLock::new(),
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
+            pubsub: Default::default(),
             shutting_down: AtomicBool::new(false),
             io_threads,
             blocking: blocking::Registry::default(),

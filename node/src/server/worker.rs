@@ -178,6 +178,7 @@ impl Worker {
     /// Runs until a shutdown message has been handled.
     pub fn run(mut self) {
         crate::stats::set_current(self.stats.clone());
+        super::pubsub::batch_on_this_thread();
         let mut events = Events::with_capacity(1024);
         let mut last_tick = std::time::Instant::now();
         loop {
@@ -208,6 +209,9 @@ impl Worker {
                     }
                 }
             }
+            // Messages published while serving these events: one hand-over per
+            // destination loop (see `pubsub`).
+            super::pubsub::flush(&self.srv);
             if self.handle_inbox() {
                 self.finish_shutdown();
                 return;
@@ -283,6 +287,7 @@ impl Worker {
                 killed: Default::default(),
                 commands: Default::default(),
                 blocked: Default::default(),
+                subs: Default::default(),
             });
             self.srv.clients.add(shared.clone());
             let authenticated = self.hot.requirepass.is_none();
@@ -451,6 +456,18 @@ impl Worker {
         if conn.pending.is_empty() && conn.pending.capacity() > KEEP_BUFFER {
             conn.pending = Vec::new();
         }
+        if super::pubsub::over_output_limit(
+            &mut conn.client,
+            conn.pending.len(),
+            &self.hot.pubsub_output_limit,
+        ) {
+            tracing::warn!(
+                client = conn.client.id,
+                bytes = conn.pending.len(),
+                "closing subscriber that overcame the pubsub output buffer limit"
+            );
+            conn.closing = true;
+        }
         let done_closing = conn.client.close_after_reply && conn.pending.is_empty();
         if conn.closing || done_closing || conn.client.shared.killed.load(Ordering::Relaxed) {
             self.close(token);
@@ -487,6 +504,7 @@ impl Worker {
             self.timeouts.remove(&w);
             super::blocking::cancel(&self.srv, &w);
         }
+        super::pubsub::remove_client(&self.srv, &mut conn.client);
         if conn.client.monitor {
             exec::remove_monitor(&self.srv, conn.client.id);
         }
@@ -614,8 +632,11 @@ impl Worker {
                     .shared
                     .last_interaction_ms
                     .load(Ordering::Relaxed);
-            // Blocked clients are exempt from the idle timeout, as in Redis.
-            let exempt = conn.client.monitor || conn.client.blocked.is_some();
+            // Blocked clients and subscribers (who only listen) are exempt from the
+            // idle timeout, as in Redis.
+            let exempt = conn.client.monitor
+                || conn.client.blocked.is_some()
+                || conn.client.pubsub.is_some();
             if killed || (timeout > 0 && !exempt && idle_ms > timeout * 1000) {
                 self.close(token);
             }

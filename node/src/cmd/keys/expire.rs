@@ -33,7 +33,13 @@ impl Conditions {
             } else if args.is(i, "lt") {
                 c.lt = true;
             } else {
-                return err(format!("ERR Unsupported option {}", args.str_lossy(i)));
+                // Redis formats the option with %s, so it ends at a NUL byte.
+                let opt = args.get(i);
+                let opt = &opt[..opt.iter().position(|&b| b == 0).unwrap_or(opt.len())];
+                return err(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                ));
             }
         }
         if c.nx && (c.xx || c.gt || c.lt) {

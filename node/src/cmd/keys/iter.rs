@@ -5,7 +5,6 @@
 //! keys are never returned.
 
 use std::cell::RefCell;
-use std::sync::atomic::Ordering;
 
 use super::type_name;
 use crate::cmd::{err, Args, CmdResult, Ctx, SYNTAX};
@@ -142,7 +141,7 @@ pub fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
             let h = ks.hash(&key);
             if let Some(slot) = sh.find(h, &key) {
                 drop(sh.remove(slot, h));
-                ks.expired_keys.fetch_add(1, Ordering::Relaxed);
+                ks.note_expired(&key);
             }
         }
         drop(sh);
@@ -199,9 +198,10 @@ pub fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
                 ctx.out.bulk(&key);
                 return Ok(());
             }
-            let h = ks.hash(e.key());
+            let key = e.key().to_vec();
+            let h = ks.hash(&key);
             drop(sh.remove(slot, h));
-            ks.expired_keys.fetch_add(1, Ordering::Relaxed);
+            ks.note_expired(&key);
             drew_expired = true;
             break;
         }

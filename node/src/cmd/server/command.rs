@@ -200,6 +200,10 @@ fn key_specs(out: &mut Out, f: u32, first: i32, last: i32, step: i32) {
         &["RW", "update"]
     } else if f & flags::READONLY != 0 {
         &["RO", "access"]
+    } else if f & flags::PUBSUB != 0 {
+        // Shard channels (SSUBSCRIBE, SPUBLISH) sit in key positions for slot
+        // routing but are not keys.
+        &["not_key"]
     } else {
         &["RW", "access"]
     };

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use super::super::{Args, CmdResult, Ctx};
+use crate::server::pubsub::Kind;
 use crate::server::Server;
 
 /// Every section, in the order Redis prints them.
@@ -464,9 +465,9 @@ fn stats(srv: &Server, s: &mut Section) {
     s.kv("current_eviction_exceeded_time", 0);
     s.kv("keyspace_hits", ks.hits() + t.keyspace_hits);
     s.kv("keyspace_misses", ks.misses() + t.keyspace_misses);
-    s.kv("pubsub_channels", 0);
-    s.kv("pubsub_patterns", 0);
-    s.kv("pubsubshard_channels", 0);
+    s.kv("pubsub_channels", srv.pubsub.count(Kind::Channel));
+    s.kv("pubsub_patterns", srv.pubsub.count(Kind::Pattern));
+    s.kv("pubsubshard_channels", srv.pubsub.count(Kind::Shard));
     s.kv("latest_fork_usec", 0);
     s.kv("total_forks", 0);
     s.kv("migrate_cached_sockets", 0);
