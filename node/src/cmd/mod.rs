@@ -17,6 +17,7 @@ pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod typed;
 pub mod zsets;
@@ -245,6 +246,7 @@ impl Commands {
             server::COMMANDS,
             zsets::COMMANDS,
             geo::COMMANDS,
+            streams::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())
