@@ -232,12 +232,8 @@ pub fn xsetid(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let Some(s) = typed::write_existing(ctx, &mut sh, h, key, pick_mut)? else {
         return err(crate::cmd::NO_SUCH_KEY);
     };
+    // Redis 7.0 does not compare with the current max_deleted_entry_id.
     let log = &mut s.log;
-    if id < log.max_deleted {
-        return err(
-            "ERR The ID specified in XSETID is smaller than the current max_deleted_entry_id",
-        );
-    }
     if !log.is_empty() {
         if id < log.last_valid_id() {
             return err(

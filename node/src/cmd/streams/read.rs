@@ -64,7 +64,7 @@ struct Options<'a> {
     nstreams: usize,
 }
 
-fn parse_options<'a>(ctx: &Ctx, args: &Args<'a>, groupcmd: bool) -> Result<Options<'a>, CmdError> {
+fn parse_options<'a>(args: &Args<'a>, groupcmd: bool) -> Result<Options<'a>, CmdError> {
     let mut o = Options {
         count: 0,
         block: None,
@@ -78,7 +78,7 @@ fn parse_options<'a>(ctx: &Ctx, args: &Args<'a>, groupcmd: bool) -> Result<Optio
         let more = args.len() - 1 - i;
         if args.is(i, "block") && more > 0 {
             i += 1;
-            o.block = Some(parse_timeout(ctx, args.get(i))?);
+            o.block = Some(parse_timeout(args.get(i))?);
         } else if args.is(i, "count") && more > 0 {
             i += 1;
             let n = args.int(i)?.max(0);
@@ -87,11 +87,10 @@ fn parse_options<'a>(ctx: &Ctx, args: &Args<'a>, groupcmd: bool) -> Result<Optio
             o.streams_at = i + 1;
             let n = args.len() - o.streams_at;
             if !n.is_multiple_of(2) {
-                return err(if groupcmd {
-                    "ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '>' must be specified."
-                } else {
-                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
-                });
+                // Redis 7.0 words it the same for XREADGROUP.
+                return err(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                );
             }
             o.nstreams = n / 2;
             break;
@@ -124,15 +123,13 @@ fn parse_options<'a>(ctx: &Ctx, args: &Args<'a>, groupcmd: bool) -> Result<Optio
     Ok(o)
 }
 
-/// A BLOCK timeout in milliseconds (Redis's getTimeoutFromObjectOrReply).
-fn parse_timeout(ctx: &Ctx, arg: &[u8]) -> Result<i64, CmdError> {
+/// A BLOCK timeout in milliseconds (Redis 7.0's getTimeoutFromObjectOrReply,
+/// which has no upper bound).
+fn parse_timeout(arg: &[u8]) -> Result<i64, CmdError> {
     let v = crate::util::parse_i64_strict(arg)
         .ok_or_else(|| CmdError::from("ERR timeout is not an integer or out of range"))?;
     if v < 0 {
         return err("ERR timeout is negative");
-    }
-    if v > 0 && v > i64::MAX - ctx.now_ms {
-        return err("ERR timeout is out of range");
     }
     Ok(v)
 }
@@ -141,7 +138,7 @@ fn read_command(ctx: &mut Ctx, args: &Args, groupcmd: bool) -> CmdResult {
     if groupcmd && args.len() < 7 {
         return Err(arity_error("xreadgroup"));
     }
-    let o = parse_options(ctx, args, groupcmd)?;
+    let o = parse_options(args, groupcmd)?;
     let keys: Vec<&[u8]> = (0..o.nstreams)
         .map(|j| args.get(o.streams_at + j))
         .collect();
