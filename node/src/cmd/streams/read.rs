@@ -316,21 +316,17 @@ fn serve_one(
             " in XREADGROUP with GROUP option",
         ));
     };
+    if from == ReadFrom::New && (log.is_empty() || log.last_valid_id() <= g.last_id) {
+        return Ok(false);
+    }
+    // Redis 7.0 creates (or refreshes) the consumer only when it serves it.
     let (consumer, _) = g.consumer_or_create(&gr.consumer, now);
     consumer.seen_time = now;
     let cname = consumer.name.clone();
+    head(body, key);
     match from {
-        ReadFrom::After(gt) => {
-            head(body, key);
-            serve_history(log, g, &cname, gt, count, now, body);
-        }
-        ReadFrom::New => {
-            if log.is_empty() || log.last_valid_id() <= g.last_id {
-                return Ok(false);
-            }
-            head(body, key);
-            serve_new(log, g, &cname, gr.noack, count, now, body);
-        }
+        ReadFrom::After(gt) => serve_history(log, g, &cname, gt, count, now, body),
+        ReadFrom::New => serve_new(log, g, &cname, gr.noack, count, now, body),
     }
     Ok(true)
 }
