@@ -84,10 +84,11 @@ pub struct Log {
     pub entries_added: u64,
 }
 
-/// A stream value.
+/// A stream value. The log is boxed so that a stream (32 bytes) is no larger
+/// than the other collections in `Object`, which every key's value pays for.
 #[derive(Clone, Default)]
 pub struct Stream {
-    pub log: Log,
+    pub log: Box<Log>,
     pub groups: Groups,
 }
 
@@ -589,6 +590,11 @@ impl<'a> Iterator for Range<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_is_no_larger_than_a_list() {
+        assert!(std::mem::size_of::<Stream>() <= std::mem::size_of::<super::super::List>());
+    }
 
     const LIM: NodeLimits = NodeLimits {
         max_bytes: 4096,
