@@ -27,12 +27,15 @@
 
 pub mod group;
 pub mod id;
+mod iter;
+mod lag;
 pub mod node;
 
 use std::collections::BTreeMap;
 
 pub use group::{Consumer, Group, Nack, INVALID_ENTRIES_READ};
 pub use id::StreamId;
+pub use iter::Range;
 pub use node::{Node, RawEntry};
 
 /// The node size limits in force (`stream-node-max-bytes`, `-entries`).
@@ -244,29 +247,7 @@ impl Log {
     /// Entries from `start` to `end` inclusive, tombstones skipped, in ID
     /// order or reversed.
     pub fn range(&self, start: StreamId, end: StreamId, rev: bool) -> Range<'_> {
-        let mut r = Range {
-            nodes: None,
-            cur: None,
-            pos: 0,
-            offs: Vec::new(),
-            start,
-            end,
-            rev,
-        };
-        if start > end {
-            return r;
-        }
-        r.nodes = Some(if rev {
-            self.nodes.range(..=end)
-        } else {
-            let from = self
-                .nodes
-                .range(..=start)
-                .next_back()
-                .map_or(StreamId::MIN, |(k, _)| *k);
-            self.nodes.range(from..=end)
-        });
-        r
+        Range::new(&self.nodes, start, end, rev)
     }
 
     /// Every entry, tombstones skipped.
@@ -417,71 +398,6 @@ impl Log {
         self.nodes.first_key_value().map(|(k, _)| *k)
     }
 
-    /// Whether a tombstone may lie at or after `start` (Redis's
-    /// streamRangeHasTombstones with an open end).
-    pub fn has_tombstones_from(&self, start: StreamId) -> bool {
-        if self.length == 0 || self.max_deleted.is_zero() {
-            return false;
-        }
-        if self.first_id > self.max_deleted {
-            return false;
-        }
-        start <= self.max_deleted
-    }
-
-    /// The logical read counter of `id` when it can be known (Redis's
-    /// streamEstimateDistanceFromFirstEverEntry), else INVALID_ENTRIES_READ.
-    pub fn estimate_entries_read(&self, id: StreamId) -> i64 {
-        let added = self.entries_added as i64;
-        if self.entries_added == 0 {
-            return 0;
-        }
-        if self.length == 0 && id <= self.last_id {
-            return added;
-        }
-        match id.cmp(&self.last_id) {
-            std::cmp::Ordering::Equal => return added,
-            std::cmp::Ordering::Greater => return INVALID_ENTRIES_READ,
-            std::cmp::Ordering::Less => {}
-        }
-        if self.max_deleted.is_zero() || self.max_deleted < self.first_id {
-            let base = added - self.length as i64;
-            match id.cmp(&self.first_id) {
-                std::cmp::Ordering::Less => return base,
-                std::cmp::Ordering::Equal => return base + 1,
-                std::cmp::Ordering::Greater => {}
-            }
-        }
-        INVALID_ENTRIES_READ
-    }
-
-    /// A group's lag (entries not yet delivered), or None when unknown.
-    pub fn lag(&self, g: &Group) -> Option<i64> {
-        if self.entries_added == 0 {
-            return Some(0);
-        }
-        if g.entries_read != INVALID_ENTRIES_READ && !self.has_tombstones_from(g.last_id) {
-            return Some(self.entries_added as i64 - g.entries_read);
-        }
-        match self.estimate_entries_read(g.last_id) {
-            INVALID_ENTRIES_READ => None,
-            read => Some(self.entries_added as i64 - read),
-        }
-    }
-
-    /// Advances a group past `id` on delivery, keeping its read counter.
-    pub fn advance_group(&self, g: &mut Group, id: StreamId) {
-        if id <= g.last_id {
-            return;
-        }
-        if g.entries_read != INVALID_ENTRIES_READ && !self.has_tombstones_from(id) {
-            g.entries_read += 1;
-        } else if self.entries_added > 0 {
-            g.entries_read = self.estimate_entries_read(id);
-        }
-        g.last_id = id;
-    }
-
     /// The node count of the radix tree Redis would hold for these node keys
     /// (XINFO's `radix-tree-nodes`): a compressed trie over 16-byte keys.
     pub fn radix_tree_nodes(&self) -> usize {
@@ -489,101 +405,7 @@ impl Log {
         if keys.is_empty() {
             return 1;
         }
-        rax_nodes(&keys, 0)
-    }
-}
-
-/// Rax nodes under a node at `depth` whose keys share `depth` bytes: a leaf,
-/// or an optional compressed node followed by a branching node.
-fn rax_nodes(keys: &[[u8; 16]], depth: usize) -> usize {
-    if keys.len() == 1 {
-        return if depth == 16 { 1 } else { 2 };
-    }
-    let (a, b) = (&keys[0], &keys[keys.len() - 1]);
-    let common = (depth..16).take_while(|&i| a[i] == b[i]).count() + depth;
-    let mut n = if common > depth { 2 } else { 1 };
-    let mut i = 0;
-    while i < keys.len() {
-        let c = keys[i][common];
-        let j = i + keys[i..].iter().take_while(|k| k[common] == c).count();
-        n += rax_nodes(&keys[i..j], common + 1);
-        i = j;
-    }
-    n
-}
-
-/// Iterator over a range of live entries.
-pub struct Range<'a> {
-    nodes: Option<std::collections::btree_map::Range<'a, StreamId, Node>>,
-    cur: Option<(StreamId, &'a Node)>,
-    /// Forward: offset of the next entry in `cur`.
-    pos: usize,
-    /// Backward: offsets of the entries of `cur` not yet visited.
-    offs: Vec<usize>,
-    start: StreamId,
-    end: StreamId,
-    rev: bool,
-}
-
-impl<'a> Iterator for Range<'a> {
-    type Item = RawEntry<'a>;
-
-    fn next(&mut self) -> Option<RawEntry<'a>> {
-        loop {
-            let Some((master, node)) = self.cur else {
-                let nodes = self.nodes.as_mut()?;
-                let next = if self.rev {
-                    nodes.next_back()
-                } else {
-                    nodes.next()
-                };
-                let Some((k, n)) = next else {
-                    self.nodes = None;
-                    return None;
-                };
-                self.cur = Some((*k, n));
-                if self.rev {
-                    self.offs = n.offsets(*k);
-                } else {
-                    self.pos = n.start();
-                }
-                continue;
-            };
-            let at = if self.rev {
-                self.offs.pop()
-            } else {
-                (self.pos < node.end()).then_some(self.pos)
-            };
-            let Some(at) = at else {
-                self.cur = None;
-                continue;
-            };
-            let (e, next) = node.entry_at(master, at);
-            self.pos = next;
-            if e.deleted() {
-                continue;
-            }
-            if self.rev {
-                if e.id > self.end {
-                    continue;
-                }
-                if e.id < self.start {
-                    self.nodes = None;
-                    self.cur = None;
-                    return None;
-                }
-            } else {
-                if e.id < self.start {
-                    continue;
-                }
-                if e.id > self.end {
-                    self.nodes = None;
-                    self.cur = None;
-                    return None;
-                }
-            }
-            return Some(e);
-        }
+        iter::rax_nodes(&keys, 0)
     }
 }
 
