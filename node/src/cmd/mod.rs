@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod typed;
 pub mod zsets;
@@ -249,6 +250,7 @@ impl Commands {
             geo::COMMANDS,
             blocking::COMMANDS,
             pubsub::COMMANDS,
+            streams::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

@@ -1,0 +1,401 @@
+//! XREAD and XREADGROUP.
+//!
+//! A request is parsed under the locks of all its streams (`$` resolves to
+//! each stream's last ID then, and group existence is checked), then served by
+//! [`serve_read`]. `BLOCK` is accepted; until the blocking infrastructure
+//! lands, a read that finds nothing answers as a timed-out one (a null array).
+//! That infrastructure serves a waiting client with [`serve_blocked_read`]
+//! when one of its streams is signalled, with the [`ReadRequest`] it kept.
+
+use std::sync::Arc;
+
+use super::{no_key_or_group, parse_strict_id, pick, read_mut, write_entry, write_id};
+use crate::cmd::{arity_error, err, typed, Args, CmdError, CmdResult, Ctx, SYNTAX};
+use crate::db::types::stream::{Group, Log, StreamId};
+use crate::db::{MultiLock, Shard};
+use crate::protocol::Out;
+
+/// Where a stream is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// Entries with IDs greater than this one (XREAD, with `$` resolved; or
+    /// XREADGROUP's history of the consumer's own pending entries).
+    After(StreamId),
+    /// XREADGROUP `>`: entries never delivered to the group.
+    New,
+}
+
+/// The group side of an XREADGROUP.
+#[derive(Clone, Debug)]
+pub struct GroupRead {
+    pub group: Vec<u8>,
+    pub consumer: Vec<u8>,
+    pub noack: bool,
+}
+
+/// A parsed XREAD / XREADGROUP, kept by a blocked client.
+#[derive(Clone, Debug)]
+pub struct ReadRequest {
+    /// 0: no limit.
+    pub count: usize,
+    /// BLOCK milliseconds (0: forever), None when not blocking.
+    pub block: Option<i64>,
+    pub group: Option<GroupRead>,
+    pub keys: Vec<Vec<u8>>,
+    pub from: Vec<ReadFrom>,
+}
+
+/// `XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]`
+pub fn xread(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    read_command(ctx, args, false)
+}
+
+/// `XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]`
+pub fn xreadgroup(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    read_command(ctx, args, true)
+}
+
+struct Options<'a> {
+    count: usize,
+    block: Option<i64>,
+    group: Option<(&'a [u8], &'a [u8])>,
+    noack: bool,
+    streams_at: usize,
+    nstreams: usize,
+}
+
+fn parse_options<'a>(args: &Args<'a>, groupcmd: bool) -> Result<Options<'a>, CmdError> {
+    let mut o = Options {
+        count: 0,
+        block: None,
+        group: None,
+        noack: false,
+        streams_at: 0,
+        nstreams: 0,
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        if args.is(i, "block") && more > 0 {
+            i += 1;
+            o.block = Some(parse_timeout(args.get(i))?);
+        } else if args.is(i, "count") && more > 0 {
+            i += 1;
+            let n = args.int(i)?.max(0);
+            o.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if args.is(i, "streams") && more > 0 {
+            o.streams_at = i + 1;
+            let n = args.len() - o.streams_at;
+            if !n.is_multiple_of(2) {
+                // Redis 7.0 words it the same for XREADGROUP.
+                return err(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                );
+            }
+            o.nstreams = n / 2;
+            break;
+        } else if args.is(i, "group") && more >= 2 {
+            if !groupcmd {
+                return err(
+                    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                );
+            }
+            o.group = Some((args.get(i + 1), args.get(i + 2)));
+            i += 2;
+        } else if args.is(i, "noack") {
+            if !groupcmd {
+                return err(
+                    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                );
+            }
+            o.noack = true;
+        } else {
+            return err(SYNTAX);
+        }
+        i += 1;
+    }
+    if o.streams_at == 0 {
+        return err(SYNTAX);
+    }
+    if groupcmd && o.group.is_none() {
+        return err("ERR Missing GROUP option for XREADGROUP");
+    }
+    Ok(o)
+}
+
+/// A BLOCK timeout in milliseconds (Redis 7.0's getTimeoutFromObjectOrReply,
+/// which has no upper bound).
+fn parse_timeout(arg: &[u8]) -> Result<i64, CmdError> {
+    let v = crate::util::parse_i64_strict(arg)
+        .ok_or_else(|| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    if v < 0 {
+        return err("ERR timeout is negative");
+    }
+    Ok(v)
+}
+
+fn read_command(ctx: &mut Ctx, args: &Args, groupcmd: bool) -> CmdResult {
+    if groupcmd && args.len() < 7 {
+        return Err(arity_error("xreadgroup"));
+    }
+    let o = parse_options(args, groupcmd)?;
+    let keys: Vec<&[u8]> = (0..o.nstreams)
+        .map(|j| args.get(o.streams_at + j))
+        .collect();
+    let hashes: Vec<u64> = keys.iter().map(|k| ctx.hash(k)).collect();
+    let mut locks = ctx.db().lock_many(&hashes);
+    let mut from = Vec::with_capacity(keys.len());
+    for (j, &key) in keys.iter().enumerate() {
+        let h = hashes[j];
+        let arg = args.get(o.streams_at + o.nstreams + j);
+        let sh = locks.shard(h);
+        let s = typed::read(ctx, sh, h, key, super::pick)?;
+        if let Some((group, _)) = o.group {
+            if s.and_then(|s| s.groups.get(group)).is_none() {
+                return Err(no_key_or_group(
+                    key,
+                    group,
+                    " in XREADGROUP with GROUP option",
+                ));
+            }
+        }
+        from.push(match arg {
+            b"$" if groupcmd => return err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set."),
+            b"$" => ReadFrom::After(s.map_or(StreamId::MIN, |s| s.log.last_id)),
+            b">" if !groupcmd => return err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."),
+            b">" => ReadFrom::New,
+            // Redis stores `>` as the largest ID, so that ID means `>` too.
+            _ => match parse_strict_id(arg, 0)? {
+                StreamId::MAX if groupcmd => ReadFrom::New,
+                id => ReadFrom::After(id),
+            },
+        });
+    }
+    let req = ReadRequest {
+        count: o.count,
+        block: o.block,
+        group: o.group.map(|(g, c)| GroupRead {
+            group: g.to_vec(),
+            consumer: c.to_vec(),
+            noack: o.noack,
+        }),
+        keys: keys.iter().map(|k| k.to_vec()).collect(),
+        from,
+    };
+    if !serve_read(ctx, &mut locks, &hashes, &req)? {
+        // Nothing to serve: without the blocking infrastructure a BLOCK read
+        // answers as its timeout would.
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+/// Serves `req` from every stream that has something for it, as one reply
+/// (an array of `[key, entries]`, a map in RESP3). Returns false, writing
+/// nothing, when no stream has anything.
+pub fn serve_read(
+    ctx: &mut Ctx,
+    locks: &mut MultiLock,
+    hashes: &[u64],
+    req: &ReadRequest,
+) -> Result<bool, CmdError> {
+    let mut body = crate::cmd::coll::side_buffer(ctx);
+    let mut served = 0;
+    for (j, key) in req.keys.iter().enumerate() {
+        let h = hashes[j];
+        if serve_one(ctx, locks.shard(h), h, key, req.from[j], req, &mut body)? {
+            served += 1;
+        }
+    }
+    if served == 0 {
+        return Ok(false);
+    }
+    if ctx.out.resp3 {
+        ctx.out.map(served);
+    } else {
+        ctx.out.array(served);
+    }
+    ctx.out.raw(&body.buf);
+    Ok(true)
+}
+
+/// Serves a client blocked on `req` now that stream `index` of it (under the
+/// locked shard `sh`) was signalled, as Redis's serveClientsBlockedOnStreamKey:
+/// a one-stream reply when that stream has entries past the requested ID (or
+/// the group's last delivered ID), a NOGROUP error when its group is gone.
+/// Returns Ok(false) when the client should keep waiting.
+pub fn serve_blocked_read(
+    ctx: &mut Ctx,
+    sh: &mut Shard,
+    h: u64,
+    req: &ReadRequest,
+    index: usize,
+) -> Result<bool, CmdError> {
+    let key = &req.keys[index];
+    let Ok(Some(s)) = typed::read(ctx, sh, h, key, pick) else {
+        return Ok(false);
+    };
+    let gt = match (&req.group, req.from[index]) {
+        (Some(g), _) => match s.groups.get(&g.group) {
+            Some(group) => group.last_id,
+            None => {
+                return err(
+                    "NOGROUP the consumer group this client was blocked on no longer exists",
+                )
+            }
+        },
+        (None, ReadFrom::After(id)) => id,
+        (None, ReadFrom::New) => return Ok(false),
+    };
+    if s.log.last_id <= gt {
+        return Ok(false);
+    }
+    let mut body = crate::cmd::coll::side_buffer(ctx);
+    let from = if req.group.is_some() {
+        ReadFrom::New
+    } else {
+        ReadFrom::After(gt)
+    };
+    serve_one(ctx, sh, h, key, from, req, &mut body)?;
+    if ctx.out.resp3 {
+        ctx.out.map(1);
+    } else {
+        ctx.out.array(1);
+    }
+    ctx.out.raw(&body.buf);
+    Ok(true)
+}
+
+/// Writes one stream's part of a read reply (`[key, entries]`, or `key`
+/// then entries in a RESP3 map) into `body` when there is something to
+/// serve; returns whether it did.
+fn serve_one(
+    ctx: &mut Ctx,
+    sh: &mut Shard,
+    h: u64,
+    key: &[u8],
+    from: ReadFrom,
+    req: &ReadRequest,
+    body: &mut Out,
+) -> Result<bool, CmdError> {
+    let now = ctx.now_ms;
+    let count = if req.count == 0 {
+        usize::MAX
+    } else {
+        req.count
+    };
+    let Some(s) = read_mut(ctx, sh, h, key)? else {
+        return Ok(false);
+    };
+    let Some(gr) = &req.group else {
+        let ReadFrom::After(gt) = from else {
+            return Ok(false);
+        };
+        if s.log.is_empty() || s.log.last_valid_id() <= gt {
+            return Ok(false);
+        }
+        let Some(start) = gt.incr() else {
+            return Ok(false);
+        };
+        head(body, key);
+        let mut entries = crate::cmd::coll::side_buffer(ctx);
+        let mut n = 0;
+        for e in s.log.range(start, StreamId::MAX, false).take(count) {
+            write_entry(&mut entries, &e);
+            n += 1;
+        }
+        body.array(n);
+        body.raw(&entries.buf);
+        return Ok(true);
+    };
+    let log = &s.log;
+    let Some(g) = s.groups.get_mut(&gr.group) else {
+        return Err(no_key_or_group(
+            key,
+            &gr.group,
+            " in XREADGROUP with GROUP option",
+        ));
+    };
+    if from == ReadFrom::New && (log.is_empty() || log.last_valid_id() <= g.last_id) {
+        return Ok(false);
+    }
+    // Redis 7.0 creates (or refreshes) the consumer only when it serves it.
+    let (consumer, _) = g.consumer_or_create(&gr.consumer, now);
+    consumer.seen_time = now;
+    let cname = consumer.name.clone();
+    head(body, key);
+    match from {
+        ReadFrom::After(gt) => serve_history(log, g, &cname, gt, count, now, body),
+        ReadFrom::New => serve_new(log, g, &cname, gr.noack, count, now, body),
+    }
+    Ok(true)
+}
+
+fn head(body: &mut Out, key: &[u8]) {
+    if !body.resp3 {
+        body.array(2);
+    }
+    body.bulk(key);
+}
+
+/// Delivers entries after the group's last ID to `consumer`.
+fn serve_new(
+    log: &Log,
+    g: &mut Group,
+    consumer: &Arc<[u8]>,
+    noack: bool,
+    count: usize,
+    now: i64,
+    body: &mut Out,
+) {
+    let mut entries = Out {
+        buf: Vec::new(),
+        resp3: body.resp3,
+    };
+    let mut n = 0;
+    let start = g.last_id.incr().unwrap_or(StreamId::MAX);
+    for e in log.range(start, StreamId::MAX, false).take(count) {
+        log.advance_group(g, e.id);
+        write_entry(&mut entries, &e);
+        if !noack {
+            g.deliver(e.id, consumer, now);
+        }
+        n += 1;
+    }
+    body.array(n);
+    body.raw(&entries.buf);
+}
+
+/// Re-delivers the consumer's own pending entries after `gt`; entries deleted
+/// since are reported as `[id, nil]`.
+fn serve_history(
+    log: &Log,
+    g: &mut Group,
+    consumer: &Arc<[u8]>,
+    gt: StreamId,
+    count: usize,
+    now: i64,
+    body: &mut Out,
+) {
+    let ids: Vec<StreamId> = match (g.consumers.get(consumer), gt.incr()) {
+        (Some(c), Some(start)) => c.pel.range(start..).take(count).copied().collect(),
+        _ => Vec::new(),
+    };
+    body.array(ids.len());
+    for id in ids {
+        match log.get(id) {
+            Some(e) => {
+                write_entry(body, &e);
+                if let Some(nack) = g.pel.get_mut(&id) {
+                    nack.delivery_time = now;
+                    nack.delivery_count += 1;
+                }
+            }
+            None => {
+                body.array(2);
+                write_id(body, id);
+                body.null_array();
+            }
+        }
+    }
+}
