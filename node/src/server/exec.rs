@@ -131,6 +131,8 @@ pub fn execute(
             subcommand_error(spec, args)
                 .unwrap_or_else(|| "NOAUTH Authentication required.".into()),
         )
+    } else if srv.config.evict.maxmemory() != 0 && !super::evict::admit(srv, spec.flags, now_ms) {
+        Some(super::evict::OOM.into())
     } else {
         None
     };

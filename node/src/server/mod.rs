@@ -19,6 +19,7 @@
 
 pub mod client;
 pub mod cron;
+pub mod evict;
 pub mod exec;
 pub mod http;
 pub mod worker;
@@ -88,6 +89,7 @@ pub struct Server {
     pub monitor_count: AtomicUsize,
     pub shutting_down: AtomicBool,
     pub io_threads: usize,
+    pub evictor: evict::Evictor,
 }
 
 impl Server {
@@ -122,6 +124,7 @@ impl Server {
             monitor_count: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             io_threads,
+            evictor: evict::Evictor::new(),
         }
     }
 
