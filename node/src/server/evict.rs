@@ -219,12 +219,18 @@ impl Evictor {
         };
         let t0 = Instant::now();
         let mut evicted = 0u64;
-        while self.counted() > max {
+        // The limit is re-read for every key, so that raising or removing it
+        // (CONFIG SET) stops a background eviction at once.
+        loop {
+            let max = p.maxmemory() as usize;
+            if max == 0 || self.counted() <= max {
+                break;
+            }
             let Some(entry) = self.pick(&srv.keyspace, policy, samples, now_ms) else {
                 return self.cannot_free(max, limit);
             };
-            self.free(entry, lazy);
             srv.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
+            self.free(entry, lazy);
             evicted += 1;
             if evicted.is_multiple_of(16) && limit.is_some_and(|l| t0.elapsed() > l) {
                 self.running.store(true, Ordering::Relaxed);
