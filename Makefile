@@ -36,6 +36,7 @@ test: lint ## The test command: lint, unit and integration tests (real redis cli
 	$(CARGO) build --profile ci -p kcache-node
 	KCACHE_NODE_BIN=$(TEST_BIN) $(CARGO) test --workspace --profile ci
 	KCACHE_NODE_BIN=$(TEST_BIN) python3 -m pytest -q node/tests/py
+	$(MAKE) bench-smoke
 
 .PHONY: fuzz-diff
 fuzz-diff: ## Long differential run against redis-server (ITER=200000)
@@ -46,7 +47,11 @@ fuzz-diff: ## Long differential run against redis-server (ITER=200000)
 .PHONY: bench
 bench: ## Side-by-side benchmark of kcache-node and redis-server (redis-benchmark)
 	$(CARGO) build --release -p kcache-node
-	python3 bench/bench.py --node $(CURDIR)/target/release/kcache-node
+	python3 bench/bench.py --node $(CURDIR)/target/release/kcache-node $(ARGS)
+
+.PHONY: bench-smoke
+bench-smoke: ## bench.py's tests and a --quick run (seconds; part of make test)
+	KCACHE_NODE_BIN=$${KCACHE_NODE_BIN:-$(TEST_BIN)} python3 -m pytest -q bench/test_bench.py
 
 # --- local cluster ---
 # A real single-node Kubernetes built from upstream Go modules (hack/cluster/README.md).

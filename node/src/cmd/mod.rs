@@ -287,24 +287,32 @@ pub fn arity_ok(arity: i32, argc: usize) -> bool {
     }
 }
 
-/// Redis's unknown-command error, quoting up to the first arguments.
+/// Redis's unknown-command error, quoting up to the first arguments: the name
+/// and each argument as C strings (cut at a NUL), the name to 128 bytes and the
+/// arguments to 128 bytes in all. Cut on bytes, then made text, so a multi-byte
+/// sequence is never split (invalid UTF-8 shows as U+FFFD where Redis sends the
+/// raw bytes).
 pub fn unknown_command(args: &Args) -> CmdError {
-    let name = args.str_lossy(0);
-    let mut s = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        &name[..name.len().min(128)]
-    );
+    fn cstr(b: &[u8], max: usize) -> &[u8] {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        &b[..end.min(max)]
+    }
+    let mut quoted: Vec<u8> = Vec::new();
     for i in 1..args.len() {
-        let a = args.str_lossy(i);
-        let a = &a[..a.len().min(128)];
-        if s.len() + a.len() > 1024 {
+        if quoted.len() >= 128 {
             break;
         }
-        s.push('\'');
-        s.push_str(a);
-        s.push_str("' ");
+        let a = cstr(args.get(i), 128 - quoted.len());
+        quoted.push(b'\'');
+        quoted.extend_from_slice(a);
+        quoted.extend_from_slice(b"' ");
     }
-    s.into()
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(cstr(args.get(0), 128)),
+        String::from_utf8_lossy(&quoted)
+    )
+    .into()
 }
 
 #[cfg(test)]
@@ -323,6 +331,21 @@ mod tests {
         }
         assert!(c.lookup(b"GeT").is_some());
         assert!(c.lookup(b"nosuchcommand").is_none());
+    }
+
+    #[test]
+    fn unknown_command_cuts_bytes_like_redis() {
+        let mut buf = vec![0xe2u8; 200]; // not UTF-8, and 128 is mid-sequence
+        buf.extend_from_slice(b"a\x00b");
+        buf.extend(std::iter::repeat_n(b'y', 300));
+        let ranges = vec![0..200, 200..203, 203..503, 203..205];
+        let e = unknown_command(&Args::new(&buf, &ranges)).0;
+        let want = format!(
+            "ERR unknown command '{}', with args beginning with: 'a' '{}' ",
+            "\u{fffd}".repeat(128),
+            "y".repeat(124)
+        );
+        assert_eq!(e, want);
     }
 
     #[test]

@@ -255,15 +255,20 @@ fn hex(c: u8) -> Option<u8> {
 
 /// Redis's `sdssplitargs`: whitespace-separated words, "double quotes" with C
 /// escapes (`\n`, `\xff`, ...), 'single quotes' with only `\'`.
+///
+/// Redis splits a C string: the line ends at its first NUL byte (inside quotes
+/// that is an unbalanced quote), and "whitespace" is C's `isspace`.
 pub fn split_args(
     line: &[u8],
     out: &mut Vec<u8>,
     ranges: &mut Vec<Range<usize>>,
 ) -> Result<(), ProtocolError> {
     let mut i = 0;
-    let n = line.len();
+    let n = line.iter().position(|&b| b == 0).unwrap_or(line.len());
+    let line = &line[..n];
+    let isspace = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && isspace(line[i]) {
             i += 1;
         }
         // A NUL outside quotes ends the line, as in C's sdssplitargs (and must, or
@@ -302,7 +307,7 @@ pub fn split_args(
                 }
                 if c == b'"' {
                     // Closing quote must be followed by a space or the end.
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !isspace(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -321,7 +326,7 @@ pub fn split_args(
                     continue;
                 }
                 if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !isspace(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -335,9 +340,7 @@ pub fn split_args(
                 }
                 let c = line[i];
                 match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        break;
-                    }
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     _ => out.push(c),
@@ -420,6 +423,28 @@ mod tests {
         assert_eq!(
             ProtocolError::ExpectedDollar('+').to_string(),
             "Protocol error: expected '$', got '+'"
+        );
+    }
+
+    #[test]
+    fn inline_stops_at_nul_like_a_c_string() {
+        // A NUL once made the splitter loop forever, pushing empty arguments.
+        // Leading C whitespace (\v) is skipped; only space, \t, \r, \n end a word.
+        let reqs = parse_all(b"ECHO ab\x00cd \"x\r\n\x0bPING\x0b\r\n").unwrap();
+        assert_eq!(
+            reqs,
+            vec![
+                vec![b"ECHO".to_vec(), b"ab".to_vec()],
+                vec![b"PING\x0b".to_vec()]
+            ]
+        );
+        assert_eq!(
+            parse_all(b"ECHO \"a\x00b\"\r\n").unwrap_err(),
+            ProtocolError::UnbalancedQuotes
+        );
+        assert_eq!(
+            parse_all(b"\x00PING\r\n").unwrap(),
+            vec![Vec::<Vec<u8>>::new()]
         );
     }
 
