@@ -96,7 +96,7 @@ pub static PARAMS: &[Param] = &[
     p!("protected-mode", YES, Kind::Bool, true, "Accepted for compatibility."),
     p!("requirepass", "", Kind::Str, true, "Password clients must AUTH with (empty: none)."),
     p!("masterauth", "", Kind::Str, true, "Password used to authenticate to a primary."),
-    p!("maxmemory", "0", Kind::Memory { min: 0 }, true, "Memory limit for data, in bytes (0: none)."),
+    p!("maxmemory", "0", Kind::Memory { min: 0 }, true, "Memory limit, in bytes (0: none); honoured to within 256 KiB per thread, so use tens of MB or more."),
     p!("maxmemory-policy", "noeviction", Kind::Enum(POLICIES), true, "What to evict when maxmemory is reached."),
     p!("maxmemory-samples", "5", int(1, 64), true, "Keys sampled per eviction."),
     p!("maxmemory-eviction-tenacity", "10", int(0, 100), true, "How long one command may spend evicting before the rest is left to the background (0-100; 10 is 500 microseconds, 100 unlimited)."),
