@@ -51,7 +51,7 @@ bench: ## Side-by-side benchmark of kcache-node and redis-server (redis-benchmar
 
 .PHONY: bench-smoke
 bench-smoke: ## bench.py's tests and a --quick run (seconds; part of make test)
-	KCACHE_NODE_BIN=$${KCACHE_NODE_BIN:-$(TEST_BIN)} python3 -m pytest -q bench/test_bench.py
+	KCACHE_NODE_BIN=$${KCACHE_NODE_BIN:-$(TEST_BIN)} python3 -m pytest -q bench/test_bench.py bench/test_memory.py
 
 # --- local cluster ---
 # A real single-node Kubernetes built from upstream Go modules (hack/cluster/README.md).

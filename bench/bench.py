@@ -5,7 +5,8 @@ Starts both servers with equivalent settings (no persistence, each on a free
 port), runs redis-benchmark against each in turn (interleaved per test, so drift
 on a shared machine hits both alike), and records throughput, latency
 percentiles and the server's CPU time per request (from /proc/<pid>/stat).
-Then loads keys into fresh instances and reports memory per key. Prints
+Then loads keys into fresh instances and reports memory per key, and per
+element of hashes and sorted sets (bench/memory.py). Prints
 Markdown tables and writes JSON (default bench/results/latest.json).
 
 Standard library only. `--quick` is a smoke run of a few seconds.
@@ -323,6 +324,9 @@ def report(result):
             fmt(v["used_memory_per_key"], ".1f")))
     lines.append("\nused_memory from: " + "; ".join(
         "%s %s" % (name, mem[name]["used_memory_source"]) for name in ("kcache", "redis")))
+    if "memory_collections" in result:
+        import memory
+        lines += ["", memory.report(result["memory_collections"])]
     return "\n".join(lines)
 
 
@@ -378,6 +382,9 @@ def main(argv=None):
         for s in servers.values():
             s.stop()
     result["memory"] = memory_test(args, args.keys)
+    # Collections (hashes, sorted sets) per element: bench/memory.py.
+    import memory
+    result["memory_collections"] = memory.run(args.node, args.redis, args.quick)
 
     print(report(result))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -67,3 +67,5 @@ def test_quick_run_end_to_end(tmp_path):
         assert result["memory"][side]["keys"] == result["settings"]["memory_keys"]
         assert result["memory"][side]["rss_per_key"] > 0
     assert result["machine"]["nproc"] >= 1
+    assert set(result["memory_collections"]) == {"hashes", "zsets", "bigzset"}
+    assert "| 2000 sorted sets x 10 members |" in proc.stdout

@@ -41,6 +41,15 @@ pub fn used_memory() -> usize {
     USED.load(Ordering::Relaxed).max(0) as usize
 }
 
+/// [`used_memory`] as seen from the calling thread: the published figure plus
+/// this thread's own unpublished change. Eviction measures against this, so the
+/// memory it frees on this thread counts at once instead of after 256 KiB; what
+/// other threads have not published yet (at most 256 KiB each) still lags.
+pub fn used_memory_here() -> usize {
+    let own = PENDING.try_with(|p| p.get()).unwrap_or(0);
+    (USED.load(Ordering::Relaxed) + own).max(0) as usize
+}
+
 /// Counting wrapper around mimalloc.
 pub struct Counting;
 

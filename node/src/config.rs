@@ -102,9 +102,10 @@ pub static PARAMS: &[Param] = &[
     p!("protected-mode", YES, Kind::Bool, true, "Accepted for compatibility."),
     p!("requirepass", "", Kind::Str, true, "Password clients must AUTH with (empty: none)."),
     p!("masterauth", "", Kind::Str, true, "Password used to authenticate to a primary."),
-    p!("maxmemory", "0", Kind::Memory { min: 0 }, true, "Memory limit for data, in bytes (0: none)."),
+    p!("maxmemory", "0", Kind::Memory { min: 0 }, true, "Memory limit, in bytes (0: none); honoured to within 256 KiB per thread, so use tens of MB or more."),
     p!("maxmemory-policy", "noeviction", Kind::Enum(POLICIES), true, "What to evict when maxmemory is reached."),
     p!("maxmemory-samples", "5", int(1, 64), true, "Keys sampled per eviction."),
+    p!("maxmemory-eviction-tenacity", "10", int(0, 100), true, "How long one command may spend evicting before the rest is left to the background (0-100; 10 is 500 microseconds, 100 unlimited)."),
     p!("databases", "16", int(1, 1 << 16), false, "Number of logical databases."),
     p!("save", "3600 1 300 100 60 10000", Kind::Save, true, "Snapshot schedule: pairs of <seconds> <changes>, or \"\"."),
     p!("appendonly", NO, Kind::Bool, true, "Enable the append-only file."),
@@ -386,6 +387,57 @@ pub struct Config {
     /// notification can be sent; shared with the keyspace so expiry paths test
     /// one atomic.
     pub notify: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// The maxmemory family, read before every command; atomics for the same reason.
+    pub evict: EvictionParams,
+}
+
+/// `maxmemory`, its policy and tuning, mirrored from the values map on every
+/// change. The LFU parameters are mirrored into [`crate::db::access`] as well.
+#[derive(Default)]
+pub struct EvictionParams {
+    pub maxmemory: AtomicU64,
+    /// Index into the policy list, in Redis's order (see [`policy_index`]).
+    pub policy: std::sync::atomic::AtomicU8,
+    pub samples: AtomicU64,
+    pub tenacity: AtomicU64,
+    pub lazy_eviction: std::sync::atomic::AtomicBool,
+}
+
+/// The position of a `maxmemory-policy` name in Redis's list
+/// (volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru,
+/// allkeys-lfu, allkeys-random, noeviction).
+pub fn policy_index(name: &str) -> Option<u8> {
+    POLICIES.iter().position(|p| *p == name).map(|i| i as u8)
+}
+
+impl EvictionParams {
+    /// The limit in bytes, 0 when none: one relaxed load, the whole cost of
+    /// eviction support for a node without a limit.
+    #[inline]
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, name: &str, value: &str) {
+        crate::db::access::configure(name, value);
+        self.set_local(name, value);
+    }
+
+    fn set_local(&self, name: &str, value: &str) {
+        let num = || value.parse::<u64>().unwrap_or(0);
+        match name {
+            "maxmemory" => self.maxmemory.store(num(), Ordering::Relaxed),
+            "maxmemory-policy" => {
+                if let Some(i) = policy_index(value) {
+                    self.policy.store(i, Ordering::Relaxed);
+                }
+            }
+            "maxmemory-samples" => self.samples.store(num(), Ordering::Relaxed),
+            "maxmemory-eviction-tenacity" => self.tenacity.store(num(), Ordering::Relaxed),
+            "lazyfree-lazy-eviction" => self.lazy_eviction.store(value == "yes", Ordering::Relaxed),
+            _ => {}
+        }
+    }
 }
 
 /// The `*-max-listpack-*` family, mirrored from the values map on every change.
@@ -441,8 +493,12 @@ impl Config {
             .map(|p| (p.name, p.default.to_string()))
             .collect();
         let enc = EncodingLimits::default();
+        let evict = EvictionParams::default();
         for p in PARAMS {
             enc.set(p.name, p.default);
+            // Not `evict.set`: building a config must not reset the process-wide
+            // access-word mode (db::access starts at the same defaults).
+            evict.set_local(p.name, p.default);
         }
         Config {
             values: RwLock::new(values),
@@ -450,6 +506,7 @@ impl Config {
             file: None,
             enc,
             notify: Default::default(),
+            evict,
         }
     }
 
@@ -465,6 +522,7 @@ impl Config {
     /// Updates the atomic mirrors of a parameter that just changed.
     fn mirror(&self, name: &str, value: &str) {
         self.enc.set(name, value);
+        self.evict.set(name, value);
         if name == "notify-keyspace-events" {
             self.notify.store(
                 crate::server::notify::flags_from_str(value),
@@ -800,5 +858,9 @@ mod tests {
                 .set_runtime(&[("client-output-buffer-limit".into(), bad.into())])
                 .is_err());
         }
+        assert_eq!(cfg.matching(b"maxmemory*").len(), 4);
+        cfg.set_runtime(&[("maxmemory".into(), "20mb".into())])
+            .unwrap();
+        assert_eq!(cfg.evict.maxmemory(), 20 * 1024 * 1024);
     }
 }

@@ -13,7 +13,7 @@ mod multi;
 use super::flags::*;
 use super::{err, Args, CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRONGTYPE};
 use crate::db::entry::{Entry, ValueRef};
-use crate::db::{lru_clock, Keyspace, Shard};
+use crate::db::{access, new_access, Keyspace, Shard};
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $h:expr, $since:expr, $summary:expr) => {
@@ -91,16 +91,16 @@ pub fn with_string_mut<R>(
     min_len: usize,
     f: impl FnOnce(&mut Vec<u8>) -> Result<R, CmdError>,
 ) -> Result<R, CmdError> {
-    let access = lru_clock(now_ms);
     let Some(slot) = ks.live(sh, h, key, now_ms) else {
         let mut v = vec![0u8; min_len];
         let r = f(&mut v)?;
-        sh.insert(h, Entry::new_string_owned(key, v, None, access));
+        sh.insert(h, Entry::new_string_owned(key, v, None, new_access(now_ms)));
         return Ok(r);
     };
-    let (mut buf, expire) = {
+    let (mut buf, expire, access) = {
         let mut view = sh.view_mut(slot);
         str_of(&view)?;
+        let access = access::touched(view.access(), now_ms);
         view.set_access(access);
         if let Some(buf) = view.heap_string_mut() {
             if buf.len() < min_len {
@@ -111,7 +111,7 @@ pub fn with_string_mut<R>(
         let current = str_of(&view)?;
         let mut buf = Vec::with_capacity(current.len().max(min_len));
         buf.extend_from_slice(current);
-        (buf, view.expire())
+        (buf, view.expire(), access)
     };
     if buf.len() < min_len {
         buf.resize(min_len, 0);
@@ -132,7 +132,12 @@ pub fn store(
     expire: Option<i64>,
     now_ms: i64,
 ) {
-    let entry = Entry::new_string(key, value, expire, lru_clock(now_ms));
+    // An overwrite keeps the old key's (touched) LFU counter, as Redis's dbOverwrite.
+    let word = match slot {
+        Some(s) => access::touched(sh.view(s).access(), now_ms),
+        None => new_access(now_ms),
+    };
+    let entry = Entry::new_string(key, value, expire, word);
     match slot {
         Some(s) => drop(sh.replace(s, h, entry)),
         None => sh.insert(h, entry),

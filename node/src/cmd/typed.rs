@@ -6,11 +6,11 @@
 use super::{CmdError, Ctx, WRONGTYPE};
 use crate::db::entry::{Entry, ValueRef};
 use crate::db::types::Object;
-use crate::db::{lru_clock, Shard};
+use crate::db::{access, new_access, Shard};
 
 /// Reads `key` as the type `pick` selects: `Ok(None)` when the key does not
 /// exist, `Err(WRONGTYPE)` when it holds another type. Counts a keyspace hit or
-/// miss and refreshes the LRU clock, as Redis's `lookupKeyRead`.
+/// miss and touches the access word, as Redis's `lookupKeyRead`.
 pub fn read<'s, T: ?Sized>(
     ctx: &Ctx,
     sh: &'s mut Shard,
@@ -37,7 +37,7 @@ pub fn write_existing<'s, T: ?Sized>(
     key: &[u8],
     pick: impl FnOnce(&mut Object) -> Option<&mut T>,
 ) -> Result<Option<&'s mut T>, CmdError> {
-    let Some(slot) = ctx.ks().live(sh, hash, key, ctx.now_ms) else {
+    let Some(slot) = ctx.ks().write(sh, hash, key, ctx.now_ms) else {
         return Ok(None);
     };
     match sh.object_mut(slot) {
@@ -57,12 +57,12 @@ pub fn write_or_create<'s, T: ?Sized>(
     create: impl FnOnce() -> Object,
     pick: impl Fn(&mut Object) -> Option<&mut T>,
 ) -> Result<&'s mut T, CmdError> {
-    let slot = match ctx.ks().live(sh, hash, key, ctx.now_ms) {
+    let slot = match ctx.ks().write(sh, hash, key, ctx.now_ms) {
         Some(slot) => slot,
         None => {
             sh.insert(
                 hash,
-                Entry::new_object(key, create(), None, lru_clock(ctx.now_ms)),
+                Entry::new_object(key, create(), None, new_access(ctx.now_ms)),
             );
             crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
             // Just inserted under the same lock: present by construction.
@@ -99,7 +99,12 @@ pub fn store(ctx: &Ctx, sh: &mut Shard, hash: u64, key: &[u8], obj: Object) -> b
         }
         return false;
     }
-    let entry = Entry::new_object(key, obj, None, lru_clock(ctx.now_ms));
+    // An overwrite keeps the old key's (touched) LFU counter, as Redis's dbOverwrite.
+    let word = match existing {
+        Some(slot) => access::touched(sh.view(slot).access(), ctx.now_ms),
+        None => new_access(ctx.now_ms),
+    };
+    let entry = Entry::new_object(key, obj, None, word);
     match existing {
         Some(slot) => drop(sh.replace(slot, hash, entry)),
         None => sh.insert(hash, entry),

@@ -22,6 +22,7 @@
 //! or none. Whole-keyspace commands (FLUSHALL, SWAPDB) lock every stripe they touch
 //! in the same order.
 
+pub mod access;
 pub mod entry;
 pub mod shard;
 pub mod table;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
 
+pub use self::access::new_access;
 use self::entry::Entry;
 pub use self::shard::Shard;
 
@@ -224,8 +226,19 @@ impl Keyspace {
         Some(slot)
     }
 
-    /// Like [`Keyspace::live`] for a read: counts a hit or a miss and refreshes the
-    /// key's LRU clock.
+    /// Like [`Keyspace::live`] for a write that keeps the value (Redis's
+    /// `lookupKeyWrite`): touches the access word without counting a hit.
+    #[inline]
+    pub fn write(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
+        let slot = self.live(shard, hash, key, now_ms)?;
+        let mut e = shard.view_mut(slot);
+        let word = access::touched(e.access(), now_ms);
+        e.set_access(word);
+        Some(slot)
+    }
+
+    /// Like [`Keyspace::live`] for a read: counts a hit or a miss and touches the
+    /// key's access word (LRU clock, or LFU counter under an LFU policy).
     #[inline]
     pub fn read(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
         let found = self.live(shard, hash, key, now_ms);
@@ -238,7 +251,9 @@ impl Keyspace {
                 }) {
                     self.keyspace_hits.fetch_add(1, Ordering::Relaxed);
                 }
-                shard.view_mut(slot).set_access(lru_clock(now_ms));
+                let mut e = shard.view_mut(slot);
+                let word = access::touched(e.access(), now_ms);
+                e.set_access(word);
             }
             None => {
                 if !crate::stats::with_current(|w| {

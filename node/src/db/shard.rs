@@ -240,6 +240,35 @@ impl Shard {
         }
     }
 
+    /// Calls `f` on up to `n` entries met walking the table (the TTL index when
+    /// `volatile`) from a random slot, as Redis's `dictGetSomeKeys`: eviction
+    /// sampling. Returns how many were visited.
+    pub fn sample(&self, rnd: u64, n: usize, volatile: bool, mut f: impl FnMut(&Entry)) -> usize {
+        let t = if volatile { &self.volatile } else { &self.main };
+        let total = t.slot_count();
+        if total == 0 || t.is_empty() {
+            return 0;
+        }
+        let start = (rnd % total as u64) as usize;
+        let mut taken = 0;
+        for k in 0..total {
+            if taken >= n {
+                break;
+            }
+            let i = if start + k >= total {
+                start + k - total
+            } else {
+                start + k
+            };
+            if let Some(p) = t.occupied(i) {
+                // SAFETY: both tables point at live entries owned by `main`.
+                f(&*unsafe { Entry::view(p) });
+                taken += 1;
+            }
+        }
+        taken
+    }
+
     /// Random occupied slot of the main table.
     pub fn random_slot(&self, rnd: u64) -> Option<usize> {
         self.main.random_slot(rnd)

@@ -148,6 +148,8 @@ pub fn execute(
     } else if client.pubsub.is_some() && !client.resp3 {
         // RESP2 subscribers may only manage subscriptions (server/pubsub.rs).
         super::pubsub::restricted_error(spec, args)
+    } else if srv.config.evict.maxmemory() != 0 && !super::evict::admit(srv, spec.flags, now_ms) {
+        Some(super::evict::OOM.into())
     } else {
         None
     };

@@ -20,6 +20,7 @@
 pub mod blocking;
 pub mod client;
 pub mod cron;
+pub mod evict;
 pub mod exec;
 pub mod http;
 pub mod notify;
@@ -112,6 +113,7 @@ pub struct Server {
     pub io_threads: usize,
     /// Clients blocked in BLPOP and friends (see [`blocking`]).
     pub blocking: blocking::Registry,
+    pub evictor: evict::Evictor,
 }
 
 impl Server {
@@ -150,6 +152,7 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             io_threads,
             blocking: blocking::Registry::default(),
+            evictor: evict::Evictor::new(),
         }
     }
 

@@ -134,7 +134,7 @@ fn pfadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 key,
                 hll::new_sparse(),
                 None,
-                crate::db::lru_clock(ctx.now_ms),
+                crate::db::new_access(ctx.now_ms),
             );
             sh.insert(h, e);
             updated = true;
@@ -221,7 +221,7 @@ fn pfmerge(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 dest,
                 hll::new_sparse(),
                 None,
-                crate::db::lru_clock(ctx.now_ms),
+                crate::db::new_access(ctx.now_ms),
             );
             sh.insert(h, e);
             sh.find(h, dest).expect("inserted key is present")

@@ -11,7 +11,7 @@ use parking_lot::MutexGuard;
 
 use super::{db_index, db_number, duplicate};
 use crate::cmd::{err, Args, CmdResult, Ctx, NO_SUCH_KEY, SYNTAX};
-use crate::db::{lru_clock, Keyspace, MultiLock, Shard};
+use crate::db::{new_access, Keyspace, MultiLock, Shard};
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 
@@ -161,7 +161,7 @@ pub fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let copied = {
         let e = sh.view(slot);
-        duplicate(&e, dst, e.expire(), lru_clock(now))
+        duplicate(&e, dst, e.expire(), new_access(now))
     };
     let dsh = pair.dst();
     let overwritten = match dsh.find(hd, dst) {

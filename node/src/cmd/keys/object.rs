@@ -112,10 +112,9 @@ pub fn object(ctx: &mut Ctx, args: &Args) -> CmdResult {
             if !lfu {
                 return err(LFU_NOT_SELECTED);
             }
-            let decay = ctx.srv.config.get_i64("lfu-decay-time");
-            let freq = lfu_decr_and_return(e.access(), decay, ctx.now_ms);
+            let freq = crate::db::access::lfu_decr_and_return(e.access(), ctx.now_ms);
             drop(sh);
-            ctx.out.int(freq);
+            ctx.out.int(freq as i64);
         }
         _ => {
             let shares =
@@ -141,42 +140,5 @@ fn is_shared_integer(e: &Entry) -> bool {
                     .is_some_and(|v| (0..SHARED_INTEGERS).contains(&v))
         }
         crate::db::entry::ValueRef::Obj(_) => false,
-    }
-}
-
-/// Redis's `LFUDecrAndReturn`: the access word is 16 bits of minutes since the
-/// last decrement and an 8-bit logarithmic counter, which loses one per
-/// `lfu-decay-time` minutes elapsed.
-fn lfu_decr_and_return(access: u32, decay_minutes: i64, now_ms: i64) -> i64 {
-    let ldt = (access >> 8) as i64 & 0xffff;
-    let counter = (access & 0xff) as i64;
-    let now_min = (now_ms / 1000 / 60) & 0xffff;
-    let elapsed = if now_min >= ldt {
-        now_min - ldt
-    } else {
-        0xffff - ldt + now_min
-    };
-    let periods = if decay_minutes > 0 {
-        elapsed / decay_minutes
-    } else {
-        0
-    };
-    (counter - periods).max(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lfu_counter_decays_per_period() {
-        let minute = 60_000;
-        let now = 1000 * minute;
-        let word = |ldt: i64, counter: u32| ((ldt as u32 & 0xffff) << 8) | counter;
-        assert_eq!(lfu_decr_and_return(word(1000, 5), 1, now), 5);
-        assert_eq!(lfu_decr_and_return(word(998, 5), 1, now), 3);
-        assert_eq!(lfu_decr_and_return(word(990, 5), 1, now), 0);
-        assert_eq!(lfu_decr_and_return(word(990, 5), 0, now), 5);
-        assert_eq!(lfu_decr_and_return(word(996, 5), 2, now), 3);
     }
 }

@@ -388,8 +388,8 @@ fn memory(srv: &Server, s: &mut Section) {
     s.kv("mem_aof_buffer", 0);
     s.kv("mem_allocator", "mimalloc");
     s.kv("active_defrag_running", 0);
-    s.kv("lazyfree_pending_objects", 0);
-    s.kv("lazyfreed_objects", 0);
+    s.kv("lazyfree_pending_objects", srv.evictor.lazyfree_pending());
+    s.kv("lazyfreed_objects", srv.evictor.lazyfreed());
 }
 
 /// Persistence is not implemented yet: report a node that has never saved and

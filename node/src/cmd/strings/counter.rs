@@ -17,18 +17,19 @@ fn update<R>(
     let ks = ctx.ks();
     let mut sh = ctx.db().lock(h);
     let slot = ks.live(&mut sh, h, key, ctx.now_ms);
-    let (text, r, expire) = match slot {
+    let (text, r, expire, word) = match slot {
         Some(s) => {
             let view = sh.view(s);
             let (text, r) = compute(Some(str_of(&view)?))?;
-            (text, r, view.expire())
+            let word = crate::db::access::touched(view.access(), ctx.now_ms);
+            (text, r, view.expire(), word)
         }
         None => {
             let (text, r) = compute(None)?;
-            (text, r, None)
+            (text, r, None, crate::db::new_access(ctx.now_ms))
         }
     };
-    let entry = Entry::new_string_owned(key, text, expire, crate::db::lru_clock(ctx.now_ms));
+    let entry = Entry::new_string_owned(key, text, expire, word);
     match slot {
         Some(s) => drop(sh.replace(s, h, entry)),
         None => sh.insert(h, entry),
