@@ -825,7 +825,7 @@ mod tests {
         cfg.set_runtime(&[("notify-keyspace-events".into(), "KEA".into())])
             .unwrap();
         assert_eq!(cfg.get("notify-keyspace-events"), "AKE");
-        assert_eq!(cfg.matching(b"maxmemory*").len(), 3);
+        assert_eq!(cfg.matching(b"maxmemory*").len(), 4);
         assert_ne!(cfg.notify.load(Ordering::Relaxed), 0);
     }
 

@@ -193,7 +193,9 @@ def _mask(cmd, reply):
                 if i > 0 and isinstance(v[i - 1], str) and v[i - 1] in TIME_KEYS:
                     out.append("<t>")
                 else:
-                    out.append(walk(x, parent_key))
+                    # In a flat RESP2 map, the string before a value is its key.
+                    key = v[i - 1] if i > 0 and isinstance(v[i - 1], str) else parent_key
+                    out.append(walk(x, key))
             if parent_key == "pending" and out and all(isinstance(p, list) for p in out):
                 # XINFO STREAM FULL: [id, consumer, time, count] / [id, time, count]
                 out = [p[:-2] + ["<t>", p[-1]] if len(p) in (3, 4) else p for p in out]
