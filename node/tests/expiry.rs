@@ -52,6 +52,8 @@ impl Local {
             no_evict: Default::default(),
             killed: Default::default(),
             commands: Default::default(),
+            multi: (-1).into(),
+            dirty_cas: Default::default(),
         });
         let client = Client::new(shared, true);
         Local {

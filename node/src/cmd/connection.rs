@@ -287,6 +287,7 @@ fn quit(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 
 fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let c = &mut *ctx.client;
+    crate::server::multi::discard(c); // ends MULTI and drops WATCHes
     c.select(0);
     c.resp3 = false;
     c.shared.resp.store(2, Ordering::Relaxed);
@@ -329,7 +330,7 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let omem = c.omem.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -339,6 +340,7 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
         (now - c.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000,
         c.flags(),
         c.db.load(Ordering::Relaxed),
+        c.multi.load(Ordering::Relaxed),
         qbuf,
         0,
         qbuf.max(1024),

@@ -18,6 +18,7 @@ pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod strings;
+pub mod transactions;
 pub mod typed;
 pub mod zsets;
 
@@ -245,6 +246,7 @@ impl Commands {
             server::COMMANDS,
             zsets::COMMANDS,
             geo::COMMANDS,
+            transactions::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

@@ -42,6 +42,11 @@ pub struct ClientShared {
     /// Set by CLIENT KILL; the owner closes the connection at its next turn.
     pub killed: AtomicBool,
     pub commands: AtomicU64,
+    /// Commands queued since MULTI, -1 outside a transaction (CLIENT LIST `multi=`
+    /// and flag `x`).
+    pub multi: AtomicI64,
+    /// A watched key was touched: EXEC will fail (CLIENT LIST flag `d`).
+    pub dirty_cas: AtomicBool,
 }
 
 impl ClientShared {
@@ -54,6 +59,12 @@ impl ClientShared {
         let mut f = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             f.push('O');
+        }
+        if self.multi.load(Ordering::Relaxed) >= 0 {
+            f.push('x');
+        }
+        if self.dirty_cas.load(Ordering::Relaxed) {
+            f.push('d');
         }
         if self.no_evict.load(Ordering::Relaxed) {
             f.push('e');
@@ -74,6 +85,8 @@ pub struct Client {
     pub reply: ReplyMode,
     pub close_after_reply: bool,
     pub monitor: bool,
+    /// MULTI/EXEC and WATCH state (`server/multi.rs`).
+    pub tx: super::multi::Tx,
     pub shared: Arc<ClientShared>,
 }
 
@@ -87,6 +100,7 @@ impl Client {
             reply: ReplyMode::On,
             close_after_reply: false,
             monitor: false,
+            tx: super::multi::Tx::default(),
             shared,
         }
     }

@@ -21,6 +21,8 @@ pub mod client;
 pub mod cron;
 pub mod exec;
 pub mod http;
+pub mod multi;
+pub mod watch;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -86,6 +88,8 @@ pub struct Server {
     pub workers: OnceLock<Vec<WorkerHandle>>,
     pub monitors: Mutex<Vec<MonitorRef>>,
     pub monitor_count: AtomicUsize,
+    /// WATCHed keys of every client (`watch.rs`).
+    pub watches: Arc<watch::Registry>,
     pub shutting_down: AtomicBool,
     pub io_threads: usize,
 }
@@ -120,6 +124,7 @@ impl Server {
             workers: OnceLock::new(),
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
+            watches: Arc::default(),
             shutting_down: AtomicBool::new(false),
             io_threads,
         }

@@ -278,6 +278,8 @@ impl Worker {
                 no_evict: Default::default(),
                 killed: Default::default(),
                 commands: Default::default(),
+                multi: (-1).into(),
+                dirty_cas: Default::default(),
             });
             self.srv.clients.add(shared.clone());
             let authenticated = self.hot.requirepass.is_none();
