@@ -97,8 +97,8 @@ fn multi(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 
 /// `EXEC`
 ///
-/// Runs through `server::multi::exec`, which needs the request path's state;
-/// the dispatcher never calls this handler.
+/// After MULTI the request path runs `server::multi::exec` instead (it needs
+/// the path's state); this handler answers EXEC without MULTI.
 fn exec(_ctx: &mut Ctx, _args: &Args) -> CmdResult {
     err("ERR EXEC without MULTI")
 }

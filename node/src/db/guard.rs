@@ -18,6 +18,8 @@
 
 use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -91,7 +93,8 @@ impl StripeSet {
 #[derive(Clone, Copy)]
 struct Scope {
     held: *const StripeSet,
-    observer: Option<*const (dyn LockObserver + 'static)>,
+    /// The observer, and the gate that must be non-zero for it to be called.
+    observer: Option<(*const AtomicUsize, *const (dyn LockObserver + 'static))>,
 }
 
 impl Scope {
@@ -134,8 +137,11 @@ pub(super) fn with_held_set<R>(set: &StripeSet, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Runs `f` with `obs` shown every stripe this thread locks.
-pub fn observe<R>(obs: &dyn LockObserver, f: impl FnOnce() -> R) -> R {
+/// Runs `f` with `obs` shown every stripe this thread locks while `gate` is
+/// non-zero (read under the stripe's lock, so a gate raised inside an earlier
+/// critical section on that stripe is seen).
+#[inline]
+pub fn observe<R>(gate: &AtomicUsize, obs: &dyn LockObserver, f: impl FnOnce() -> R) -> R {
     // SAFETY: only the lifetime bound of the trait object changes; the pointer is
     // removed from the thread-local by `_restore` before `obs`'s borrow ends.
     let ptr: *const (dyn LockObserver + 'static) = unsafe {
@@ -144,7 +150,7 @@ pub fn observe<R>(obs: &dyn LockObserver, f: impl FnOnce() -> R) -> R {
     let prev = SCOPE.with(|s| {
         let prev = s.get();
         s.set(Scope {
-            observer: Some(ptr),
+            observer: Some((gate as *const AtomicUsize, ptr)),
             ..prev
         });
         prev
@@ -153,13 +159,34 @@ pub fn observe<R>(obs: &dyn LockObserver, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// A locked stripe: derefs to its [`Shard`]. Either this guard locked it, or the
-/// running EXEC holds it for the whole transaction.
-pub struct ShardGuard<'a>(Inner<'a>);
+/// A locked stripe: derefs to its [`Shard`]. Either this guard locked it (and
+/// unlocks it when dropped), or the running EXEC holds it for the whole
+/// transaction.
+pub struct ShardGuard<'a> {
+    /// The shard inside the mutex (a plain pointer, so a deref costs no branch).
+    shard: NonNull<Shard>,
+    /// The lock this guard took; `None` when EXEC holds the stripe.
+    _lock: Option<MutexGuard<'a, Shard>>,
+}
 
-enum Inner<'a> {
-    Locked(MutexGuard<'a, Shard>),
-    Held(&'a Mutex<Shard>),
+impl<'a> ShardGuard<'a> {
+    #[inline]
+    fn locked(m: &'a Mutex<Shard>) -> ShardGuard<'a> {
+        ShardGuard {
+            // SAFETY: `data_ptr` of a live mutex is non-null.
+            shard: unsafe { NonNull::new_unchecked(m.data_ptr()) },
+            _lock: Some(m.lock()),
+        }
+    }
+
+    /// A stripe this thread already holds (see `with_held_set`).
+    fn held(m: &'a Mutex<Shard>) -> ShardGuard<'a> {
+        ShardGuard {
+            // SAFETY: as in `locked`.
+            shard: unsafe { NonNull::new_unchecked(m.data_ptr()) },
+            _lock: None,
+        }
+    }
 }
 
 impl Deref for ShardGuard<'_> {
@@ -167,25 +194,19 @@ impl Deref for ShardGuard<'_> {
 
     #[inline]
     fn deref(&self) -> &Shard {
-        match &self.0 {
-            Inner::Locked(g) => g,
-            // SAFETY: this thread holds the mutex (EXEC's guards outlive the
-            // scope that made this guard), and a handler never holds two guards
-            // of one stripe (outside EXEC that would deadlock), so no other
-            // reference to the shard is in use.
-            Inner::Held(m) => unsafe { &*m.data_ptr() },
-        }
+        // SAFETY: the mutex is locked by this thread for the guard's lifetime:
+        // by `_lock`, or by the running EXEC, whose guards outlive the scope
+        // that made this one. A handler never holds two guards of one stripe
+        // (outside EXEC that would deadlock), so no other reference is in use.
+        unsafe { self.shard.as_ref() }
     }
 }
 
 impl DerefMut for ShardGuard<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut Shard {
-        match &mut self.0 {
-            Inner::Locked(g) => g,
-            // SAFETY: as in `deref`; the `&mut self` borrow makes it exclusive.
-            Inner::Held(m) => unsafe { &mut *m.data_ptr() },
-        }
+        // SAFETY: as in `deref`; the `&mut self` borrow makes it exclusive.
+        unsafe { self.shard.as_mut() }
     }
 }
 
@@ -194,7 +215,7 @@ impl DerefMut for ShardGuard<'_> {
 pub(super) fn lock(m: &Mutex<Shard>, db: usize, stripe: usize) -> ShardGuard<'_> {
     let scope = SCOPE.with(|s| s.get());
     if scope.is_none() {
-        return ShardGuard(Inner::Locked(m.lock()));
+        return ShardGuard::locked(m);
     }
     lock_scoped(m, db, stripe, scope)
 }
@@ -204,17 +225,20 @@ fn lock_scoped(m: &Mutex<Shard>, db: usize, stripe: usize, scope: Scope) -> Shar
     // SAFETY: a non-null `held` points at the set `with_held_set` is running with.
     let held = unsafe { scope.held.as_ref() };
     let guard = match held {
-        Some(set) if set.contains(db, stripe) => ShardGuard(Inner::Held(m)),
+        Some(set) if set.contains(db, stripe) => ShardGuard::held(m),
         other => {
             // EXEC must have locked every stripe its commands use; locking another
             // now could deadlock with a command that locks in the global order.
             debug_assert!(other.is_none(), "EXEC did not hold stripe {db}/{stripe}");
-            ShardGuard(Inner::Locked(m.lock()))
+            ShardGuard::locked(m)
         }
     };
-    if let Some(obs) = scope.observer {
-        // SAFETY: the observer outlives the `observe` call that installed it.
-        unsafe { &*obs }.locked(db, stripe, &guard);
+    if let Some((gate, obs)) = scope.observer {
+        // SAFETY: the gate and the observer outlive the `observe` call that
+        // installed them.
+        if unsafe { &*gate }.load(Ordering::Relaxed) != 0 {
+            unsafe { &*obs }.locked(db, stripe, &guard);
+        }
     }
     guard
 }
@@ -249,8 +273,9 @@ mod tests {
         set.insert(1, 7);
         set.insert(0, 7);
         let count = Count(Cell::new(0));
+        let gate = AtomicUsize::new(1);
         ks.with_held(&set, || {
-            observe(&count, || {
+            observe(&gate, &count, || {
                 // Would self-deadlock if the held stripes were locked again.
                 let _a = ks.db(0).lock_index(7);
                 let _b = ks.db(1).lock_index(7);

@@ -23,12 +23,15 @@
 //!   not;
 //! - commands with movable keys (ZUNIONSTORE, LMPOP, SORT ... STORE, GEORADIUS
 //!   ... STORE) touch every argument as if it were a key of the current database;
-//! - SWAPDB touches a watched key that is live in either database; Redis also
-//!   spares a watcher that saw the key expired at WATCH time when it is still
-//!   expired in the other database (here: touched if live there).
+//! - a command whose key is locked but not written (the source of COPY, MOVE
+//!   to a database where the key exists) still touches the keys it names.
 //!
-//! Cost when nobody watches: one relaxed load of [`Registry::active`] per stripe a
-//! write command locks; nothing for reads.
+//! FLUSHDB, FLUSHALL and SWAPDB touch only watched keys that are live (present
+//! and not expired) in an affected database, as Redis does.
+//!
+//! Cost when nobody watches: a write command installs its observer in a
+//! thread-local, and each stripe it locks costs one relaxed load of
+//! [`Registry::active`]; reads pay one thread-local check per lock.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -308,10 +311,8 @@ struct WriteScope<'a> {
 
 impl LockObserver for WriteScope<'_> {
     fn locked(&self, db: usize, stripe: usize, shard: &Shard) {
+        // Called only while the registry is not empty (the gate of `as_write`).
         let reg = &self.srv.watches;
-        if !reg.active() {
-            return;
-        }
         let w = self
             .written
             .get_or_init(|| written(self.srv, self.db, self.spec, &self.args));
@@ -343,6 +344,7 @@ impl LockObserver for WriteScope<'_> {
 
 /// Runs a write command's handler `f` so that it touches the watched keys it
 /// may modify while it holds their stripes.
+#[inline]
 pub fn as_write<R>(
     srv: &Server,
     db: usize,
@@ -359,5 +361,5 @@ pub fn as_write<R>(
         now_ms,
         written: OnceCell::new(),
     };
-    guard::observe(&scope, f)
+    guard::observe(&srv.watches.active, &scope, f)
 }
