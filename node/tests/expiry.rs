@@ -54,6 +54,8 @@ impl Local {
             commands: Default::default(),
             blocked: Default::default(),
             subs: Default::default(),
+            multi: (-1).into(),
+            dirty_cas: Default::default(),
         });
         let client = Client::new(shared, true);
         Local {

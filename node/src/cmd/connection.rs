@@ -301,6 +301,7 @@ fn quit(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 
 fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let c = &mut *ctx.client;
+    crate::server::multi::discard(c); // ends MULTI and drops WATCHes
     c.select(0);
     c.resp3 = false;
     c.shared.resp.store(2, Ordering::Relaxed);
@@ -344,7 +345,7 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let omem = c.omem.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -357,6 +358,7 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
         c.subs.sub.load(Ordering::Relaxed),
         c.subs.psub.load(Ordering::Relaxed),
         c.subs.ssub.load(Ordering::Relaxed),
+        c.multi.load(Ordering::Relaxed),
         qbuf,
         0,
         qbuf.max(1024),

@@ -21,6 +21,7 @@ pub mod sets;
 pub mod sort;
 pub mod streams;
 pub mod strings;
+pub mod transactions;
 pub mod typed;
 pub mod zsets;
 
@@ -251,6 +252,7 @@ impl Commands {
             blocking::COMMANDS,
             pubsub::COMMANDS,
             streams::COMMANDS,
+            transactions::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

@@ -9,15 +9,13 @@
 
 use std::cmp::Ordering;
 
-use parking_lot::MutexGuard;
-
 use super::flags::*;
 use super::lists::fill;
 use super::{err, typed, Args, CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRONGTYPE};
 use crate::db::entry::ValueRef;
 use crate::db::types::list::{End, List};
 use crate::db::types::Object;
-use crate::db::{stripe_of, MultiLock, Shard};
+use crate::db::{stripe_of, MultiLock, Shard, ShardGuard};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -119,7 +117,7 @@ fn parse<'a>(args: &Args<'a>, readonly: bool) -> Result<Opts<'a>, CmdError> {
 
 /// The stripes a SORT holds: all of them when patterns may look up any key.
 enum Locks<'a> {
-    All(Vec<MutexGuard<'a, Shard>>),
+    All(Vec<ShardGuard<'a>>),
     Keys(MultiLock<'a>),
 }
 

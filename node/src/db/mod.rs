@@ -21,9 +21,14 @@
 //! such commands can never deadlock and every other client sees all of its effects
 //! or none. Whole-keyspace commands (FLUSHALL, SWAPDB) lock every stripe they touch
 //! in the same order.
+//!
+//! Every `lock*` method returns a [`ShardGuard`] (see [`guard`]): a transaction
+//! holds its stripes for the whole EXEC and its commands' own lock calls then do
+//! not lock them again; write commands observe the stripes they lock for WATCH.
 
 pub mod access;
 pub mod entry;
+pub mod guard;
 pub mod shard;
 pub mod table;
 pub mod types;
@@ -33,10 +38,11 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 
 pub use self::access::new_access;
 use self::entry::Entry;
+pub use self::guard::{ShardGuard, StripeSet};
 pub use self::shard::Shard;
 
 /// Lock stripes per database.
@@ -49,12 +55,14 @@ pub struct Stripe(Mutex<Shard>);
 
 /// One logical database (SELECT index).
 pub struct Db {
+    /// This database's SELECT index (the guards report it to the lock scope).
+    index: usize,
     stripes: Box<[Stripe]>,
 }
 
 /// The stripes locked by a multi-key command, sorted by index.
 pub struct MultiLock<'a> {
-    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    guards: Vec<(usize, ShardGuard<'a>)>,
 }
 
 impl MultiLock<'_> {
@@ -90,8 +98,9 @@ pub fn stripe_of(hash: u64) -> usize {
 }
 
 impl Db {
-    fn new() -> Db {
+    fn new(index: usize) -> Db {
         Db {
+            index,
             stripes: (0..SHARDS)
                 .map(|_| Stripe(Mutex::new(Shard::new())))
                 .collect(),
@@ -99,12 +108,13 @@ impl Db {
     }
 
     #[inline]
-    pub fn lock(&self, hash: u64) -> MutexGuard<'_, Shard> {
-        self.stripes[stripe_of(hash)].0.lock()
+    pub fn lock(&self, hash: u64) -> ShardGuard<'_> {
+        self.lock_index(stripe_of(hash))
     }
 
-    pub fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
-        self.stripes[idx].0.lock()
+    #[inline]
+    pub fn lock_index(&self, idx: usize) -> ShardGuard<'_> {
+        guard::lock(&self.stripes[idx].0, self.index, idx)
     }
 
     /// Locks the stripes of all `hashes`, in ascending order.
@@ -113,20 +123,17 @@ impl Db {
         idx.sort_unstable();
         idx.dedup();
         MultiLock {
-            guards: idx
-                .into_iter()
-                .map(|i| (i, self.stripes[i].0.lock()))
-                .collect(),
+            guards: idx.into_iter().map(|i| (i, self.lock_index(i))).collect(),
         }
     }
 
-    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
-        self.stripes.iter().map(|s| s.0.lock()).collect()
+    pub fn lock_all(&self) -> Vec<ShardGuard<'_>> {
+        (0..SHARDS).map(|i| self.lock_index(i)).collect()
     }
 
     /// Number of keys, expired-but-not-yet-reclaimed included (as Redis's DBSIZE).
     pub fn len(&self) -> usize {
-        self.stripes.iter().map(|s| s.0.lock().len()).sum()
+        (0..SHARDS).map(|i| self.lock_index(i).len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -134,11 +141,11 @@ impl Db {
     }
 
     pub fn volatile_len(&self) -> usize {
-        self.stripes.iter().map(|s| s.0.lock().volatile_len()).sum()
+        (0..SHARDS).map(|i| self.lock_index(i).volatile_len()).sum()
     }
 
     pub fn index_bytes(&self) -> usize {
-        self.stripes.iter().map(|s| s.0.lock().index_bytes()).sum()
+        (0..SHARDS).map(|i| self.lock_index(i).index_bytes()).sum()
     }
 }
 
@@ -172,7 +179,7 @@ pub fn take_expired_log() -> Vec<Vec<u8>> {
 impl Keyspace {
     pub fn new(databases: usize, seed: u64) -> Keyspace {
         Keyspace {
-            dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
+            dbs: (0..databases.max(1)).map(Db::new).collect(),
             hasher: foldhash::quality::FixedState::with_seed(seed),
             expired_keys: AtomicU64::new(0),
             keyspace_hits: AtomicU64::new(0),
@@ -293,7 +300,7 @@ impl Keyspace {
         hash_a: u64,
         db_b: usize,
         hash_b: u64,
-    ) -> (MutexGuard<'_, Shard>, MutexGuard<'_, Shard>) {
+    ) -> (ShardGuard<'_>, ShardGuard<'_>) {
         let (ia, ib) = (stripe_of(hash_a), stripe_of(hash_b));
         if (db_a, ia) <= (db_b, ib) {
             let a = self.dbs[db_a].lock_index(ia);
@@ -304,6 +311,18 @@ impl Keyspace {
             let a = self.dbs[db_a].lock_index(ia);
             (a, b)
         }
+    }
+
+    /// Locks every stripe in `set` in the global order and runs `f`, during which
+    /// this thread's `lock*` calls on those stripes do not lock again (EXEC).
+    /// `f` must not lock stripes outside `set`: that could deadlock with a
+    /// command locking in the global order.
+    pub fn with_held<R>(&self, set: &StripeSet, f: impl FnOnce() -> R) -> R {
+        let _guards: Vec<_> = set
+            .iter()
+            .filter_map(|(db, s)| self.dbs.get(db).map(|d| d.stripes[s].0.lock()))
+            .collect();
+        guard::with_held_set(set, f)
     }
 
     /// Keyspace hits counted off the event loops (add `Stats::totals().keyspace_hits`).

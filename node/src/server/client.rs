@@ -42,6 +42,11 @@ pub struct ClientShared {
     /// Set by CLIENT KILL; the owner closes the connection at its next turn.
     pub killed: AtomicBool,
     pub commands: AtomicU64,
+    /// Commands queued since MULTI, -1 outside a transaction (CLIENT LIST `multi=`
+    /// and flag `x`).
+    pub multi: AtomicI64,
+    /// A watched key was touched: EXEC will fail (CLIENT LIST flag `d`).
+    pub dirty_cas: AtomicBool,
     /// In a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
     /// Subscription counts, mirrored by `server::pubsub`.
@@ -84,8 +89,14 @@ impl ClientShared {
         if self.is_pubsub() {
             f.push('P');
         }
+        if self.multi.load(Ordering::Relaxed) >= 0 {
+            f.push('x');
+        }
         if self.blocked.load(Ordering::Relaxed) {
             f.push('b');
+        }
+        if self.dirty_cas.load(Ordering::Relaxed) {
+            f.push('d');
         }
         if self.no_evict.load(Ordering::Relaxed) {
             f.push('e');
@@ -108,6 +119,8 @@ pub struct Client {
     pub monitor: bool,
     /// Subscriptions; `Some` exactly while the client is subscribed to something.
     pub pubsub: Option<Box<super::pubsub::ClientSubs>>,
+    /// MULTI/EXEC and WATCH state (`server/multi.rs`).
+    pub tx: super::multi::Tx,
     pub shared: Arc<ClientShared>,
     /// Set while the client waits in a blocking command: its loop executes
     /// none of its further input until it is unblocked.
@@ -125,6 +138,7 @@ impl Client {
             close_after_reply: false,
             monitor: false,
             pubsub: None,
+            tx: super::multi::Tx::default(),
             shared,
             blocked: None,
         }

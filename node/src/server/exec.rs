@@ -133,6 +133,7 @@ pub fn execute(
         let e = unknown_command(args);
         out.error(&e.0);
         count_error(srv, stats, &e.0);
+        client.tx.flag_error(); // a rejected command aborts a transaction (multi.rs)
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
     };
@@ -150,6 +151,12 @@ pub fn execute(
         super::pubsub::restricted_error(spec, args)
     } else if srv.config.evict.maxmemory() != 0 && !super::evict::admit(srv, spec.flags, now_ms) {
         Some(super::evict::OOM.into())
+    } else if client.tx.queuing() {
+        // A queued command is checked as Redis's lookup does (multi.rs).
+        subcommand_error(spec, args).or_else(|| {
+            (spec.flags & flags::NO_MULTI != 0)
+                .then(|| "ERR Command not allowed inside a transaction".into())
+        })
     } else {
         None
     };
@@ -157,12 +164,47 @@ pub fn execute(
         out.error(&e);
         count_error(srv, stats, &e);
         WorkerStats::add(&stats.commands[idx].rejected, 1);
+        client.tx.flag_error();
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
     }
+    // Between MULTI and EXEC commands are queued, not run (multi.rs).
+    if client.tx.queuing() && super::multi::queues(spec) {
+        super::multi::queue(client, out, idx, args);
+        finish_reply_mode(client, out, mode_before, reply_start);
+        return;
+    }
+    run(srv, stats, hot, client, out, idx, args, now_ms, t0);
+    finish_reply_mode(client, out, mode_before, reply_start);
+}
+
+/// Runs a checked command and accounts for it: a request, or one command of a
+/// transaction (EXEC calls this for each queued command). Inlined into
+/// `execute`: a call with this many arguments costs more than a GET's lookup.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn run(
+    srv: &Server,
+    stats: &WorkerStats,
+    hot: &Hot,
+    client: &mut Client,
+    out: &mut Out,
+    idx: usize,
+    args: &Args,
+    now_ms: i64,
+    t0: &mut Instant,
+) {
+    let spec = srv.commands.specs[idx];
+    let exec_start = *t0;
+    let reply_start = out.buf.len();
     // Keyspace notifications (server/notify.rs): one atomic load when off.
     let noted = super::notify::before(srv, client.db, spec, args);
-    let result = {
+    // EXEC outside MULTI is its table handler's error; inside, multi.rs runs it,
+    // with blocking commands answering at once as Redis's do inside MULTI.
+    let result = if client.tx.queuing() && spec.name == "exec" {
+        let _no_block = super::blocking::DenyBlocking::enter();
+        super::multi::exec(srv, stats, hot, client, out, now_ms, t0)
+    } else {
         let mut ctx = Ctx {
             srv,
             client: &mut *client,
@@ -170,7 +212,14 @@ pub fn execute(
             now_ms,
             cmd: idx,
         };
-        (spec.handler)(&mut ctx, args)
+        if spec.flags & flags::WRITE != 0 {
+            // Touches WATCHed keys under the stripe locks the write takes.
+            super::watch::as_write(srv, ctx.client.db, spec, args, now_ms, || {
+                (spec.handler)(&mut ctx, args)
+            })
+        } else {
+            (spec.handler)(&mut ctx, args)
+        }
     };
     let ok = result.is_ok();
     if let Err(e) = result {
@@ -179,14 +228,18 @@ pub fn execute(
         WorkerStats::add(&stats.commands[idx].failed, 1);
     }
     super::notify::after(srv, client, spec, args, noted, ok, out, reply_start);
-    // One clock read per command: the previous command's end is this one's start.
+    // One clock read per command: the previous command's end is this one's start
+    // (EXEC's time includes its commands').
     let t1 = Instant::now();
-    let usec = t1.saturating_duration_since(*t0).as_micros() as u64;
+    let usec = t1.saturating_duration_since(exec_start).as_micros() as u64;
     *t0 = t1;
     stats.record(idx, usec);
     let shared = &client.shared;
     shared.last_interaction_ms.store(now_ms, Ordering::Relaxed);
-    shared.last_cmd.store(idx, Ordering::Relaxed);
+    if !client.tx.executing {
+        // CLIENT LIST shows `cmd=exec` while a transaction runs, as Redis does.
+        shared.last_cmd.store(idx, Ordering::Relaxed);
+    }
     shared.commands.store(
         shared.commands.load(Ordering::Relaxed) + 1,
         Ordering::Relaxed,
@@ -223,7 +276,6 @@ pub fn execute(
     {
         feed_monitors(srv, client, args, now_ms);
     }
-    finish_reply_mode(client, out, mode_before, reply_start);
 }
 
 /// The unknown-subcommand or subcommand-arity error a container command would
@@ -258,7 +310,7 @@ fn count_error(srv: &Server, stats: &WorkerStats, msg: &str) {
 }
 
 /// Applies CLIENT REPLY OFF/SKIP: drops the reply this command produced.
-fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, start: usize) {
+pub fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, start: usize) {
     match before {
         ReplyMode::On => {}
         ReplyMode::Off => {

@@ -23,8 +23,10 @@ pub mod cron;
 pub mod evict;
 pub mod exec;
 pub mod http;
+pub mod multi;
 pub mod notify;
 pub mod pubsub;
+pub mod watch;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -109,6 +111,8 @@ pub struct Server {
     pub monitors: Mutex<Vec<MonitorRef>>,
     pub monitor_count: AtomicUsize,
     pub pubsub: pubsub::PubSub,
+    /// WATCHed keys of every client (`watch.rs`).
+    pub watches: Arc<watch::Registry>,
     pub shutting_down: AtomicBool,
     pub io_threads: usize,
     /// Clients blocked in BLPOP and friends (see [`blocking`]).
@@ -149,6 +153,7 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
             pubsub: Default::default(),
+            watches: Arc::default(),
             shutting_down: AtomicBool::new(false),
             io_threads,
             blocking: blocking::Registry::default(),

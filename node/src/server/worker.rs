@@ -288,6 +288,8 @@ impl Worker {
                 commands: Default::default(),
                 blocked: Default::default(),
                 subs: Default::default(),
+                multi: (-1).into(),
+                dirty_cas: Default::default(),
             });
             self.srv.clients.add(shared.clone());
             let authenticated = self.hot.requirepass.is_none();

@@ -7,11 +7,9 @@
 //! a mutation of the same stripe (a removal shifts its neighbours), so each step
 //! finds its key again.
 
-use parking_lot::MutexGuard;
-
 use super::{db_index, db_number, duplicate};
 use crate::cmd::{err, Args, CmdResult, Ctx, NO_SUCH_KEY, SYNTAX};
-use crate::db::{new_access, Keyspace, MultiLock, Shard};
+use crate::db::{new_access, Keyspace, MultiLock, Shard, ShardGuard};
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 
@@ -24,7 +22,7 @@ struct Pair<'a> {
 
 enum Locks<'a> {
     SameDb(MultiLock<'a>),
-    TwoDbs(MutexGuard<'a, Shard>, MutexGuard<'a, Shard>),
+    TwoDbs(ShardGuard<'a>, ShardGuard<'a>),
 }
 
 impl<'a> Pair<'a> {
