@@ -5,7 +5,7 @@
 #   run-suite.sh [TEST_THREADS] [cargo test filter...]
 #   CARGO (default cargo), E2E_PROFILE (default ci: shares `make test`'s build)
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 threads=${1:-3}
 shift || true
