@@ -2,7 +2,7 @@
 //!
 //! Every scenario is `#[ignore]`d so that `cargo test` unit runs skip it; run them
 //! with `make e2e-local` (the local cluster), `make e2e` (kind), or by hand:
-//! `cargo test -p kcache-e2e --test e2e -- --ignored` once the images are loaded.
+//! `cargo test --workspace --test e2e -- --ignored` once the images are loaded.
 //! Each runs in its own namespace (see `kcache_e2e::Scenario`) and shares one
 //! install of the chart.
 
