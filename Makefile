@@ -84,6 +84,8 @@ CRD_FILE := crds/cacheclusters.kcache.io.yaml
 CHART := charts/kcache-operator
 IMAGE_TAG ?= dev
 IMAGES_DIR ?= target/images
+# Cargo's output directory: honours CARGO_TARGET_DIR as cargo itself does.
+TARGET_DIR = $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 STATIC_TARGET ?= x86_64-unknown-linux-gnu
 # Kubernetes version the chart is linted and rendered for.
 KUBE_VERSION ?= 1.34.0
@@ -139,12 +141,66 @@ images: ## Build kcache-node:$(IMAGE_TAG) and kcache-operator:$(IMAGE_TAG) image
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(STATIC_TARGET) \
 	  -p kcache-node -p kcache-operator --bin kcache-node --bin kcache-operator
 	python3 scripts/oci_archive.py --name kcache-node:$(IMAGE_TAG) \
-	  --file target/$(STATIC_TARGET)/release/kcache-node:/kcache-node --entrypoint /kcache-node \
+	  --file $(TARGET_DIR)/$(STATIC_TARGET)/release/kcache-node:/kcache-node --entrypoint /kcache-node \
 	  --port 6379 --port 9121 --label org.opencontainers.image.title=kcache-node \
 	  --out $(IMAGES_DIR)/kcache-node.tar
 	python3 scripts/oci_archive.py --name kcache-operator:$(IMAGE_TAG) \
-	  --file target/$(STATIC_TARGET)/release/kcache-operator:/kcache-operator --entrypoint /kcache-operator \
+	  --file $(TARGET_DIR)/$(STATIC_TARGET)/release/kcache-operator:/kcache-operator --entrypoint /kcache-operator \
 	  --port 8080 --label org.opencontainers.image.title=kcache-operator \
 	  --out $(IMAGES_DIR)/kcache-operator.tar
 	@echo "load with: kind load image-archive $(IMAGES_DIR)/kcache-node.tar (and kcache-operator.tar)"
 	@echo "       or: ctr -n k8s.io images import $(IMAGES_DIR)/kcache-node.tar"
+
+# --- e2e ---
+# The e2e suite (e2e/, hack/e2e/) and the demo. `make e2e` (kind, for users) and
+# `make e2e-local` (the local cluster) differ only in how the cluster is made and
+# the images are loaded; both then run `e2e-run`, as `demo` runs `hack/e2e/demo.sh`.
+E2E_IMAGE_TAG ?= e2e
+E2E_THREADS ?= 3
+IMAGE_ARCHIVES := $(IMAGES_DIR)/kcache-node.tar $(IMAGES_DIR)/kcache-operator.tar
+KIND ?= kind
+KIND_CLUSTER ?= kcache
+KIND_KUBECONFIG := $(CURDIR)/target/e2e/kind.kubeconfig
+LOCAL_KUBECONFIG := /var/lib/kcache-cluster/admin.kubeconfig
+LOCAL_KUBECTL = $(TOOLS_DIR)/kubernetes-$(shell sed -n 's/^KUBERNETES_VERSION=//p' hack/cluster/versions.env)/bin/kubectl
+# A helm on PATH (users) or the one built here (our machines).
+E2E_HELM = $(or $(shell command -v helm 2>/dev/null),$(HELM))
+HAVE_KIND = command -v $(KIND) >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1
+# Changes with every image build, so that an install under the same tag rolls
+# the operator's pods onto the new image.
+IMAGE_ID = $$(cat $(IMAGE_ARCHIVES) | sha256sum | cut -c1-12)
+
+.PHONY: e2e e2e-local e2e-run demo e2e-kind-cluster e2e-local-cluster
+e2e: ## kind + Docker: a kind cluster in 3 zones, images loaded, chart installed, e2e suite run
+	@$(HAVE_KIND) && command -v kubectl >/dev/null || \
+	  { echo "make e2e needs docker (running), kind and kubectl; make e2e-local uses the local cluster"; exit 1; }
+	$(MAKE) images IMAGE_TAG=$(E2E_IMAGE_TAG)
+	$(MAKE) e2e-kind-cluster
+	$(MAKE) e2e-run KUBECONFIG=$(KIND_KUBECONFIG) E2E_KUBECTL=kubectl
+
+e2e-local: ## The e2e suite on the local cluster: images, cluster-up with them, chart installed, suite run
+	$(MAKE) images IMAGE_TAG=$(E2E_IMAGE_TAG)
+	$(MAKE) e2e-local-cluster
+	$(MAKE) e2e-run KUBECONFIG=$(LOCAL_KUBECONFIG) E2E_KUBECTL=$(LOCAL_KUBECTL)
+
+e2e-run: $(E2E_HELM) ## Install the chart and run the e2e suite against KUBECONFIG, images loaded (ARGS=filter)
+	KUBECONFIG=$(KUBECONFIG) HELM=$(E2E_HELM) KUBECTL=$(or $(E2E_KUBECTL),kubectl) CARGO="$(CARGO)" \
+	  KCACHE_E2E_OPERATOR_IMAGE=kcache-operator:$(E2E_IMAGE_TAG) KCACHE_E2E_NODE_IMAGE=kcache-node:$(E2E_IMAGE_TAG) \
+	  KCACHE_E2E_IMAGE_ID=$(IMAGE_ID) hack/e2e/run-suite.sh $(E2E_THREADS) $(ARGS)
+
+demo: $(E2E_HELM) ## The README's first command: a cluster (kind if present, else local), the operator, examples/cachecluster.yaml, Ready
+	$(MAKE) images
+	@if $(HAVE_KIND); then \
+	  $(MAKE) e2e-kind-cluster && \
+	  KUBECONFIG=$(KIND_KUBECONFIG) HELM=$(E2E_HELM) KUBECTL=kubectl IMAGE_ID=$(IMAGE_ID) hack/e2e/demo.sh; \
+	else \
+	  echo "no kind and Docker here: using the local cluster (hack/cluster/README.md)"; \
+	  $(MAKE) e2e-local-cluster && \
+	  KUBECONFIG=$(LOCAL_KUBECONFIG) HELM=$(E2E_HELM) KUBECTL=$(LOCAL_KUBECTL) IMAGE_ID=$(IMAGE_ID) hack/e2e/demo.sh; \
+	fi
+
+e2e-kind-cluster:
+	KIND=$(KIND) hack/e2e/kind-up.sh $(KIND_CLUSTER) $(KIND_KUBECONFIG) $(IMAGE_ARCHIVES)
+
+e2e-local-cluster:
+	KCACHE_IMAGES="$(IMAGE_ARCHIVES)" $(MAKE) cluster-up

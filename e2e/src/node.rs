@@ -1,0 +1,116 @@
+//! Connections to kcache nodes through the API server's port-forward, which works
+//! the same on kind and on the local cluster (no route to pod IPs is assumed).
+
+use anyhow::{anyhow, bail, Context, Result};
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kcache_operator::builders::names;
+use kcache_operator::constants::{PASSWORD_KEY, RESP_PORT};
+use kube::api::Portforwarder;
+use kube::{Api, Client};
+use tokio::io::DuplexStream;
+
+use crate::resp::{Connection, Reply};
+
+/// A RESP connection to one pod, authenticated when a password is given.
+pub struct NodeConn {
+    pub pod: String,
+    conn: Connection<DuplexStream>,
+    // Owns the port-forward's WebSocket task; dropping the connection ends it.
+    forwarder: Portforwarder,
+}
+
+impl NodeConn {
+    pub async fn connect(
+        client: &Client,
+        namespace: &str,
+        pod: &str,
+        password: Option<&str>,
+    ) -> Result<NodeConn> {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        let port = RESP_PORT as u16;
+        let mut forwarder = pods
+            .portforward(pod, &[port])
+            .await
+            .with_context(|| format!("port-forward to {namespace}/{pod}:{port}"))?;
+        let stream = forwarder
+            .take_stream(port)
+            .ok_or_else(|| anyhow!("port-forward gave no stream for port {port}"))?;
+        let mut node = NodeConn {
+            pod: pod.to_string(),
+            conn: Connection::new(stream),
+            forwarder,
+        };
+        if let Some(password) = password {
+            node.ok(&["AUTH", password])
+                .await
+                .with_context(|| format!("AUTH on {pod}"))?;
+        }
+        Ok(node)
+    }
+
+    pub async fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
+        self.conn
+            .call(args)
+            .await
+            .with_context(|| format!("on {}", self.pod))
+    }
+
+    pub async fn ok<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
+        self.conn
+            .ok(args)
+            .await
+            .with_context(|| format!("on {}", self.pod))
+    }
+
+    /// `GET key` as text (`None` for a missing key).
+    pub async fn get(&mut self, key: &str) -> Result<Option<String>> {
+        match self.ok(&["GET", key]).await? {
+            Reply::Bulk(None) => Ok(None),
+            reply => match reply.text() {
+                Some(v) => Ok(Some(v)),
+                None => bail!("GET {key} on {}: unexpected reply {reply:?}", self.pod),
+            },
+        }
+    }
+}
+
+impl Drop for NodeConn {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+    }
+}
+
+/// The password clients use for a CacheCluster, from the Secret the operator
+/// generated (`<name>-auth`) or the one the spec names.
+pub async fn cluster_password(
+    client: &Client,
+    namespace: &str,
+    cluster: &kcache_operator::crd::CacheCluster,
+) -> Result<Option<String>> {
+    let auth = cluster.spec.auth.clone();
+    if !auth.enabled {
+        return Ok(None);
+    }
+    let name = cluster
+        .metadata
+        .name
+        .as_deref()
+        .ok_or_else(|| anyhow!("CacheCluster without a name"))?;
+    let (secret, key) = match auth.password_secret {
+        Some(s) => (s.name, s.key),
+        None => (names::auth_secret(name), PASSWORD_KEY.to_string()),
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let found = secrets
+        .get(&secret)
+        .await
+        .with_context(|| format!("Secret {secret}"))?;
+    let value = found
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&key))
+        .ok_or_else(|| anyhow!("Secret {secret} has no key {key}"))?;
+    Ok(Some(
+        String::from_utf8(value.0.clone()).context("password is not UTF-8")?,
+    ))
+}
