@@ -81,9 +81,12 @@ fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KCACHE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
     let json = std::env::var("KCACHE_LOG_FORMAT").is_ok_and(|f| f == "json");
+    // Colours only on a terminal: `kubectl logs` and files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(ansi);
     if json {
         builder.json().init();
     } else {
