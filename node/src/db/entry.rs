@@ -131,28 +131,26 @@ impl Entry {
         }
     }
 
-    /// A string entry. `access` is the initial LRU/LFU word.
-    pub fn new_string(key: &[u8], value: &[u8], expire: Option<i64>, access: u32) -> Entry {
-        let inline = value.len() <= INLINE_MAX;
-        let value_size = if inline {
-            varint_len(value.len()) + value.len()
-        } else {
-            8
-        };
+    /// Allocates a block of `key`, `expire` and `value_size` value bytes, writes
+    /// everything but the value, and returns the block and the value's offset.
+    fn with_header(
+        key: &[u8],
+        expire: Option<i64>,
+        access: u32,
+        enc: u8,
+        value_size: usize,
+    ) -> (NonNull<u8>, usize) {
         let size = 4
             + varint_len(key.len())
             + key.len()
             + if expire.is_some() { 8 } else { 0 }
             + value_size;
         let ptr = Self::alloc_block(size);
-        // SAFETY: every write below stays within the `size` bytes computed above.
-        unsafe {
+        // SAFETY: every write below stays within the `size` bytes computed above;
+        // the caller writes the `value_size` bytes that follow.
+        let off = unsafe {
             let p = ptr.as_ptr();
-            let mut flags = if inline { ENC_INLINE } else { ENC_HEAP };
-            if expire.is_some() {
-                flags |= HAS_EXPIRE;
-            }
-            *p = flags;
+            *p = enc | if expire.is_some() { HAS_EXPIRE } else { 0 };
             let a = access.to_le_bytes();
             std::ptr::copy_nonoverlapping(a.as_ptr(), p.add(1), 3);
             let mut off = 4 + put_varint(p.add(4), key.len());
@@ -162,36 +160,45 @@ impl Entry {
                 std::ptr::copy_nonoverlapping(at.to_le_bytes().as_ptr(), p.add(off), 8);
                 off += 8;
             }
-            if inline {
-                off += put_varint(p.add(off), value.len());
-                std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(off), value.len());
-            } else {
-                let boxed = Box::into_raw(Box::new(value.to_vec()));
-                std::ptr::write_unaligned(p.add(off) as *mut *mut Vec<u8>, boxed);
-            }
+            off
+        };
+        (ptr, off)
+    }
+
+    /// A string entry. `access` is the initial LRU/LFU word.
+    pub fn new_string(key: &[u8], value: &[u8], expire: Option<i64>, access: u32) -> Entry {
+        if value.len() > INLINE_MAX {
+            return Self::new_heap_string(key, value.to_vec(), expire, access);
+        }
+        let value_size = varint_len(value.len()) + value.len();
+        let (ptr, off) = Self::with_header(key, expire, access, ENC_INLINE, value_size);
+        // SAFETY: `with_header` left `value_size` bytes at `off` for the value.
+        unsafe {
+            let p = ptr.as_ptr().add(off);
+            let n = put_varint(p, value.len());
+            std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(n), value.len());
+        }
+        Entry { ptr }
+    }
+
+    /// A string kept in its own growable buffer (Redis's "raw" encoding).
+    fn new_heap_string(key: &[u8], value: Vec<u8>, expire: Option<i64>, access: u32) -> Entry {
+        let (ptr, off) = Self::with_header(key, expire, access, ENC_HEAP, 8);
+        // SAFETY: `with_header` left 8 bytes at `off` for the pointer.
+        unsafe {
+            let boxed = Box::into_raw(Box::new(value));
+            std::ptr::write_unaligned(ptr.as_ptr().add(off) as *mut *mut Vec<u8>, boxed);
         }
         Entry { ptr }
     }
 
     /// An entry holding a collection (hash, list, set, sorted set, stream).
     pub fn new_object(key: &[u8], obj: Object, expire: Option<i64>, access: u32) -> Entry {
-        let size = 4 + varint_len(key.len()) + key.len() + if expire.is_some() { 8 } else { 0 } + 8;
-        let ptr = Self::alloc_block(size);
-        // SAFETY: every write below stays within the `size` bytes computed above.
+        let (ptr, off) = Self::with_header(key, expire, access, ENC_OBJ, 8);
+        // SAFETY: `with_header` left 8 bytes at `off` for the pointer.
         unsafe {
-            let p = ptr.as_ptr();
-            *p = ENC_OBJ | if expire.is_some() { HAS_EXPIRE } else { 0 };
-            let a = access.to_le_bytes();
-            std::ptr::copy_nonoverlapping(a.as_ptr(), p.add(1), 3);
-            let mut off = 4 + put_varint(p.add(4), key.len());
-            std::ptr::copy_nonoverlapping(key.as_ptr(), p.add(off), key.len());
-            off += key.len();
-            if let Some(at) = expire {
-                std::ptr::copy_nonoverlapping(at.to_le_bytes().as_ptr(), p.add(off), 8);
-                off += 8;
-            }
             let boxed = Box::into_raw(Box::new(obj));
-            std::ptr::write_unaligned(p.add(off) as *mut *mut Object, boxed);
+            std::ptr::write_unaligned(ptr.as_ptr().add(off) as *mut *mut Object, boxed);
         }
         Entry { ptr }
     }
@@ -201,41 +208,7 @@ impl Entry {
         if value.len() <= INLINE_MAX {
             return Self::new_string(key, &value, expire, access);
         }
-        let mut e = Self::new_string(key, &[], expire, access);
-        e.set_heap_value(value);
-        e
-    }
-
-    /// Converts this (inline, empty-valued) block into a heap string holding `value`
-    /// by rebuilding it; used only by `new_string_owned`.
-    fn set_heap_value(&mut self, value: Vec<u8>) {
-        let key = self.key().to_vec();
-        let rebuilt = {
-            let size = 4
-                + varint_len(key.len())
-                + key.len()
-                + if self.expire().is_some() { 8 } else { 0 }
-                + 8;
-            let ptr = Self::alloc_block(size);
-            // SAFETY: same layout as in `new_string`, heap variant.
-            unsafe {
-                let p = ptr.as_ptr();
-                let old = self.ptr.as_ptr();
-                *p = (*old & !ENC_MASK) | ENC_HEAP;
-                std::ptr::copy_nonoverlapping(old.add(1), p.add(1), 3);
-                let mut off = 4 + put_varint(p.add(4), key.len());
-                std::ptr::copy_nonoverlapping(key.as_ptr(), p.add(off), key.len());
-                off += key.len();
-                if let Some(at) = self.expire() {
-                    std::ptr::copy_nonoverlapping(at.to_le_bytes().as_ptr(), p.add(off), 8);
-                    off += 8;
-                }
-                let boxed = Box::into_raw(Box::new(value));
-                std::ptr::write_unaligned(p.add(off) as *mut *mut Vec<u8>, boxed);
-            }
-            Entry { ptr }
-        };
-        *self = rebuilt;
+        Self::new_heap_string(key, value, expire, access)
     }
 
     #[inline]

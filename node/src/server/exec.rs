@@ -274,7 +274,7 @@ pub fn run(
     if srv.monitor_count.load(Ordering::Relaxed) > 0
         && spec.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0
     {
-        feed_monitors(srv, client, args, now_ms);
+        feed_monitors(srv, client, args);
     }
 }
 
@@ -384,9 +384,9 @@ pub fn repr(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
-fn feed_monitors(srv: &Server, client: &Client, args: &Args, now_ms: i64) {
+fn feed_monitors(srv: &Server, client: &Client, args: &Args) {
+    // MONITOR prints microseconds, finer than the command's millisecond clock.
     let us = crate::util::now_us();
-    let _ = now_ms;
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         us / 1_000_000,
