@@ -359,3 +359,29 @@ async fn api_errors_are_kube_api_errors() {
         Category::KubeApi
     );
 }
+
+#[tokio::test]
+async fn a_cluster_being_deleted_is_left_to_garbage_collection() {
+    let mut cc = cluster("");
+    cc.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    // No request at all: nothing applied, no status written.
+    let (result, seen) = run(cc, vec![]).await;
+    result.expect("reconcile succeeds");
+    assert!(seen.is_empty());
+}
+
+#[tokio::test]
+async fn a_status_write_after_deletion_is_not_an_error() {
+    let mut cc = cluster("");
+    cc.spec.paused = true;
+    cc.status = Some(crate::crd::CacheClusterStatus {
+        phase: Some(crate::crd::Phase::Paused),
+        ..Default::default()
+    });
+    let script = vec![expect("PATCH", STATUS, Reply::NotFound)];
+    let (result, seen) = run(cc, script).await;
+    result.expect("a 404 on the status write means the cluster is gone");
+    assert_eq!(seen.len(), 1);
+}

@@ -47,6 +47,13 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
     let now = Time(Timestamp::now());
     let phase = cluster.status.as_ref().and_then(|s| s.phase);
 
+    // Being deleted: garbage collection removes what it owns (owner references;
+    // no finalizer). Applying now would recreate objects, or fail in a
+    // terminating namespace and be reported as an API error.
+    if cluster.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+
     if cluster.spec.paused {
         if phase != Some(Phase::Paused) {
             publish(&ctx, &cluster, &events::paused()).await;

@@ -271,9 +271,16 @@ pub async fn patch(
         "status": status,
     });
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch_status(&cluster.name_any(), &params, &Patch::Apply(&body))
-        .await?;
-    Ok(())
+    match api
+        .patch_status(&cluster.name_any(), &params, &Patch::Apply(&body))
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Deleted while this reconcile ran: there is no status left to write,
+        // and nothing failed.
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]
