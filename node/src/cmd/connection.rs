@@ -81,6 +81,18 @@ const CLIENT_SUBS: &[SubSpec] = &[
         summary: "Sets information specific to the client or connection.",
     },
     SubSpec {
+        name: "pause",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Suspends commands processing.",
+    },
+    SubSpec {
+        name: "unpause",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Resumes processing commands from paused clients.",
+    },
+    SubSpec {
         name: "reply",
         arity: 3,
         flags: NOSCRIPT | LOADING | STALE,
@@ -423,6 +435,19 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
             ctx.client.shared.no_evict.store(on, Ordering::Relaxed);
             ctx.out.ok();
         }
+        b"pause" => client_pause(ctx, args)?,
+        b"unpause" => {
+            check(argc == 2, "unpause")?;
+            ctx.srv.pause.unpause();
+            ctx.srv.keyspace.freeze_expiry_until(0);
+            // Every loop re-runs its held clients now, not at its next timeout.
+            for w in ctx.srv.workers.get().into_iter().flatten() {
+                if let Err(e) = w.waker.wake() {
+                    tracing::warn!(error = %e, "could not wake an event loop");
+                }
+            }
+            ctx.out.ok();
+        }
         b"reply" => {
             check(argc == 3, "reply")?;
             if args.is(2, "on") {
@@ -453,6 +478,10 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
                 "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
                 "    Return information about client connections.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
                 "NO-EVICT (ON|OFF)",
                 "    Protect current client connection from eviction.",
                 "REPLY (ON|OFF|SKIP)",
@@ -532,6 +561,37 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 /// `CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>` (Redis 7.2; client
 /// libraries send it on connect), shown as `lib-name`/`lib-ver` in CLIENT LIST.
+/// `CLIENT PAUSE timeout [WRITE | ALL]`: holds all commands, or those that may
+/// change data, for `timeout` milliseconds (see `server/pause.rs`).
+fn client_pause(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if args.len() < 3 {
+        return err(arity_error("client|pause"));
+    }
+    if args.len() > 4 {
+        return err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            args.str_lossy(1)
+        ));
+    }
+    let timeout = crate::util::parse_i64_strict(args.get(2))
+        .ok_or("ERR timeout is not an integer or out of range")?;
+    if timeout < 0 {
+        return err("ERR timeout is negative");
+    }
+    let mode = match args.len() {
+        3 => crate::server::pause::Mode::All,
+        _ if args.is(3, "write") => crate::server::pause::Mode::Write,
+        _ if args.is(3, "all") => crate::server::pause::Mode::All,
+        _ => return err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let until = ctx.now_ms.saturating_add(timeout);
+    ctx.srv.pause.pause(mode, until, ctx.now_ms);
+    // Keys stop expiring for as long as any pause lasts.
+    ctx.srv.keyspace.freeze_expiry_until(until);
+    ctx.out.ok();
+    Ok(())
+}
+
 fn client_setinfo(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let shared = &ctx.client.shared;
     let slot = if args.is(2, "lib-name") {

@@ -35,7 +35,7 @@ pub mod types;
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -160,6 +160,9 @@ pub struct Keyspace {
     /// The `notify-keyspace-events` mask (shared with the config; see
     /// `server::notify`), read only when a key expires.
     pub events: Arc<AtomicU32>,
+    /// Unix ms until which reads do not delete expired keys (CLIENT PAUSE
+    /// keeps the data set still; see `server/pause.rs`).
+    expiry_frozen_until: AtomicI64,
 }
 
 thread_local! {
@@ -185,6 +188,7 @@ impl Keyspace {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             events: Arc::default(),
+            expiry_frozen_until: AtomicI64::new(0),
         }
     }
 
@@ -201,6 +205,20 @@ impl Keyspace {
                 }
             });
         }
+    }
+
+    /// Reads stop deleting expired keys until `until_ms` (0: from now on they
+    /// do again); the keys still read as missing.
+    pub fn freeze_expiry_until(&self, until_ms: i64) {
+        let cur = self.expiry_frozen_until.load(Ordering::Relaxed);
+        let next = if until_ms == 0 { 0 } else { cur.max(until_ms) };
+        self.expiry_frozen_until.store(next, Ordering::Relaxed);
+    }
+
+    /// Whether expired keys may be deleted at `now_ms`.
+    #[inline]
+    pub fn expiry_frozen(&self, now_ms: i64) -> bool {
+        now_ms < self.expiry_frozen_until.load(Ordering::Relaxed)
     }
 
     #[inline]
@@ -248,7 +266,12 @@ impl Keyspace {
     /// key's access word (LRU clock, or LFU counter under an LFU policy).
     #[inline]
     pub fn read(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
-        let found = self.live(shard, hash, key, now_ms);
+        let found = match shard.find(hash, key) {
+            // While paused, an expired key reads as missing but stays (only
+            // reads run then; writes would delete it through `live`).
+            Some(slot) if shard.view(slot).is_expired(now_ms) && self.expiry_frozen(now_ms) => None,
+            _ => self.live(shard, hash, key, now_ms),
+        };
         match found {
             Some(slot) => {
                 // Per-event-loop counters: a shared atomic here would bounce one

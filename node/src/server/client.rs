@@ -125,6 +125,9 @@ pub struct Client {
     /// Set while the client waits in a blocking command: its loop executes
     /// none of its further input until it is unblocked.
     pub blocked: Option<Arc<super::blocking::Waiter>>,
+    /// Held by CLIENT PAUSE: its loop runs none of its input until the pause
+    /// ends (`pause.rs`).
+    pub paused: bool,
 }
 
 impl Client {
@@ -141,6 +144,7 @@ impl Client {
             tx: super::multi::Tx::default(),
             shared,
             blocked: None,
+            paused: false,
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::client::{Client, ReplyMode};
 use super::{MonitorRef, Msg, Server};
-use crate::cmd::{arity_error, arity_ok, flags, unknown_command, Args, Ctx};
+use crate::cmd::{arity_error, arity_ok, flags, unknown_command, Args, CmdError, Ctx};
 use crate::config::Config;
 use crate::protocol::{Limits, Out, Parser};
 use crate::stats::{SlowEntry, WorkerStats};
@@ -75,6 +75,7 @@ pub fn process(
             max_bulk_len: hot.max_bulk_len,
             authenticated: client.authenticated,
         };
+        let begin = start;
         match parser.parse(input, start, &limits) {
             Ok(Some(req)) => {
                 start = req.end;
@@ -87,6 +88,11 @@ pub fn process(
                     input
                 };
                 let args = Args::new(src, &parser.args);
+                // CLIENT PAUSE: the held request stays unconsumed (pause.rs).
+                if srv.pause.maybe_on() && held(srv, client, &args, now_ms) {
+                    client.paused = true;
+                    return begin;
+                }
                 out.resp3 = client.resp3;
                 execute(srv, stats, hot, client, out, &args, now_ms, &mut t0);
                 // Serve clients blocked on keys this command created, once the
@@ -113,6 +119,28 @@ pub fn process(
             }
         }
     }
+}
+
+/// The error a panicking handler answers with.
+const PANICKED: &str = "ERR internal error while running the command (logged)";
+
+/// Whether CLIENT PAUSE holds this request now.
+#[cold]
+fn held(srv: &Server, client: &Client, args: &Args, now_ms: i64) -> bool {
+    let mode = srv.pause.mode(now_ms);
+    if mode == super::pause::Mode::Off {
+        return false;
+    }
+    // Unknown commands get their error at once, as in Redis.
+    let Some(idx) = srv.commands.lookup(args.get(0)) else {
+        return false;
+    };
+    let spec = srv.commands.specs[idx];
+    let exec_writes = spec.name == "exec"
+        && client
+            .tx
+            .queue_has(|i| super::pause::write_like(srv.commands.specs[i]));
+    super::pause::holds(mode, spec, exec_writes)
 }
 
 /// Runs one command with every check Redis makes before it.
@@ -212,15 +240,33 @@ pub fn run(
             now_ms,
             cmd: idx,
         };
-        if spec.flags & flags::WRITE != 0 {
-            // Touches WATCHed keys under the stripe locks the write takes.
-            super::watch::as_write(srv, ctx.client.db, spec, args, now_ms, || {
+        // A handler that panics must not take its event loop (and every client
+        // on it) down: the panic is logged and answered as an error. The stripe
+        // mutexes do not poison; this is a last line of defence, not a path any
+        // input is meant to reach.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if spec.flags & flags::WRITE != 0 {
+                // Touches WATCHed keys under the stripe locks the write takes.
+                super::watch::as_write(srv, ctx.client.db, spec, args, now_ms, || {
+                    (spec.handler)(&mut ctx, args)
+                })
+            } else {
                 (spec.handler)(&mut ctx, args)
-            })
-        } else {
-            (spec.handler)(&mut ctx, args)
-        }
+            }
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                command = spec.name,
+                client = client.id,
+                "command handler panicked"
+            );
+            Err(CmdError(PANICKED.into()))
+        })
     };
+    if matches!(&result, Err(e) if e.0 == PANICKED) {
+        // Whatever the handler wrote before it panicked is not a reply.
+        out.buf.truncate(reply_start);
+    }
     let ok = result.is_ok();
     if let Err(e) = result {
         out.error(&e.0);

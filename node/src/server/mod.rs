@@ -25,6 +25,7 @@ pub mod exec;
 pub mod http;
 pub mod multi;
 pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod watch;
 pub mod worker;
@@ -118,6 +119,8 @@ pub struct Server {
     /// Clients blocked in BLPOP and friends (see [`blocking`]).
     pub blocking: blocking::Registry,
     pub evictor: evict::Evictor,
+    /// CLIENT PAUSE state (`pause.rs`).
+    pub pause: pause::Pause,
 }
 
 impl Server {
@@ -158,6 +161,7 @@ impl Server {
             io_threads,
             blocking: blocking::Registry::default(),
             evictor: evict::Evictor::new(),
+            pause: pause::Pause::default(),
         }
     }
 

@@ -87,6 +87,13 @@ pub struct Tx {
 }
 
 impl Tx {
+    /// Whether a queued command satisfies `pred` (given its table index).
+    pub fn queue_has(&self, pred: impl Fn(usize) -> bool) -> bool {
+        self.queue
+            .as_ref()
+            .is_some_and(|q| q.cmds.iter().any(|(idx, _)| pred(*idx)))
+    }
+
     /// Between MULTI and EXEC.
     #[inline]
     pub fn queuing(&self) -> bool {

@@ -133,6 +133,10 @@ pub struct Worker {
     accepting: bool,
     /// Deadlines of this loop's blocked clients.
     timeouts: Timeouts,
+    /// Clients held by CLIENT PAUSE (token, id), and the strongest mode that
+    /// held one of them: they are retried when the pause weakens or ends.
+    paused: Vec<(usize, u64)>,
+    held_under: super::pause::Mode,
 }
 
 impl Worker {
@@ -163,6 +167,8 @@ impl Worker {
                 scratch_out: Out::new(),
                 accepting: true,
                 timeouts: Timeouts::default(),
+                paused: Vec::new(),
+                held_under: super::pause::Mode::Off,
             },
             WorkerHandle {
                 inbox: parking_lot::Mutex::new(Vec::new()),
@@ -183,7 +189,14 @@ impl Worker {
         let mut last_tick = std::time::Instant::now();
         loop {
             // Wake for the nearest blocked client's deadline, if sooner.
-            let wait = self.timeouts.poll_timeout(Duration::from_millis(100));
+            let mut wait = self.timeouts.poll_timeout(Duration::from_millis(100));
+            // And for the end of a pause that holds some of its clients.
+            if !self.paused.is_empty() {
+                let now = crate::util::now_ms();
+                if let Some(end) = self.srv.pause.deadline(now) {
+                    wait = wait.min(Duration::from_millis((end - now).max(0) as u64));
+                }
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -217,6 +230,9 @@ impl Worker {
                 return;
             }
             self.expire_blocked();
+            if !self.paused.is_empty() {
+                self.retry_paused();
+            }
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = std::time::Instant::now();
                 self.close_idle(now_ms);
@@ -356,8 +372,8 @@ impl Worker {
             } else {
                 &conn.rbuf
             };
-            // A blocked client's input waits in its buffer (consumed = 0).
-            let consumed = if conn.client.blocked.is_some() {
+            // A blocked or paused client's input waits in its buffer.
+            let consumed = if conn.client.blocked.is_some() || conn.client.paused {
                 0
             } else {
                 exec::process(
@@ -373,6 +389,15 @@ impl Worker {
             };
             if let Some(w) = &conn.client.blocked {
                 self.timeouts.insert(w);
+            }
+            if conn.client.paused {
+                note_paused(
+                    &mut self.paused,
+                    &mut self.held_under,
+                    &self.srv,
+                    token,
+                    conn.client.id,
+                );
             }
             if from_scratch {
                 if consumed < n {
@@ -613,8 +638,64 @@ impl Worker {
             if let Some(w) = &conn.client.blocked {
                 self.timeouts.insert(w);
             }
+            if conn.client.paused {
+                note_paused(
+                    &mut self.paused,
+                    &mut self.held_under,
+                    &self.srv,
+                    token,
+                    conn.client.id,
+                );
+            }
         }
         self.after_io(token);
+    }
+
+    /// Runs the held input of paused clients once the pause is weaker than the
+    /// one that held them (a client still held is noted again).
+    fn retry_paused(&mut self) {
+        let now = crate::util::now_ms();
+        if self.srv.pause.mode(now) >= self.held_under {
+            return;
+        }
+        self.held_under = super::pause::Mode::Off;
+        for (token, id) in std::mem::take(&mut self.paused) {
+            let Some(conn) = self.conns.get_mut(token).and_then(|c| c.as_mut()) else {
+                continue;
+            };
+            if conn.client.id != id || !conn.client.paused {
+                continue;
+            }
+            conn.client.paused = false;
+            if conn.rbuf.is_empty() || conn.closing || conn.client.blocked.is_some() {
+                continue;
+            }
+            let consumed = exec::process(
+                &self.srv,
+                &self.stats,
+                &mut self.hot,
+                &mut conn.client,
+                &mut conn.parser,
+                &conn.rbuf,
+                &mut self.scratch_out,
+                now,
+            );
+            conn.rbuf.drain(..consumed);
+            conn.parser.rebase(consumed);
+            conn.client
+                .shared
+                .qbuf
+                .store(conn.rbuf.len(), Ordering::Relaxed);
+            conn.pending.extend_from_slice(&self.scratch_out.buf);
+            self.scratch_out.buf.clear();
+            if let Some(w) = &conn.client.blocked {
+                self.timeouts.insert(w);
+            }
+            if conn.client.paused {
+                note_paused(&mut self.paused, &mut self.held_under, &self.srv, token, id);
+            }
+            self.after_io(token);
+        }
     }
 
     fn conn_is(&self, token: usize, id: u64) -> bool {
@@ -719,4 +800,21 @@ fn write_some(stream: &mut TcpStream, mut buf: &[u8]) -> io::Result<usize> {
         }
     }
     Ok(total)
+}
+
+/// Remembers a client the pause held, and the mode that held it.
+fn note_paused(
+    paused: &mut Vec<(usize, u64)>,
+    held_under: &mut super::pause::Mode,
+    srv: &Server,
+    token: usize,
+    id: u64,
+) {
+    if !paused.contains(&(token, id)) {
+        paused.push((token, id));
+    }
+    // At least WRITE: the pause may have ended since it held this client, which
+    // must then be retried at once.
+    let mode = srv.pause.mode(crate::util::now_ms());
+    *held_under = (*held_under).max(mode.max(super::pause::Mode::Write));
 }
