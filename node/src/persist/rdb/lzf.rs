@@ -12,9 +12,9 @@ const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = (1 << 8) + (1 << 3);
 
 #[inline]
-fn hash3(p: &[u8]) -> usize {
+fn hash3(p: &[u8], hlog: u32) -> usize {
     let v = (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]);
-    (v.wrapping_mul(0x9E37_79B1) >> (32 - HLOG)) as usize
+    (v.wrapping_mul(0x9E37_79B1) >> (32 - hlog)) as usize
 }
 
 /// Compresses `input`; `None` when the result would not be shorter than
@@ -22,7 +22,10 @@ fn hash3(p: &[u8]) -> usize {
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let n = input.len();
     let mut out = Vec::with_capacity(max_out.min(n + n / 16 + 64));
-    let mut table = vec![0u32; 1 << HLOG];
+    // A table sized to the input: most values are short, and zeroing a
+    // full-size table per string would cost more than compressing it.
+    let hlog = (usize::BITS - n.leading_zeros()).clamp(8, HLOG);
+    let mut table = vec![0u32; 1 << hlog];
     let mut lit_start = 0usize;
     let mut ip = 0usize;
     let flush_lits = |out: &mut Vec<u8>, from: usize, to: usize| {
@@ -35,7 +38,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         }
     };
     while ip + 2 < n {
-        let h = hash3(&input[ip..]);
+        let h = hash3(&input[ip..], hlog);
         let cand = table[h] as usize;
         table[h] = (ip + 1) as u32;
         if cand > 0 {
@@ -65,7 +68,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
                 ip += 1;
                 while ip < end {
                     if ip + 2 < n {
-                        table[hash3(&input[ip..])] = (ip + 1) as u32;
+                        table[hash3(&input[ip..], hlog)] = (ip + 1) as u32;
                     }
                     ip += 1;
                 }
