@@ -374,3 +374,33 @@ def test_restore_errors_match_redis(redis_server, node):
         assert 0 < c.pttl("abs") <= 100000
         assert c.execute_command("RESTORE", "past", "1", payload, "ABSTTL") == b"OK"
         assert c.exists("past") == 0
+
+
+def test_restore_notifications_match_redis(redis_server, node):
+    def events(c, payload):
+        c.execute_command("CONFIG", "SET", "notify-keyspace-events", "KEAn")
+        p = c.pubsub()
+        p.psubscribe("__key*__:*")
+        p.get_message(timeout=5)
+        c.set("old", "x")
+        c.execute_command("RESTORE", "fresh", "0", payload)
+        c.execute_command("RESTORE", "old", "0", payload, "REPLACE")
+        c.execute_command("RESTORE", "old", "1", payload, "REPLACE", "ABSTTL")
+        c.set("end", "1")
+        got = []
+        last = {(b"__keyspace@0__:end", b"set"), (b"__keyevent@0__:set", b"end")}
+        deadline = time.time() + 10
+        while not last <= set(got) and time.time() < deadline:
+            m = p.get_message(timeout=1)
+            if m and m["type"] == "pmessage":
+                got.append((m["channel"], m["data"]))
+        p.close()
+        return got
+
+    rc, kc = redis_server.client(), node.client()
+    rc.set("src", "value")
+    payload = rc.dump("src")
+    rc.delete("src")
+    want = events(rc, payload)
+    assert (b"__keyevent@0__:restore", b"fresh") in want
+    assert events(kc, payload) == want
