@@ -3,8 +3,8 @@
 //! Map: [`protocol`] parses requests and encodes replies; [`server`] runs the event
 //! loops and the per-request path; [`cmd`] holds one file per command family;
 //! [`db`] is the keyspace (lock-striped, compact entries); [`persist`] the RDB
-//! snapshots; [`config`] the
-//! parameters; [`stats`] the counters behind INFO and `/metrics`.
+//! snapshots; [`config`] the parameters; [`stats`] the counters behind INFO and
+//! `/metrics`.
 
 pub mod alloc;
 pub mod cmd;

@@ -15,6 +15,7 @@
 //! file and a replica's full sync.
 
 pub mod crc64;
+pub mod input;
 pub mod listpack;
 pub mod lzf;
 pub mod read;
