@@ -49,9 +49,14 @@ bench: ## Side-by-side benchmark of kcache-node and redis-server (redis-benchmar
 	$(CARGO) build --release -p kcache-node
 	python3 bench/bench.py --node $(CURDIR)/target/release/kcache-node $(ARGS)
 
+.PHONY: bench-snapshot
+bench-snapshot: ## Peak memory of BGSAVE under a write load, 1M keys, against redis-server's fork
+	$(CARGO) build --release -p kcache-node
+	python3 bench/snapshot.py --node $(CURDIR)/target/release/kcache-node $(ARGS)
+
 .PHONY: bench-smoke
 bench-smoke: ## bench.py's tests and a --quick run (seconds; part of make test)
-	KCACHE_NODE_BIN=$${KCACHE_NODE_BIN:-$(TEST_BIN)} python3 -m pytest -q bench/test_bench.py bench/test_memory.py
+	KCACHE_NODE_BIN=$${KCACHE_NODE_BIN:-$(TEST_BIN)} python3 -m pytest -q bench/test_bench.py bench/test_memory.py bench/test_snapshot.py
 
 # --- local cluster ---
 # A real single-node Kubernetes built from upstream Go modules (hack/cluster/README.md).

@@ -2,13 +2,15 @@
 //!
 //! Map: [`protocol`] parses requests and encodes replies; [`server`] runs the event
 //! loops and the per-request path; [`cmd`] holds one file per command family;
-//! [`db`] is the keyspace (lock-striped, compact entries); [`config`] the
-//! parameters; [`stats`] the counters behind INFO and `/metrics`.
+//! [`db`] is the keyspace (lock-striped, compact entries); [`persist`] the RDB
+//! snapshots; [`config`] the parameters; [`stats`] the counters behind INFO and
+//! `/metrics`.
 
 pub mod alloc;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod stats;

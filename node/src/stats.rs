@@ -35,6 +35,9 @@ pub struct WorkerStats {
     pub error_replies: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// Successful write commands (persistence's changes counter; never reset
+    /// by CONFIG RESETSTAT, as Redis's `dirty` is not).
+    pub writes: AtomicU64,
 }
 
 thread_local! {
@@ -75,6 +78,7 @@ impl WorkerStats {
             error_replies: AtomicU64::new(0),
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
         }
     }
 
@@ -206,6 +210,14 @@ impl Stats {
             t.keyspace_misses += w.keyspace_misses.load(Ordering::Relaxed);
         }
         t
+    }
+
+    /// Successful write commands since start, over all workers.
+    pub fn writes(&self) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| w.writes.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// (calls, usec, rejected, failed) of one command over all workers.

@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -253,6 +254,7 @@ impl Commands {
             pubsub::COMMANDS,
             streams::COMMANDS,
             transactions::COMMANDS,
+            persist::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

@@ -30,12 +30,13 @@ pub mod access;
 pub mod entry;
 pub mod guard;
 pub mod shard;
+pub mod snap;
 pub mod table;
 pub mod types;
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -58,6 +59,10 @@ pub struct Db {
     /// This database's SELECT index (the guards report it to the lock scope).
     index: usize,
     stripes: Box<[Stripe]>,
+    /// A snapshot is running: the first lock of each stripe dumps it
+    /// (`snap.rs`). One relaxed load per lock when off.
+    snapshot_on: AtomicBool,
+    snap: Arc<snap::SnapGate>,
 }
 
 /// The stripes locked by a multi-key command, sorted by index.
@@ -98,12 +103,14 @@ pub fn stripe_of(hash: u64) -> usize {
 }
 
 impl Db {
-    fn new(index: usize) -> Db {
+    fn new(index: usize, snap: Arc<snap::SnapGate>) -> Db {
         Db {
             index,
             stripes: (0..SHARDS)
                 .map(|_| Stripe(Mutex::new(Shard::new())))
                 .collect(),
+            snapshot_on: AtomicBool::new(false),
+            snap,
         }
     }
 
@@ -114,7 +121,12 @@ impl Db {
 
     #[inline]
     pub fn lock_index(&self, idx: usize) -> ShardGuard<'_> {
-        guard::lock(&self.stripes[idx].0, self.index, idx)
+        let g = guard::lock(&self.stripes[idx].0, self.index, idx);
+        // Read under the stripe lock: see snap.rs for why relaxed suffices.
+        if self.snapshot_on.load(Ordering::Relaxed) {
+            self.snap.on_lock(self.index, idx, &g);
+        }
+        g
     }
 
     /// Locks the stripes of all `hashes`, in ascending order.
@@ -152,6 +164,7 @@ impl Db {
 /// All databases plus the key hasher and keyspace counters.
 pub struct Keyspace {
     dbs: Box<[Db]>,
+    snap: Arc<snap::SnapGate>,
     hasher: foldhash::quality::FixedState,
     pub expired_keys: AtomicU64,
     /// Hits and misses counted outside event loops; see [`Keyspace::hits`].
@@ -181,8 +194,12 @@ pub fn take_expired_log() -> Vec<Vec<u8>> {
 
 impl Keyspace {
     pub fn new(databases: usize, seed: u64) -> Keyspace {
+        let snap = Arc::new(snap::SnapGate::new(databases.max(1)));
         Keyspace {
-            dbs: (0..databases.max(1)).map(Db::new).collect(),
+            dbs: (0..databases.max(1))
+                .map(|i| Db::new(i, snap.clone()))
+                .collect(),
+            snap,
             hasher: foldhash::quality::FixedState::with_seed(seed),
             expired_keys: AtomicU64::new(0),
             keyspace_hits: AtomicU64::new(0),
@@ -343,9 +360,44 @@ impl Keyspace {
     pub fn with_held<R>(&self, set: &StripeSet, f: impl FnOnce() -> R) -> R {
         let _guards: Vec<_> = set
             .iter()
-            .filter_map(|(db, s)| self.dbs.get(db).map(|d| d.stripes[s].0.lock()))
+            .filter_map(|(db, s)| {
+                self.dbs.get(db).map(|d| {
+                    let g = d.stripes[s].0.lock();
+                    if d.snapshot_on.load(Ordering::Relaxed) {
+                        self.snap.on_lock(db, s, &g);
+                    }
+                    g
+                })
+            })
             .collect();
         guard::with_held_set(set, f)
+    }
+
+    /// Starts a snapshot: with every stripe of every database locked (in the
+    /// global order), marks each stripe "not yet dumped", installs `hook`
+    /// (see [`snap`]) and runs `at_start`, which must not lock stripes. From
+    /// then on the first lock of each stripe dumps it through `hook` before
+    /// its locker proceeds. Returns false (and does nothing) when a snapshot
+    /// is already running.
+    pub fn begin_snapshot(&self, hook: Arc<dyn snap::StripeHook>, at_start: impl FnOnce()) -> bool {
+        let _all: Vec<Vec<ShardGuard<'_>>> = self.dbs.iter().map(|d| d.lock_all()).collect();
+        if self.snap.is_armed() {
+            return false;
+        }
+        self.snap.arm(hook);
+        for d in self.dbs.iter() {
+            d.snapshot_on.store(true, Ordering::Relaxed);
+        }
+        at_start();
+        true
+    }
+
+    /// Ends the running snapshot (its stripes all dumped, or abandoned).
+    pub fn end_snapshot(&self) {
+        for d in self.dbs.iter() {
+            d.snapshot_on.store(false, Ordering::Relaxed);
+        }
+        self.snap.disarm();
     }
 
     /// Keyspace hits counted off the event loops (add `Stats::totals().keyspace_hits`).

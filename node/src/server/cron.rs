@@ -7,7 +7,8 @@
 //! a core whatever the keyspace looks like. The cursor carries over between
 //! cycles so every stripe is visited in turn.
 //!
-//! It also keeps eviction's bookkeeping fresh ([`super::evict`]).
+//! It also keeps eviction's bookkeeping fresh ([`super::evict`]) and starts the
+//! snapshots the `save` rules call for (`persist::save::cron`).
 //!
 //! The same thread samples the instantaneous rates of INFO (`instantaneous_ops_per_sec`
 //! and the kbps figures) and tracks the memory peak.
@@ -66,6 +67,7 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
                     cursor = expire_cycle(&srv, cursor, budget, effort, &mut rng);
                     srv.evictor.cron(&srv, crate::util::now_ms());
                 }
+                crate::persist::save::cron(&srv, crate::util::now_ms());
                 // Periodic timer, not synchronisation: park until the next tick.
                 if let Some(rest) = period.checked_sub(started.elapsed()) {
                     std::thread::park_timeout(rest);

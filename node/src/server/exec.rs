@@ -268,6 +268,10 @@ pub fn run(
         out.buf.truncate(reply_start);
     }
     let ok = result.is_ok();
+    if ok && spec.flags & flags::WRITE != 0 {
+        // The changes counter of the `save` rules (persist/save.rs).
+        WorkerStats::add(&stats.writes, 1);
+    }
     if let Err(e) = result {
         out.error(&e.0);
         count_error(srv, stats, &e.0);

@@ -155,6 +155,9 @@ pub fn readiness(srv: &Server) -> Result<(), &'static str> {
     if srv.shutting_down.load(Ordering::Acquire) {
         return Err("shutting down");
     }
+    if srv.persist.loading.load(Ordering::Acquire) {
+        return Err("loading the dataset");
+    }
     Ok(())
 }
 

@@ -121,6 +121,10 @@ pub struct Server {
     pub evictor: evict::Evictor,
     /// CLIENT PAUSE state (`pause.rs`).
     pub pause: pause::Pause,
+    /// Snapshots: SAVE/BGSAVE state, the changes counter, loading (`persist`).
+    pub persist: crate::persist::save::Persistence,
+    /// This server, for handlers that hand it to a thread (BGSAVE); set by [`run`].
+    pub me: OnceLock<std::sync::Weak<Server>>,
 }
 
 impl Server {
@@ -162,6 +166,8 @@ impl Server {
             blocking: blocking::Registry::default(),
             evictor: evict::Evictor::new(),
             pause: pause::Pause::default(),
+            persist: crate::persist::save::Persistence::new(crate::util::now_ms()),
+            me: OnceLock::new(),
         }
     }
 
@@ -195,6 +201,7 @@ impl Server {
 /// Binds, starts every thread, and blocks until shutdown completes.
 pub fn run(config: Config) -> anyhow::Result<()> {
     let srv = Arc::new(Server::new(config));
+    let _ = srv.me.set(Arc::downgrade(&srv));
     let listeners = worker::bind_listeners(&srv)?;
     let addrs: Vec<SocketAddr> = listeners[0]
         .iter()
@@ -212,6 +219,23 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let _ = srv.workers.set(handles);
 
     let http = http::start(srv.clone())?;
+    // Load the snapshot before serving: connections wait in the listen
+    // backlog, /readyz says "loading" meanwhile; a bad file stops the start.
+    let loaded = crate::persist::save::load_at_start(&srv);
+    match loaded {
+        Ok(Some(r)) => tracing::info!(
+            keys = r.keys,
+            expired_skipped = r.expired,
+            ms = r.millis,
+            "DB loaded from disk"
+        ),
+        Ok(None) => {}
+        Err(e) => {
+            http.stop();
+            let path = crate::persist::save::rdb_path(&srv);
+            return Err(anyhow::anyhow!("could not load {}: {e}", path.display()));
+        }
+    }
     let cron = cron::start(srv.clone())?;
 
     let threads: Vec<_> = loops
@@ -242,6 +266,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     cron.stop();
+    // A signal (SIGTERM, SIGINT) saves as SHUTDOWN without options does.
+    crate::persist::save::on_exit(&srv);
     http.stop();
     tracing::info!("kcache-node stopped");
     Ok(())

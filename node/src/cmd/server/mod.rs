@@ -350,17 +350,20 @@ fn monitor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 
 /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
 ///
-/// The options are parsed and validated as Redis does; with no persistence yet,
-/// SAVE and NOSAVE shut down the same way. A shutdown never waits for replicas,
-/// so there is never one in progress to ABORT.
+/// Saves a snapshot first with SAVE, or when `save` rules are configured and
+/// NOSAVE is not given (as Redis does); a failed save refuses to shut down
+/// ("ERR Errors trying to SHUTDOWN. Check logs.") unless FORCE. A shutdown
+/// never waits for replicas, so there is never one in progress to ABORT.
 fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    let mut force = false;
     for i in 1..args.len() {
         if args.is(i, "nosave") {
             nosave = true;
         } else if args.is(i, "save") {
             save = true;
         } else if args.is(i, "now") || args.is(i, "force") {
+            force |= args.is(i, "force");
             other = true;
         } else if args.is(i, "abort") {
             abort = true;
@@ -374,6 +377,19 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if abort {
         return err("ERR No shutdown in progress.");
     }
+    use crate::persist::save as persist;
+    if save || (!nosave && !persist::save_points(ctx.srv).is_empty()) {
+        if let Err(e) = persist::save_for_shutdown(ctx.srv) {
+            tracing::error!(error = %e, "SHUTDOWN could not save the DB");
+            if !force {
+                return err("ERR Errors trying to SHUTDOWN. Check logs.");
+            }
+        }
+    }
+    ctx.srv
+        .persist
+        .shutdown_decided
+        .store(true, std::sync::atomic::Ordering::Release);
     tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
     ctx.client.close_after_reply = true;
     ctx.srv.shutdown();

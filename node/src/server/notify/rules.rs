@@ -21,7 +21,8 @@ pub(super) fn tracked_args(name: &str, args: &Args) -> Option<Vec<usize>> {
         | "hincrby" | "hincrbyfloat" | "hdel" | "zadd" | "zincrby" | "zrem"
         | "zremrangebyscore" | "zremrangebyrank" | "zremrangebylex" | "zpopmin" | "zpopmax"
         | "geoadd" | "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore"
-        | "zinterstore" | "zdiffstore" | "zrangestore" | "geosearchstore" | "move" | "copy" => {
+        | "zinterstore" | "zdiffstore" | "zrangestore" | "geosearchstore" | "move" | "copy"
+        | "restore" => {
             vec![1]
         }
         "bitop" => vec![2],
@@ -313,6 +314,16 @@ pub(super) fn apply(n: &mut Note, name: &str) {
             }
             n.ev_db(NEW, "new", 2, to);
             n.ev_db(GENERIC, "copy_to", 2, to);
+        }
+        // RESTORE re-adds the key (`new` even over REPLACE, as dbAdd), or,
+        // with a TTL already past, only deletes what REPLACE removed.
+        "restore" if r == Reply::Status => {
+            if n.exists(1) {
+                n.ev(NEW, "new", 1);
+                n.ev(GENERIC, "restore", 1);
+            } else if n.existed(1) {
+                n.ev(GENERIC, "del", 1);
+            }
         }
         "lpush" | "lpushx" if r.positive() => n.ev_created(LIST, "lpush", 1),
         "rpush" | "rpushx" if r.positive() => n.ev_created(LIST, "rpush", 1),
