@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod protocol;
+pub mod repl;
 pub mod server;
 pub mod stats;
 pub mod util;

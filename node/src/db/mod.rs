@@ -35,7 +35,7 @@ pub mod types;
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -160,6 +160,33 @@ pub struct Keyspace {
     /// The `notify-keyspace-events` mask (shared with the config; see
     /// `server::notify`), read only when a key expires.
     pub events: Arc<AtomicU32>,
+    /// Set while this node is a replica: lazy expiry hides a logically expired
+    /// key from reads instead of deleting it, and the master link sees it as
+    /// live, because a replica's keys are deleted only by its primary's DEL
+    /// (Redis's `expireIfNeeded` on a replica). See [`ExpiryMode`].
+    pub replica_expiry: AtomicBool,
+}
+
+/// How the command running on this thread treats a logically expired key when
+/// [`Keyspace::replica_expiry`] is set (set per command by the request path).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ExpiryMode {
+    /// Delete it (a write, or a primary): the default.
+    Delete,
+    /// Report it missing but keep it (a read on a replica).
+    Hide,
+    /// Report it live (the master link: the primary decides when it expires).
+    Keep,
+}
+
+thread_local! {
+    static EXPIRY_MODE: std::cell::Cell<ExpiryMode> = const { std::cell::Cell::new(ExpiryMode::Delete) };
+}
+
+/// Sets how the command about to run on this thread treats expired keys.
+#[inline]
+pub fn set_expiry_mode(mode: ExpiryMode) {
+    EXPIRY_MODE.with(|m| m.set(mode));
 }
 
 thread_local! {
@@ -185,6 +212,7 @@ impl Keyspace {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             events: Arc::default(),
+            replica_expiry: AtomicBool::new(false),
         }
     }
 
@@ -226,11 +254,26 @@ impl Keyspace {
     pub fn live(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
         let slot = shard.find(hash, key)?;
         if shard.view(slot).is_expired(now_ms) {
-            drop(shard.remove(slot, hash));
-            self.note_expired(key);
-            return None;
+            return self.expired(shard, slot, hash, key);
         }
         Some(slot)
+    }
+
+    /// Lazy expiry of a key found expired: deleted on a primary; on a replica
+    /// hidden from reads and live for the master link ([`ExpiryMode`]). Writes
+    /// always delete, so a write never inserts next to a hidden key.
+    #[cold]
+    fn expired(&self, shard: &mut Shard, slot: usize, hash: u64, key: &[u8]) -> Option<usize> {
+        if self.replica_expiry.load(Ordering::Relaxed) {
+            match EXPIRY_MODE.with(|m| m.get()) {
+                ExpiryMode::Keep => return Some(slot),
+                ExpiryMode::Hide => return None,
+                ExpiryMode::Delete => {}
+            }
+        }
+        drop(shard.remove(slot, hash));
+        self.note_expired(key);
+        None
     }
 
     /// Like [`Keyspace::live`] for a write that keeps the value (Redis's

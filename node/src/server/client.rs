@@ -125,6 +125,9 @@ pub struct Client {
     /// Set while the client waits in a blocking command: its loop executes
     /// none of its further input until it is unblocked.
     pub blocked: Option<Arc<super::blocking::Waiter>>,
+    /// The replication link's pseudo-client (`repl::replica`): its writes pass
+    /// the READONLY and MASTERDOWN gates and its replies go nowhere.
+    pub master_link: bool,
 }
 
 impl Client {
@@ -141,6 +144,7 @@ impl Client {
             tx: super::multi::Tx::default(),
             shared,
             blocked: None,
+            master_link: false,
         }
     }
 

@@ -61,7 +61,11 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
                 let started = Instant::now();
                 let effort = srv.config.get_i64("active-expire-effort").clamp(1, 10) as usize;
                 let budget = period * (TIME_PERC as u32 + 2 * (effort as u32 - 1)) / 100;
-                cursor = expire_cycle(&srv, cursor, budget, effort, &mut rng);
+                // A replica waits for its primary's DELs (Redis: no active
+                // expiry on replicas).
+                if !srv.repl.is_replica() {
+                    cursor = expire_cycle(&srv, cursor, budget, effort, &mut rng);
+                }
                 srv.evictor.cron(&srv, crate::util::now_ms());
                 // Periodic timer, not synchronisation: park until the next tick.
                 if let Some(rest) = period.checked_sub(started.elapsed()) {

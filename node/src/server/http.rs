@@ -149,13 +149,14 @@ async fn serve(srv: Arc<Server>, mut stream: tokio::net::TcpStream) {
     let _ = stream.shutdown().await;
 }
 
-/// Ready when the node serves its role: not shutting down (replication state joins
-/// this when replicas exist).
+/// Ready when the node serves its role: not shutting down, and for a replica,
+/// linked to its primary and in sync (never a candidate for promotion while
+/// syncing or cut off).
 pub fn readiness(srv: &Server) -> Result<(), &'static str> {
     if srv.shutting_down.load(Ordering::Acquire) {
         return Err("shutting down");
     }
-    Ok(())
+    srv.repl.readiness()
 }
 
 /// The Prometheus exposition.

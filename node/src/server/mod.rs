@@ -118,6 +118,9 @@ pub struct Server {
     /// Clients blocked in BLPOP and friends (see [`blocking`]).
     pub blocking: blocking::Registry,
     pub evictor: evict::Evictor,
+    /// Replication role, ids, offsets and the replica link's state
+    /// (`repl::replica::state`), shared with the primary side.
+    pub repl: crate::repl::replica::ReplState,
 }
 
 impl Server {
@@ -127,7 +130,9 @@ impl Server {
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let commands = Commands::new();
-        let stats = Stats::new(io_threads, commands.len());
+        // One stats slot per event loop, plus one for the replication link
+        // thread (its only writer; see `repl::replica::stream`).
+        let stats = Stats::new(io_threads + 1, commands.len());
         let mut rng = crate::util::Rng::from_entropy();
         let mut keyspace = Keyspace::new(config.get_i64("databases") as usize, rng.next_u64());
         // Expiry paths test the notification mask without the config lock.
@@ -158,6 +163,7 @@ impl Server {
             io_threads,
             blocking: blocking::Registry::default(),
             evictor: evict::Evictor::new(),
+            repl: crate::repl::replica::ReplState::new(),
         }
     }
 
@@ -207,6 +213,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     }
     let _ = srv.workers.set(handles);
 
+    // A `replicaof` parameter starts the link now (repl::replica).
+    crate::repl::replica::start(&srv)?;
     let http = http::start(srv.clone())?;
     let cron = cron::start(srv.clone())?;
 
