@@ -299,6 +299,79 @@ pub fn full_sync(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+    use std::sync::Arc;
+
+    /// Sends `wire` over loopback in uneven pieces; returns what the payload
+    /// reader yields and what it leaves for the command stream.
+    fn through_payload(wire: Vec<u8>, stream_len: usize) -> (Vec<u8>, Vec<u8>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            // Uneven pieces (7, 4093, 40, ...) so boundaries fall everywhere.
+            let mut pos = 0;
+            for (i, size) in [7usize, 4093, 40, 39, 65_536, 1, 12_345]
+                .iter()
+                .cycle()
+                .enumerate()
+            {
+                if pos >= wire.len() || i > 10_000 {
+                    break;
+                }
+                let end = (pos + size).min(wire.len());
+                s.write_all(&wire[pos..end]).unwrap();
+                s.flush().unwrap();
+                pos = end;
+            }
+            s
+        });
+        let srv = Arc::new(Server::new(crate::config::Config::defaults()));
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        let cancel = super::super::conn::Cancel {
+            srv,
+            generation: 0,
+            client: None,
+        };
+        let mut conn = Conn::new(stream, cancel).unwrap();
+        let progress = |_: u64| {};
+        let (mut p, _) = Payload::open(&mut conn, &progress).unwrap();
+        let mut got = Vec::new();
+        p.read_to_end(&mut got).unwrap();
+        let _keep_open = writer.join().unwrap();
+        let mut rest = conn.take_buffered();
+        while rest.len() < stream_len {
+            conn.fill().unwrap();
+            rest.extend(conn.take_buffered());
+        }
+        (got, rest)
+    }
+
+    #[test]
+    fn both_payload_forms_end_exactly_at_the_payload() {
+        let mark = [b'm'; EOF_MARK_LEN];
+        let stream = b"*1\r\n$4\r\nPING\r\n".to_vec();
+        for size in [0usize, 1, 39, 40, 41, 4093, 65_536 + 17, 200_000] {
+            let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            // Diskless: keepalives, `$EOF:<mark>`, bytes, mark, then the stream.
+            let mut wire = b"\n\n$EOF:".to_vec();
+            wire.extend_from_slice(&mark);
+            wire.extend_from_slice(b"\r\n");
+            wire.extend_from_slice(&body);
+            wire.extend_from_slice(&mark);
+            wire.extend_from_slice(&stream);
+            let (got, rest) = through_payload(wire, stream.len());
+            assert_eq!(got, body, "EOF form, {size} bytes");
+            assert_eq!(rest, stream, "EOF form, {size} bytes");
+            // Disk-based: `$<len>`.
+            let mut wire = format!("\n${size}\r\n").into_bytes();
+            wire.extend_from_slice(&body);
+            wire.extend_from_slice(&stream);
+            let (got, rest) = through_payload(wire, stream.len());
+            assert_eq!(got, body, "bulk form, {size} bytes");
+            assert_eq!(rest, stream, "bulk form, {size} bytes");
+        }
+    }
 
     #[test]
     fn safety_rule_refuses_only_the_dangerous_case() {
