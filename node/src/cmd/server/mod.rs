@@ -187,10 +187,13 @@ const MEMORY_SUBS: &[SubSpec] = &[
 ];
 
 pub static COMMANDS: &[CommandSpec] = &[
+    // NO_MULTI (Redis allows them in MULTI): EXEC holds the stripe locks of
+    // its commands, and a role change waits for the link thread, which may
+    // wait for one of those stripes.
     cmd!(
         "replicaof",
         3,
-        ADMIN | NOSCRIPT | STALE,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
         replication::replicaof,
         "5.0.0",
         "Configures a server as replica of another, or promotes it to a master."
@@ -198,7 +201,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!(
         "slaveof",
         3,
-        ADMIN | NOSCRIPT | STALE,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
         replication::replicaof,
         "1.0.0",
         "Sets a Redis server as a replica of another, or promotes it to being a master."

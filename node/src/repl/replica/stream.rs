@@ -193,6 +193,9 @@ pub fn run(
         // Apply every complete command received, under the apply lock so a
         // role change never sees a half-applied batch.
         let mut start = 0;
+        // GETACK is answered after the lock is released: a blocking write
+        // must never hold up a role change.
+        let mut getack = None;
         {
             let _apply = repl.apply_lock();
             if repl.generation() != generation {
@@ -212,9 +215,8 @@ pub fn run(
                     if args.is(0, "ping") {
                         // Counted in the offset only.
                     } else if args.is(0, "replconf") {
-                        if args.len() >= 2 && args.is(1, "getack") {
-                            send_ack(conn, before)?;
-                            last_ack = Instant::now();
+                        if args.len() >= 2 && args.is(1, "getack") && getack.is_none() {
+                            getack = Some(before);
                         }
                     } else {
                         applier.apply(srv, &args);
@@ -230,6 +232,10 @@ pub fn run(
             buf.drain(..start);
             parser.rebase(start);
             base += start as i64;
+        }
+        if let Some(offset) = getack {
+            send_ack(conn, offset)?;
+            last_ack = Instant::now();
         }
         if last_ack.elapsed() >= ACK_PERIOD {
             send_ack(conn, repl.offset.load(Ordering::Relaxed))?;
