@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod persist;
 pub mod protocol;
+pub mod repl;
 pub mod server;
 pub mod stats;
 pub mod util;

@@ -287,7 +287,11 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
         b"standalone"
     });
     out.bulk(b"role");
-    out.bulk(b"master");
+    out.bulk(if ctx.srv.repl.is_replica() {
+        b"replica"
+    } else {
+        b"master"
+    });
     out.bulk(b"modules");
     out.array(0);
     Ok(())
@@ -524,9 +528,16 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
                     ))
                 }
             }
-            // No replicas or primaries exist: those types list nobody.
+            // Replicas of this node are not listed yet; the master link is.
             type_filter = Some(t == b"pubsub");
-            if t != b"normal" && t != b"pubsub" {
+            if t == b"master" {
+                ids = Some(
+                    crate::repl::replica::master_client_id(ctx.srv)
+                        .into_iter()
+                        .collect(),
+                );
+                type_filter = None;
+            } else if t != b"normal" && t != b"pubsub" {
                 ids = Some(Vec::new());
             }
             i += 2;
@@ -651,9 +662,17 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
         } else if args.is(i, "type") {
             let t = v.to_ascii_lowercase();
             match t.as_slice() {
-                b"normal" => filters.push(Box::new(|c| !c.is_pubsub())),
+                b"normal" => {
+                    let m = crate::repl::replica::master_client_id(ctx.srv);
+                    filters.push(Box::new(move |c| !c.is_pubsub() && Some(c.id) != m))
+                }
                 b"pubsub" => filters.push(Box::new(|c| c.is_pubsub())),
-                b"master" | b"replica" | b"slave" => filters.push(Box::new(|_| false)),
+                b"master" => {
+                    // The replication link's pseudo-client (repl::replica).
+                    let m = crate::repl::replica::master_client_id(ctx.srv);
+                    filters.push(Box::new(move |c| Some(c.id) == m))
+                }
+                b"replica" | b"slave" => filters.push(Box::new(|_| false)),
                 _ => {
                     return err(format!(
                         "ERR Unknown client type '{}'",

@@ -176,6 +176,33 @@ pub struct Keyspace {
     /// Unix ms until which reads do not delete expired keys (CLIENT PAUSE
     /// keeps the data set still; see `server/pause.rs`).
     expiry_frozen_until: AtomicI64,
+    /// Set while this node is a replica: lazy expiry hides a logically expired
+    /// key from reads instead of deleting it, and the master link sees it as
+    /// live, because a replica's keys are deleted only by its primary's DEL
+    /// (Redis's `expireIfNeeded` on a replica). See [`ExpiryMode`].
+    pub replica_expiry: AtomicBool,
+}
+
+/// How the command running on this thread treats a logically expired key when
+/// [`Keyspace::replica_expiry`] is set (set per command by the request path).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ExpiryMode {
+    /// Delete it (a write, or a primary): the default.
+    Delete,
+    /// Report it missing but keep it (a read on a replica).
+    Hide,
+    /// Report it live (the master link: the primary decides when it expires).
+    Keep,
+}
+
+thread_local! {
+    static EXPIRY_MODE: std::cell::Cell<ExpiryMode> = const { std::cell::Cell::new(ExpiryMode::Delete) };
+}
+
+/// Sets how the command about to run on this thread treats expired keys.
+#[inline]
+pub fn set_expiry_mode(mode: ExpiryMode) {
+    EXPIRY_MODE.with(|m| m.set(mode));
 }
 
 thread_local! {
@@ -206,6 +233,7 @@ impl Keyspace {
             keyspace_misses: AtomicU64::new(0),
             events: Arc::default(),
             expiry_frozen_until: AtomicI64::new(0),
+            replica_expiry: AtomicBool::new(false),
         }
     }
 
@@ -261,11 +289,26 @@ impl Keyspace {
     pub fn live(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
         let slot = shard.find(hash, key)?;
         if shard.view(slot).is_expired(now_ms) {
-            drop(shard.remove(slot, hash));
-            self.note_expired(key);
-            return None;
+            return self.expired(shard, slot, hash, key);
         }
         Some(slot)
+    }
+
+    /// Lazy expiry of a key found expired: deleted on a primary; on a replica
+    /// hidden from reads and live for the master link ([`ExpiryMode`]). Writes
+    /// always delete, so a write never inserts next to a hidden key.
+    #[cold]
+    fn expired(&self, shard: &mut Shard, slot: usize, hash: u64, key: &[u8]) -> Option<usize> {
+        if self.replica_expiry.load(Ordering::Relaxed) {
+            match EXPIRY_MODE.with(|m| m.get()) {
+                ExpiryMode::Keep => return Some(slot),
+                ExpiryMode::Hide => return None,
+                ExpiryMode::Delete => {}
+            }
+        }
+        drop(shard.remove(slot, hash));
+        self.note_expired(key);
+        None
     }
 
     /// Like [`Keyspace::live`] for a write that keeps the value (Redis's

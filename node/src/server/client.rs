@@ -128,6 +128,9 @@ pub struct Client {
     /// Held by CLIENT PAUSE: its loop runs none of its input until the pause
     /// ends (`pause.rs`).
     pub paused: bool,
+    /// The replication link's pseudo-client (`repl::replica`): its writes pass
+    /// the READONLY and MASTERDOWN gates and its replies go nowhere.
+    pub master_link: bool,
 }
 
 impl Client {
@@ -145,6 +148,7 @@ impl Client {
             shared,
             blocked: None,
             paused: false,
+            master_link: false,
         }
     }
 

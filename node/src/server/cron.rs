@@ -62,10 +62,15 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
                 let started = Instant::now();
                 let effort = srv.config.get_i64("active-expire-effort").clamp(1, 10) as usize;
                 let budget = period * (TIME_PERC as u32 + 2 * (effort as u32 - 1)) / 100;
-                // CLIENT PAUSE keeps the data set still (pause.rs).
-                if srv.pause.keys_may_change(crate::util::now_ms()) {
-                    cursor = expire_cycle(&srv, cursor, budget, effort, &mut rng);
-                    srv.evictor.cron(&srv, crate::util::now_ms());
+                // CLIENT PAUSE keeps the data set still (pause.rs); a replica
+                // waits for its primary's DELs (Redis: no active expiry on
+                // replicas).
+                let now = crate::util::now_ms();
+                if srv.pause.keys_may_change(now) {
+                    if !srv.repl.is_replica() {
+                        cursor = expire_cycle(&srv, cursor, budget, effort, &mut rng);
+                    }
+                    srv.evictor.cron(&srv, now);
                 }
                 crate::persist::save::cron(&srv, crate::util::now_ms());
                 // Periodic timer, not synchronisation: park until the next tick.

@@ -24,6 +24,9 @@ pub struct Hot {
     pub latency_threshold_ms: i64,
     /// The `pubsub` class of `client-output-buffer-limit`.
     pub pubsub_output_limit: crate::config::OutputLimit,
+    /// `replica-read-only` and `replica-serve-stale-data` (the replica gate).
+    pub replica_read_only: bool,
+    pub replica_serve_stale: bool,
 }
 
 impl Hot {
@@ -43,6 +46,8 @@ impl Hot {
                 &cfg.get("client-output-buffer-limit"),
                 "pubsub",
             ),
+            replica_read_only: cfg.get_bool("replica-read-only"),
+            replica_serve_stale: cfg.get_bool("replica-serve-stale-data"),
         }
     }
 
@@ -177,8 +182,14 @@ pub fn execute(
     } else if client.pubsub.is_some() && !client.resp3 {
         // RESP2 subscribers may only manage subscriptions (server/pubsub.rs).
         super::pubsub::restricted_error(spec, args)
-    } else if srv.config.evict.maxmemory() != 0 && !super::evict::admit(srv, spec.flags, now_ms) {
+    } else if srv.config.evict.maxmemory() != 0
+        && !client.master_link
+        && !super::evict::admit(srv, spec.flags, now_ms)
+    {
         Some(super::evict::OOM.into())
+    } else if let Some(e) = crate::repl::replica::gate(srv, hot, client, spec) {
+        // READONLY / MASTERDOWN on a replica (one relaxed load elsewhere).
+        Some(e.into())
     } else if client.tx.queuing() {
         // A queued command is checked as Redis's lookup does (multi.rs).
         subcommand_error(spec, args).or_else(|| {
@@ -227,6 +238,14 @@ pub fn run(
     let reply_start = out.buf.len();
     // Keyspace notifications (server/notify.rs): one atomic load when off.
     let noted = super::notify::before(srv, client.db, spec, args);
+    // How lazy expiry treats expired keys on a replica (db::ExpiryMode).
+    crate::db::set_expiry_mode(if client.master_link {
+        crate::db::ExpiryMode::Keep
+    } else if spec.flags & flags::WRITE != 0 {
+        crate::db::ExpiryMode::Delete
+    } else {
+        crate::db::ExpiryMode::Hide
+    });
     // EXEC outside MULTI is its table handler's error; inside, multi.rs runs it,
     // with blocking commands answering at once as Redis's do inside MULTI.
     let result = if client.tx.queuing() && spec.name == "exec" {

@@ -149,8 +149,9 @@ async fn serve(srv: Arc<Server>, mut stream: tokio::net::TcpStream) {
     let _ = stream.shutdown().await;
 }
 
-/// Ready when the node serves its role: not shutting down (replication state joins
-/// this when replicas exist).
+/// Ready when the node serves its role: not shutting down, and for a replica,
+/// linked to its primary and in sync (never a candidate for promotion while
+/// syncing or cut off).
 pub fn readiness(srv: &Server) -> Result<(), &'static str> {
     if srv.shutting_down.load(Ordering::Acquire) {
         return Err("shutting down");
@@ -158,7 +159,7 @@ pub fn readiness(srv: &Server) -> Result<(), &'static str> {
     if srv.persist.loading.load(Ordering::Acquire) {
         return Err("loading the dataset");
     }
-    Ok(())
+    srv.repl.readiness()
 }
 
 /// The Prometheus exposition.

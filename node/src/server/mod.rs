@@ -125,6 +125,9 @@ pub struct Server {
     pub persist: crate::persist::save::Persistence,
     /// This server, for handlers that hand it to a thread (BGSAVE); set by [`run`].
     pub me: OnceLock<std::sync::Weak<Server>>,
+    /// Replication role, ids, offsets and the replica link's state
+    /// (`repl::replica::state`), shared with the primary side.
+    pub repl: crate::repl::replica::ReplState,
 }
 
 impl Server {
@@ -134,7 +137,9 @@ impl Server {
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let commands = Commands::new();
-        let stats = Stats::new(io_threads, commands.len());
+        // One stats slot per event loop, plus one for the replication link
+        // thread (its only writer; see `repl::replica::stream`).
+        let stats = Stats::new(io_threads + 1, commands.len());
         let mut rng = crate::util::Rng::from_entropy();
         let mut keyspace = Keyspace::new(config.get_i64("databases") as usize, rng.next_u64());
         // Expiry paths test the notification mask without the config lock.
@@ -168,6 +173,7 @@ impl Server {
             pause: pause::Pause::default(),
             persist: crate::persist::save::Persistence::new(crate::util::now_ms()),
             me: OnceLock::new(),
+            repl: crate::repl::replica::ReplState::new(),
         }
     }
 
@@ -236,6 +242,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             return Err(anyhow::anyhow!("could not load {}: {e}", path.display()));
         }
     }
+    // A `replicaof` parameter starts the link now, with the loaded data
+    // (repl::replica).
+    crate::repl::replica::start(&srv)?;
     let cron = cron::start(srv.clone())?;
 
     let threads: Vec<_> = loops

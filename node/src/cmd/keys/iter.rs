@@ -136,7 +136,11 @@ pub fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
             body.bulk(e.key());
             n += 1;
         });
-        // Lazy expiry of what the walk met, as Redis's SCAN does.
+        // Lazy expiry of what the walk met, as Redis's SCAN does (not on a
+        // replica, which waits for its primary's DEL).
+        if ks.replica_expiry.load(std::sync::atomic::Ordering::Relaxed) {
+            expired.clear();
+        }
         for key in expired.drain(..) {
             let h = ks.hash(&key);
             if let Some(slot) = sh.find(h, &key) {
@@ -179,10 +183,12 @@ fn random_u64() -> u64 {
 ///
 /// Picks a random non-empty stripe, then a random key in it. An expired pick is
 /// deleted and the draw repeated (as Redis does on a primary); every repeat
-/// removes a key, so the loop ends.
+/// removes a key, so the loop ends. A replica deletes nothing: after 100
+/// expired draws it answers with an expired key, as Redis does.
 pub fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let ks = ctx.ks();
     let db = ctx.db();
+    let mut replica_draws = 0;
     loop {
         let start = (random_u64() % SHARDS as u64) as usize;
         let mut drew_expired = false;
@@ -199,6 +205,16 @@ pub fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
                 return Ok(());
             }
             let key = e.key().to_vec();
+            if ks.replica_expiry.load(std::sync::atomic::Ordering::Relaxed) {
+                replica_draws += 1;
+                if replica_draws >= 100 {
+                    drop(sh);
+                    ctx.out.bulk(&key);
+                    return Ok(());
+                }
+                drew_expired = true;
+                break;
+            }
             let h = ks.hash(&key);
             drop(sh.remove(slot, h));
             ks.note_expired(&key);

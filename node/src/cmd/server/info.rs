@@ -539,37 +539,15 @@ fn stats(srv: &Server, s: &mut Section) {
     s.kv("io_threaded_writes_processed", 0);
 }
 
-/// The replication ID of a primary with no replication history. Derived from the
-/// run id so it is stable for the life of the process and differs from it, as
-/// Redis's does; replication replaces this with its own state.
+/// The node's current replication id (`repl::replica::state`).
 pub fn master_replid(srv: &Server) -> String {
-    let mut id = String::with_capacity(40);
-    let mut x = srv.keyspace.hash(srv.run_id.as_bytes());
-    while id.len() < 40 {
-        // splitmix64 steps: spreads one hash into 40 hex digits.
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let _ = write!(id, "{z:016x}");
-    }
-    id.truncate(40);
-    id
+    srv.repl.replid()
 }
 
 fn replication(srv: &Server, s: &mut Section) {
-    s.kv("role", "master");
-    s.kv("connected_slaves", 0);
-    s.kv("master_failover_state", "no-failover");
-    s.kv("master_replid", master_replid(srv));
-    s.kv("master_replid2", "0".repeat(40));
-    s.kv("master_repl_offset", 0);
-    s.kv("second_repl_offset", -1);
-    s.kv("repl_backlog_active", 0);
-    s.kv("repl_backlog_size", srv.config.get_i64("repl-backlog-size"));
-    s.kv("repl_backlog_first_byte_offset", 0);
-    s.kv("repl_backlog_histlen", 0);
+    for (k, v) in crate::repl::replica::report::info_fields(srv) {
+        s.kv(k, v);
+    }
 }
 
 /// (user, system) CPU seconds of the calling thread.

@@ -1,5 +1,5 @@
 //! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR SLOWLOG
-//! LATENCY MEMORY.
+//! LATENCY MEMORY REPLICAOF SLAVEOF ROLE.
 //!
 //! One file per container command: [`info`] renders INFO (also used by the HTTP
 //! endpoint's callers and tests), [`config`] is CONFIG, [`command`] is COMMAND and
@@ -12,6 +12,7 @@ pub mod command;
 pub mod config;
 pub mod diag;
 pub mod info;
+pub mod replication;
 
 use super::flags::*;
 use super::{arity_error, arity_ok, err, unknown_subcommand, Args, CmdResult, CommandSpec, Ctx};
@@ -186,6 +187,33 @@ const MEMORY_SUBS: &[SubSpec] = &[
 ];
 
 pub static COMMANDS: &[CommandSpec] = &[
+    // NO_MULTI (Redis allows them in MULTI): EXEC holds the stripe locks of
+    // its commands, and a role change waits for the link thread, which may
+    // wait for one of those stripes.
+    cmd!(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        replication::replicaof,
+        "5.0.0",
+        "Configures a server as replica of another, or promotes it to a master."
+    ),
+    cmd!(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        replication::replicaof,
+        "1.0.0",
+        "Sets a Redis server as a replica of another, or promotes it to being a master."
+    ),
+    cmd!(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        replication::role,
+        "2.8.12",
+        "Returns the replication role."
+    ),
     cmd!(
         "dbsize",
         1,
