@@ -63,6 +63,9 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
                 let budget = period * (TIME_PERC as u32 + 2 * (effort as u32 - 1)) / 100;
                 cursor = expire_cycle(&srv, cursor, budget, effort, &mut rng);
                 srv.evictor.cron(&srv, crate::util::now_ms());
+                // Streams expired or evicted here: their XREADGROUP clients
+                // are answered now, not at the next command of this thread.
+                super::blocking::handle_ready_keys(&srv);
                 // Periodic timer, not synchronisation: park until the next tick.
                 if let Some(rest) = period.checked_sub(started.elapsed()) {
                     std::thread::park_timeout(rest);
