@@ -92,3 +92,34 @@ fn hincrbyfloat_is_long_double() {
     assert_eq!(t[3], "-ERR increment would produce NaN or Infinity\r\n");
     assert_eq!(t[4], "-ERR value is NaN or Infinity\r\n");
 }
+
+/// A sparse HyperLogLog with a value run past its last register: PFCOUNT of
+/// several keys and PFMERGE refuse it as PFCOUNT of one key does.
+#[test]
+fn hll_merge_refuses_a_run_past_the_registers() {
+    let mut value = b"HYLL\x01\x00\x00\x00".to_vec();
+    // Cached cardinality marked stale, so PFCOUNT of one key reads the registers.
+    value.extend([0, 0, 0, 0, 0, 0, 0, 0x80]);
+    value.extend([0x7f, 0xff, 0xb7]);
+    let run = |port: u16| -> Vec<String> {
+        let mut c = Raw::connect(port);
+        c.send(&rawresp::encode(&[b"SET", b"k", &value]));
+        let mut out = vec![String::from_utf8_lossy(&c.reply()).into_owned()];
+        for args in [
+            &["PFCOUNT", "k"][..],
+            &["PFCOUNT", "k", "k"],
+            &["PFMERGE", "d", "k"],
+            &["PFADD", "k", "a"],
+        ] {
+            out.push(c.cmd_s(args));
+        }
+        out
+    };
+    let node = Server::start(&[]);
+    let got = run(node.port);
+    let corrupt = "-INVALIDOBJ Corrupted HLL object detected\r\n";
+    assert_eq!(got[1..4], [corrupt, corrupt, corrupt]);
+    if let Some(redis) = Server::start_redis(&[]) {
+        assert_eq!(got, run(redis.port));
+    }
+}

@@ -11,6 +11,7 @@
 //! history on failure). `make fuzz-diff` runs a long one. `KCACHE_DIFF_SELFCHECK=1`
 //! runs redis-server against a second redis-server: it checks that the generators
 //! produce no outcome that depends on timing (it must always pass).
+//! `KCACHE_DIFF_TRACE=1` prints every request with both replies.
 
 mod common;
 mod diffgen;
@@ -160,10 +161,15 @@ struct Run {
     history: VecDeque<String>,
     /// Per command: replies compared, of which errors.
     counts: BTreeMap<&'static str, (u64, u64)>,
+    /// Print every request and both replies (`KCACHE_DIFF_TRACE=1`).
+    trace: bool,
 }
 
 impl Run {
     fn record(&mut self, line: String) {
+        if self.trace {
+            println!("{line}");
+        }
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
@@ -274,7 +280,8 @@ fn final_sweep(run: &mut Run, pair: &mut Pair, has: &dyn Fn(&str) -> bool) {
         step(run, pair, "select", &select);
         let all = Req::new("KEYS").a("*").cmp(Cmp::Unordered);
         step(run, pair, "keys", &all);
-        for key in diffgen::KEYS {
+        let family = [diffgen::zsets::LEX, diffgen::streams::STABLE];
+        for key in diffgen::KEYS.iter().chain(family.iter()) {
             step(run, pair, "get", &Req::new("GET").a(*key));
             // The whole value of every collection, as each type reads it.
             for (name, before, after, cmp) in [
@@ -344,6 +351,7 @@ fn node_replies_match_redis() {
         iter: 0,
         history: VecDeque::new(),
         counts: BTreeMap::new(),
+        trace: std::env::var_os("KCACHE_DIFF_TRACE").is_some(),
     };
     for i in 0..iters {
         run.iter = i;

@@ -163,6 +163,9 @@ pub fn table() -> Vec<Spec> {
     t
 }
 
+/// How many keys at the start of [`KEYS`] belong to no family.
+const SHARED_KEYS: usize = 8;
+
 /// The small key space every generator draws from.
 pub const KEYS: &[&[u8]] = &[
     b"k0",
@@ -297,15 +300,22 @@ impl Gen {
         self.rng.chance(pct)
     }
 
+    /// Any key; the shared ones (before the home keys in [`KEYS`]) more
+    /// often, so the other families do not overwrite the collections all
+    /// the time.
     pub fn key(&mut self) -> Vec<u8> {
-        self.rng.pick(KEYS).to_vec()
+        if self.chance(60) {
+            self.rng.pick(&KEYS[..SHARED_KEYS]).to_vec()
+        } else {
+            self.rng.pick(KEYS).to_vec()
+        }
     }
 
     /// A key for a collection family: usually one of its two home keys (so
     /// collections grow), otherwise any key (so types mix and WRONGTYPE
     /// paths run).
     pub fn ckey(&mut self, home: &[&[u8]]) -> Vec<u8> {
-        if self.chance(75) {
+        if self.chance(85) {
             self.rng.pick(home).to_vec()
         } else {
             self.key()
@@ -469,6 +479,10 @@ impl Gen {
     /// one), so wrong-number-of-arguments and syntax errors are compared too.
     /// Error replies are always compared byte for byte, whatever the [`Cmp`].
     pub fn mutate_arity(&mut self, mut req: Req) -> Req {
+        // A random pick's comparison and resync are made for its exact form.
+        if req.then.is_some() {
+            return req;
+        }
         if self.chance(3) && req.args.len() > 1 {
             let keep = 1 + self.rng.below(req.args.len() - 1);
             req.args.truncate(keep);

@@ -76,7 +76,12 @@ fn smembers(g: &mut Gen) -> Req {
 fn spop(g: &mut Gen) -> Req {
     let k = key(g);
     if g.chance(40) {
-        return Req::new("SPOP").a(k).a("1000").cmp(Cmp::Unordered);
+        let del: &[&[u8]] = &[b"DEL", &k];
+        return Req::new("SPOP")
+            .a(k.clone())
+            .a("1000")
+            .cmp(Cmp::Unordered)
+            .then(del);
     }
     let r = Req::new("SPOP").a(k.clone());
     let r = if g.chance(50) { r.a(g.count()) } else { r };

@@ -32,8 +32,16 @@ pub fn table() -> Vec<Spec> {
     ]
 }
 
+/// The stream no other family writes (not in `KEYS`): its groups live long
+/// enough for XREADGROUP, XCLAIM and XPENDING to find them.
+pub const STABLE: &[u8] = b"xs";
+
 fn key(g: &mut Gen) -> Vec<u8> {
-    g.ckey(HOME)
+    if g.chance(50) {
+        STABLE.to_vec()
+    } else {
+        g.ckey(HOME)
+    }
 }
 
 fn group(g: &mut Gen) -> Vec<u8> {
@@ -169,7 +177,12 @@ fn xtrim(g: &mut Gen) -> Req {
 
 /// `XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]`
 fn xsetid(g: &mut Gen) -> Req {
-    let mut r = Req::new("XSETID").a(key(g)).a(id(g));
+    let at = if g.chance(70) {
+        format!("{}-{}", g.stream_ms + g.rng.range(0, 2), g.rng.below(5)).into_bytes()
+    } else {
+        id(g)
+    };
+    let mut r = Req::new("XSETID").a(key(g)).a(at);
     if g.chance(30) {
         r = r.a(g.opt("ENTRIESADDED")).a(g.int(0, 50));
     }
@@ -196,10 +209,10 @@ fn xgroup(g: &mut Gen) -> Req {
     let k = key(g);
     let gr = group(g);
     let at = |g: &mut Gen| if g.chance(25) { b"$".to_vec() } else { id(g) };
-    match g.rng.below(6) {
-        0 | 1 => {
+    match g.rng.below(8) {
+        0..=3 => {
             let mut r = Req::new("XGROUP").a(g.opt("CREATE")).a(k).a(gr).a(at(g));
-            if g.chance(40) {
+            if g.chance(70) {
                 r = r.a(g.opt("MKSTREAM"));
             }
             if g.chance(15) {
@@ -207,15 +220,15 @@ fn xgroup(g: &mut Gen) -> Req {
             }
             r
         }
-        2 => {
+        4 => {
             let mut r = Req::new("XGROUP").a(g.opt("SETID")).a(k).a(gr).a(at(g));
             if g.chance(15) {
                 r = r.a(g.opt("ENTRIESREAD")).a(g.int(-1, 20));
             }
             r
         }
-        3 => Req::new("XGROUP").a(g.opt("DESTROY")).a(k).a(gr),
-        4 => Req::new("XGROUP")
+        5 => Req::new("XGROUP").a(g.opt("DESTROY")).a(k).a(gr),
+        6 => Req::new("XGROUP")
             .a(g.opt("CREATECONSUMER"))
             .a(k)
             .a(gr)
@@ -238,7 +251,7 @@ fn xreadgroup(g: &mut Gen) -> Req {
     if g.chance(15) {
         r = r.a(g.opt("NOACK"));
     }
-    let n = 1 + g.rng.below(2);
+    let n = if g.chance(20) { 2 } else { 1 };
     let keys: Vec<Vec<u8>> = (0..n).map(|_| key(g)).collect();
     let ids: Vec<Vec<u8>> = (0..n)
         .map(|_| if g.chance(70) { b">".to_vec() } else { id(g) })

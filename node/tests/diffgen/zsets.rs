@@ -13,7 +13,7 @@ use super::{spec, Cmp, Gen, Req, Spec};
 const HOME: &[&[u8]] = &[b"z1", b"z2"];
 /// The sorted set whose members all have score 0 (not in `KEYS`, so nothing
 /// else writes it).
-const LEX: &[u8] = b"zlex";
+pub const LEX: &[u8] = b"zlex";
 
 pub fn table() -> Vec<Spec> {
     vec![
