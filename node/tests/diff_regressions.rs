@@ -123,3 +123,18 @@ fn hll_merge_refuses_a_run_past_the_registers() {
         assert_eq!(got, run(redis.port));
     }
 }
+
+/// Sorted set members GEOADD did not write (negative, huge or infinite
+/// scores) decode to the positions Redis's `(uint64_t)` cast gives on x86-64.
+#[test]
+fn geo_decodes_any_score_as_redis() {
+    let t = same_as_redis(&[
+        &[
+            "ZADD", "g", "-7", "a", "1e19", "b", "inf", "c", "-inf", "d", "1e30", "e", "1.5", "h",
+        ],
+        &["GEOPOS", "g", "a", "b", "c", "d", "e", "h"],
+        &["GEOHASH", "g", "a", "b", "c", "d", "e", "h"],
+        &["GEODIST", "g", "a", "h"],
+    ]);
+    assert!(t[1].starts_with("*6\r\n*2\r\n$3\r\n180\r\n"), "{}", t[1]);
+}
