@@ -168,7 +168,7 @@ pub fn decode_score(score: f64) -> Option<(f64, f64)> {
 pub fn c_double_to_u64(d: f64) -> u64 {
     const TWO63: f64 = 9_223_372_036_854_775_808.0;
     fn cvttsd2si(x: f64) -> u64 {
-        if x.is_nan() || x >= TWO63 || x < -TWO63 {
+        if !(-TWO63..TWO63).contains(&x) {
             1 << 63
         } else {
             x as i64 as u64
