@@ -138,3 +138,16 @@ fn geo_decodes_any_score_as_redis() {
     ]);
     assert!(t[1].starts_with("*6\r\n*2\r\n$3\r\n180\r\n"), "{}", t[1]);
 }
+
+/// An argument echoed at the end of an error loses a trailing CR or LF
+/// (Redis trims them; inside the text they become spaces).
+#[test]
+fn errors_trim_trailing_newlines_of_echoed_arguments() {
+    let t = same_as_redis(&[
+        &["EXPIREAT", "k", "1", "ZZ\r"],
+        &["EXPIREAT", "k", "1", "Z\nZ\n"],
+        &["SET", "k", "v", "BOGUS\r\n"],
+    ]);
+    assert_eq!(t[0], "-ERR Unsupported option ZZ\r\n");
+    assert_eq!(t[1], "-ERR Unsupported option Z Z\r\n");
+}
