@@ -25,7 +25,12 @@ import tempfile
 import time
 import urllib.request
 
-TESTS = ("SET", "GET", "INCR", "MSET")
+TESTS = ("SET", "GET", "INCR", "MSET", "ZADD", "HSET", "LPUSH", "LPOP", "SADD", "ZRANGE")
+# Tests redis-benchmark has no -t for: run as its custom-command mode on data
+# that `prepare` loads first (the same on both servers).
+CUSTOM = {"ZRANGE": ("ZRANGE", "bench:zset", "0", "9")}
+ZRANGE_MEMBERS = 1000
+VALUE_BYTES = 32
 PIPELINES = (1, 16)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -173,11 +178,41 @@ def start_redis(path):
     return Server("redis", argv, port)
 
 
+def pipelined(port, requests):
+    """Sends `requests` (RESP-encoded) on one connection and reads every reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(b"".join(requests))
+        f = s.makefile("rb")
+        for _ in requests:
+            read_reply(f)
+
+
+def prepare(server, test, n):
+    """Loads what a test reads, outside its measured time: the sorted set
+    ZRANGE reads, and for LPOP at least `n` elements in redis-benchmark's
+    `mylist` (LPOP on an empty list would measure a miss)."""
+    if test == "ZRANGE":
+        if command(server.port, "ZCARD", CUSTOM["ZRANGE"][1]) != str(ZRANGE_MEMBERS):
+            args = [x for i in range(ZRANGE_MEMBERS) for x in (i, "member:%d" % i)]
+            command(server.port, "ZADD", CUSTOM["ZRANGE"][1], *args)
+    elif test == "LPOP":
+        missing = n - int(command(server.port, "LLEN", "mylist"))
+        value = b"x" * VALUE_BYTES
+        reqs = []
+        while missing > 0:
+            k = min(missing, 1000)
+            reqs.append(resp("RPUSH", "mylist", *([value] * k)))
+            missing -= k
+        for i in range(0, len(reqs), 100):
+            pipelined(server.port, reqs[i:i + 100])
+
+
 def run_benchmark(bench, server, test, pipeline, n, clients):
     """One redis-benchmark run; returns its numbers plus CPU µs per request."""
     argv = [bench, "-h", "127.0.0.1", "-p", str(server.port), "-c", str(clients),
-            "-n", str(n), "-r", "100000", "-d", "32", "-P", str(pipeline),
-            "-t", test.lower(), "--csv"]
+            "-n", str(n), "-r", "100000", "-d", str(VALUE_BYTES), "-P", str(pipeline), "--csv"]
+    argv += list(CUSTOM[test]) if test in CUSTOM else ["-t", test.lower()]
+    prepare(server, test, n)
     before = cpu_ticks(server.pid)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     after = cpu_ticks(server.pid)
@@ -350,7 +385,7 @@ def main(argv=None):
 
     result = {
         "machine": machine(args),
-        "settings": {"clients": args.clients, "random_keys": 100000, "value_bytes": 32,
+        "settings": {"clients": args.clients, "random_keys": 100000, "value_bytes": VALUE_BYTES,
                      "repeat": args.repeat, "quick": args.quick, "memory_keys": args.keys,
                      "persistence": "off (--save '' --appendonly no)"},
         "throughput": [],

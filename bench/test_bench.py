@@ -39,6 +39,13 @@ def test_resp_and_info_parsing():
     assert bench.parse_info(info, "nope") is None
 
 
+def test_collection_rows_are_in_the_default_set():
+    for test in ("ZADD", "HSET", "LPUSH", "LPOP", "SADD", "ZRANGE"):
+        assert test in bench.TESTS
+    # redis-benchmark has no -t zrange: a custom command on a prepared key.
+    assert bench.CUSTOM["ZRANGE"][0] == "ZRANGE"
+
+
 def test_median_row():
     rows = [{"rps": 1.0, "p99_ms": 9.0}, {"rps": 3.0, "p99_ms": 1.0}, {"rps": 2.0, "p99_ms": 5.0}]
     assert bench.median_row(rows) == {"rps": 2.0, "p99_ms": 5.0}
@@ -50,15 +57,16 @@ def test_quick_run_end_to_end(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run(
         ["python3", os.path.join(ROOT, "bench", "bench.py"), "--quick", "--node", NODE_BIN,
-         "--tests", "SET,GET,INCR,MSET", "--out", str(out)],
+         "--tests", "SET,GET,INCR,MSET,LPOP,ZRANGE", "--out", str(out)],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "| SET -P 1 |" in proc.stdout and "| GET -P 16 |" in proc.stdout
+    assert "| LPOP -P 1 |" in proc.stdout and "| ZRANGE -P 16 |" in proc.stdout
     assert "Machine: " in proc.stdout
     result = json.loads(out.read_text())
     ran = {(r["test"], r["pipeline"]) for r in result["throughput"]}
-    for test in ("SET", "GET", "INCR", "MSET"):
+    for test in ("SET", "GET", "INCR", "MSET", "LPOP", "ZRANGE"):
         assert {(test, 1), (test, 16)} <= ran or test in result["skipped"]
     for row in result["throughput"]:
         for side in ("kcache", "redis"):

@@ -33,9 +33,22 @@ pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
     Some(v)
 }
 
-/// Parses a double the way Redis's `string2ld`/`getDoubleFromObject` accept it:
-/// no surrounding spaces, no NaN. Accepts `inf`, `+inf`, `-inf`.
+/// Parses a double the way Redis's `getDoubleFromObject` accepts it: `strtod`
+/// syntax (decimal, hex, `inf`, `infinity`), no surrounding spaces, no NaN,
+/// and no overflow to infinity or underflow to zero (strtod's ERANGE cases
+/// that Redis refuses; subnormal results are accepted).
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    match strtod(s)? {
+        (_, true) => None,
+        (v, false) => Some(v),
+    }
+}
+
+/// `strtod` over the whole of `s`, without surrounding spaces: the value, and
+/// whether it overflowed to infinity or underflowed to zero (glibc reports
+/// ERANGE then; Redis's range parsing ignores it, `getDoubleFromObject` does
+/// not). NaN is refused.
+pub fn strtod(s: &[u8]) -> Option<(f64, bool)> {
     let text = std::str::from_utf8(s).ok()?;
     if text.is_empty()
         || text.starts_with(char::is_whitespace)
@@ -43,21 +56,64 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     {
         return None;
     }
-    let v = match text.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        other => {
-            // Rust accepts "nan", "infinity" spelled in other ways; Redis rejects NaN.
-            if other.contains("nan") {
-                return None;
-            }
-            other.parse::<f64>().ok()?
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let neg = text.starts_with('-');
+    let lower = body.to_ascii_lowercase();
+    if lower == "inf" || lower == "infinity" {
+        let v = if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+        return Some((v, false));
+    }
+    if lower.starts_with("0x") {
+        // strtold's parser (exact for a hex mantissa of up to 64 bits),
+        // then one rounding to double.
+        let crate::util::long_double::Ld::Finite { neg, mant, exp } =
+            crate::util::long_double::parse(s)?
+        else {
+            return None;
+        };
+        let v = ldexp(mant as f64, exp);
+        let v = if neg { -v } else { v };
+        return Some((v, v.is_infinite() || (v == 0.0 && mant != 0)));
+    }
+    // Rust's grammar is strtod's decimal one; keep out its NaN spellings.
+    if !lower
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'+' | b'-'))
+    {
+        return None;
+    }
+    let v: f64 = text.parse().ok()?;
+    let mantissa = lower.split('e').next().unwrap_or("");
+    let nonzero = mantissa.bytes().any(|c| matches!(c, b'1'..=b'9'));
+    Some((v, v.is_infinite() || (v == 0.0 && nonzero)))
+}
+
+/// `x × 2^exp` without intermediate overflow or underflow of the power.
+fn ldexp(mut x: f64, mut exp: i64) -> f64 {
+    let step = 2f64.powi(512);
+    while exp > 512 && x.is_finite() && x != 0.0 {
+        x *= step;
+        exp -= 512;
+    }
+    while exp < -512 && x != 0.0 {
+        // Scale down in two halves near the end so a subnormal result is
+        // rounded once, not twice.
+        if exp < -1024 {
+            x /= step;
+            exp += 512;
+        } else {
+            break;
         }
-    };
-    if v.is_nan() {
-        None
+    }
+    if exp < 0 {
+        let half = exp / 2;
+        x * 2f64.powi(half as i32) * 2f64.powi((exp - half) as i32)
     } else {
-        Some(v)
+        x * 2f64.powi(exp as i32)
     }
 }
 
@@ -334,6 +390,33 @@ mod tests {
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+    }
+
+    /// As glibc's strtod and Redis 7.0's getDoubleFromObject (ZADD 1e400 is
+    /// "not a valid float" there, ZADD 0x10 is 16).
+    #[test]
+    fn doubles_follow_strtod() {
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"0X1P-2"), Some(0.25));
+        assert_eq!(parse_f64(b"-0x1p3"), Some(-8.0));
+        assert_eq!(parse_f64(b"0x"), None);
+        assert_eq!(parse_f64(b"1."), Some(1.0));
+        assert_eq!(parse_f64(b"+.5"), Some(0.5));
+        assert_eq!(parse_f64(b"1e"), None);
+        assert_eq!(parse_f64(b"1_0"), None);
+        assert_eq!(parse_f64(b"Infinity"), Some(f64::INFINITY));
+        // Overflow and underflow to zero are errors; subnormals are not.
+        assert_eq!(parse_f64(b"1e400"), None);
+        assert_eq!(parse_f64(b"-1e400"), None);
+        assert_eq!(parse_f64(b"1e-400"), None);
+        assert_eq!(parse_f64(b"0e-400"), Some(0.0));
+        assert_eq!(parse_f64(b"1e-310"), Some(1e-310));
+        // Range bounds take strtod's value regardless.
+        assert_eq!(strtod(b"1e400"), Some((f64::INFINITY, true)));
+        assert_eq!(strtod(b"-1e-400"), Some((-0.0, true)));
+        assert_eq!(strtod(b"0x1p-2000"), Some((0.0, true)));
+        assert_eq!(ldexp(1.0, -1074), 5e-324);
+        assert_eq!(ldexp(3.0, 1023), f64::INFINITY);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! history on failure). `make fuzz-diff` runs a long one. `KCACHE_DIFF_SELFCHECK=1`
 //! runs redis-server against a second redis-server: it checks that the generators
 //! produce no outcome that depends on timing (it must always pass).
+//! `KCACHE_DIFF_TRACE=1` prints every request with both replies.
 
 mod common;
 mod diffgen;
@@ -60,9 +61,15 @@ impl Pair {
     }
 }
 
-/// Iterates a SCAN from cursor 0 to the end on one server: the sorted set of
-/// keys seen, or the first (error) reply.
-fn scan_all(conn: &mut Conn, args: &[Vec<u8>]) -> Result<Result<Vec<V>, Vec<u8>>, String> {
+/// Iterates a SCAN (or, with `at` 2, an HSCAN/SSCAN/ZSCAN) from cursor 0 to
+/// the end on one server: the sorted set of elements seen (field/value or
+/// member/score pairs kept together when `pairs`), or the first (error) reply.
+fn scan_all(
+    conn: &mut Conn,
+    args: &[Vec<u8>],
+    at: usize,
+    pairs: bool,
+) -> Result<Result<Vec<V>, Vec<u8>>, String> {
     let mut args = args.to_vec();
     let mut seen = BTreeSet::new();
     for _ in 0..100_000 {
@@ -74,11 +81,15 @@ fn scan_all(conn: &mut Conn, args: &[Vec<u8>]) -> Result<Result<Vec<V>, Vec<u8>>
         let (cursor, Some(keys)) = items else {
             return Ok(Err(raw));
         };
-        seen.extend(keys);
+        if pairs {
+            seen.extend(keys.chunks(2).map(|p| V::Array(p.to_vec())));
+        } else {
+            seen.extend(keys);
+        }
         if cursor == b"0" {
             return Ok(Ok(seen.into_iter().collect()));
         }
-        args[1] = cursor;
+        args[at] = cursor;
     }
     Err("SCAN did not terminate".into())
 }
@@ -87,6 +98,17 @@ fn sorted(v: &V) -> Option<Vec<V>> {
     let mut items = v.items()?.to_vec();
     items.sort();
     Some(items)
+}
+
+/// The items of `v` as sorted pairs (a flattened map or field/value array).
+fn sorted_pairs(v: &V) -> Option<Vec<Vec<V>>> {
+    let items = v.items()?;
+    if !items.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut pairs: Vec<Vec<V>> = items.chunks(2).map(<[V]>::to_vec).collect();
+    pairs.sort();
+    Some(pairs)
 }
 
 /// Whether two replies agree under `cmp` (error replies always byte for byte).
@@ -99,9 +121,13 @@ fn agree(cmp: Cmp, n: &Reply, r: &Reply) -> bool {
         // diffgen/resp.rs): equal there means equal but for invalid UTF-8.
         return n.1 == r.1;
     }
+    let same_kind = std::mem::discriminant(&n.1) == std::mem::discriminant(&r.1);
     match cmp {
-        Cmp::Exact | Cmp::ScanAll => false,
-        Cmp::Unordered => sorted(&n.1).is_some() && sorted(&n.1) == sorted(&r.1),
+        Cmp::Exact | Cmp::ScanAll | Cmp::ScanKey(_) => false,
+        Cmp::Unordered => same_kind && sorted(&n.1).is_some() && sorted(&n.1) == sorted(&r.1),
+        Cmp::Pairs => {
+            same_kind && sorted_pairs(&n.1).is_some() && sorted_pairs(&n.1) == sorted_pairs(&r.1)
+        }
         Cmp::Within(tol) => match (&n.1, &r.1) {
             (V::Int(a), V::Int(b)) => *a >= 0 && *b >= 0 && (a - b).abs() <= tol,
             _ => false,
@@ -135,10 +161,15 @@ struct Run {
     history: VecDeque<String>,
     /// Per command: replies compared, of which errors.
     counts: BTreeMap<&'static str, (u64, u64)>,
+    /// Print every request and both replies (`KCACHE_DIFF_TRACE=1`).
+    trace: bool,
 }
 
 impl Run {
     fn record(&mut self, line: String) {
+        if self.trace {
+            println!("{line}");
+        }
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
@@ -167,9 +198,14 @@ impl Run {
 /// Runs one generated request on `pair` and compares.
 fn step(run: &mut Run, pair: &mut Pair, name: &'static str, req: &Req) {
     let tag = if pair.resp3 { "resp3" } else { "resp2" };
-    if req.cmp == Cmp::ScanAll {
-        let n = scan_all(&mut pair.node, &req.args).unwrap_or_else(|e| run.fail(&e));
-        let r = scan_all(&mut pair.redis, &req.args).unwrap_or_else(|e| run.fail(&e));
+    let scan = match req.cmp {
+        Cmp::ScanAll => Some((1, false)),
+        Cmp::ScanKey(pairs) => Some((2, pairs)),
+        _ => None,
+    };
+    if let Some((at, pairs)) = scan {
+        let n = scan_all(&mut pair.node, &req.args, at, pairs).unwrap_or_else(|e| run.fail(&e));
+        let r = scan_all(&mut pair.redis, &req.args, at, pairs).unwrap_or_else(|e| run.fail(&e));
         let fmt = |x: &Result<Vec<V>, Vec<u8>>| match x {
             Ok(keys) => format!("{} keys {keys:?}", keys.len()),
             Err(raw) => show(raw),
@@ -209,6 +245,10 @@ fn step(run: &mut Run, pair: &mut Pair, name: &'static str, req: &Req) {
             show(&r.0)
         ));
     }
+    if let Some(then) = &req.then {
+        pair.call(then).unwrap_or_else(|e| run.fail(&e));
+        run.record(format!("{tag}: {} (not compared)", show_args(then)));
+    }
 }
 
 /// Asks the node about each command with no arguments: `ERR unknown command`
@@ -240,8 +280,32 @@ fn final_sweep(run: &mut Run, pair: &mut Pair, has: &dyn Fn(&str) -> bool) {
         step(run, pair, "select", &select);
         let all = Req::new("KEYS").a("*").cmp(Cmp::Unordered);
         step(run, pair, "keys", &all);
-        for key in diffgen::KEYS {
+        let family = [diffgen::zsets::LEX, diffgen::streams::STABLE];
+        for key in diffgen::KEYS.iter().chain(family.iter()) {
             step(run, pair, "get", &Req::new("GET").a(*key));
+            // The whole value of every collection, as each type reads it.
+            for (name, before, after, cmp) in [
+                ("type", &["TYPE"][..], &[][..], Cmp::Exact),
+                ("hgetall", &["HGETALL"], &[], Cmp::Pairs),
+                ("smembers", &["SMEMBERS"], &[], Cmp::Unordered),
+                (
+                    "zrange",
+                    &["ZRANGE"],
+                    &["0", "-1", "WITHSCORES"],
+                    Cmp::Exact,
+                ),
+                ("lrange", &["LRANGE"], &["0", "-1"], Cmp::Exact),
+                ("xrange", &["XRANGE"], &["-", "+"], Cmp::Exact),
+                ("xinfo", &["XINFO", "GROUPS"], &[], Cmp::Exact),
+            ] {
+                if has(name) || name == "type" {
+                    let mut req = Req::new(before[0]).cmp(cmp);
+                    req = req.extend(before[1..].iter().map(|a| a.as_bytes().to_vec()));
+                    req = req.a(*key);
+                    req = req.extend(after.iter().map(|a| a.as_bytes().to_vec()));
+                    step(run, pair, name, &req);
+                }
+            }
             if has("pttl") {
                 let pttl = Req::new("PTTL").a(*key).cmp(Cmp::Within(500));
                 step(run, pair, "pttl", &pttl);
@@ -287,6 +351,7 @@ fn node_replies_match_redis() {
         iter: 0,
         history: VecDeque::new(),
         counts: BTreeMap::new(),
+        trace: std::env::var_os("KCACHE_DIFF_TRACE").is_some(),
     };
     for i in 0..iters {
         run.iter = i;

@@ -1,5 +1,7 @@
 //! Blocking pops: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP (lists) and BZPOPMIN
-//! BZPOPMAX BZMPOP (sorted sets), plus CLIENT UNBLOCK.
+//! BZPOPMAX BZMPOP (sorted sets), plus CLIENT UNBLOCK. XREAD and XREADGROUP
+//! block through the same [`block`] and [`serve`] (their parsing and serving
+//! live in `streams::read`).
 //!
 //! Each handler first does what its non-blocking form does (the pops are the
 //! list and sorted-set families' `serve_*` functions); when no key has data it
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::flags::*;
 use super::lists::{parse_end, parse_mpop, serve_move, serve_pop, PopReply};
+use super::streams::read::ReadRequest;
 use super::zsets::{parse_zmpop, serve_zpop, ZPopReply};
 use super::{arity_error, err, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::entry::ValueRef;
@@ -82,6 +85,9 @@ pub enum BlockOp {
         max: bool,
         count: usize,
     },
+    /// XREAD / XREADGROUP with BLOCK: `[[key, entries]]` from the first
+    /// stream that gets entries past the requested ID.
+    XRead(ReadRequest),
 }
 
 impl BlockOp {
@@ -93,7 +99,14 @@ impl BlockOp {
             | BlockOp::MPop { keys, .. }
             | BlockOp::ZPop { keys, .. }
             | BlockOp::ZMPop { keys, .. } => keys,
+            BlockOp::XRead(req) => &req.keys,
         }
+    }
+
+    /// Whether the client must hear of its key's removal (XREADGROUP: see
+    /// `crate::db::removed`).
+    pub fn watches_removal(&self) -> bool {
+        matches!(self, BlockOp::XRead(req) if req.group.is_some())
     }
 
     fn wants_zset(&self) -> bool {
@@ -130,7 +143,7 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
 
 /// Blocks the client on `op` (the caller still holds the keys' stripe locks),
 /// or, where blocking is denied (inside EXEC), replies as a timeout would.
-fn block(ctx: &mut Ctx, op: BlockOp, timeout: Option<Duration>) {
+pub(crate) fn block(ctx: &mut Ctx, op: BlockOp, timeout: Option<Duration>) {
     if machinery::blocking_denied() {
         match op {
             BlockOp::Move { .. } => ctx.out.null(),
@@ -294,6 +307,18 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         cmd: w.cmd,
     };
     let h = ctx.hash(key);
+    if let BlockOp::XRead(req) = &w.op {
+        let mut sh = ctx.db().lock(h);
+        return match super::streams::read::serve_waiter(&mut ctx, &mut sh, h, key, req, || {
+            w.claim()
+        }) {
+            true => {
+                drop(sh);
+                Served::Reply(out.buf)
+            }
+            false => Served::Skip,
+        };
+    }
     let mut hashes = vec![h];
     if let BlockOp::Move { dst, .. } = &w.op {
         hashes.push(ctx.hash(dst));
@@ -344,6 +369,8 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
             *max,
             ZPopReply::KeyAndArray(*count),
         ),
+        // Served above, before the list and sorted set checks.
+        BlockOp::XRead(_) => Ok(false),
     };
     drop(locks);
     match result {

@@ -298,23 +298,24 @@ fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 /// `HINCRBYFLOAT key field increment`
 ///
-/// Computed in `f64` (Redis uses `long double`): results beyond about 15
-/// significant digits, or beyond f64's range, differ.
+/// Computed in `long double` as Redis 7.0 does (`util::long_double`, shared
+/// with INCRBYFLOAT), so results match to the last digit. Errors: `ERR value
+/// is not a valid float` (increment), `ERR value is NaN or Infinity` (an
+/// infinite increment, checked before the key), `ERR hash value is not a
+/// float`, `ERR increment would produce NaN or Infinity`. Reply: the new value
+/// as a bulk string.
 fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let incr = args.float(3)?;
-    if !incr.is_finite() {
+    use crate::util::long_double::{self as ld, Ld};
+    let incr = ld::parse(args.get(3)).ok_or(super::NOT_FLOAT)?;
+    if matches!(incr, Ld::Inf { .. }) {
         return err("ERR value is NaN or Infinity");
     }
     let new = update_field(ctx, args, |cur| {
-        let v = match cur {
-            Some(s) => crate::util::parse_f64(s).ok_or("ERR hash value is not a float")?,
-            None => 0.0,
-        };
-        let sum = v + incr;
-        if !sum.is_finite() {
-            return err("ERR increment would produce NaN or Infinity");
+        let v = ld::parse(cur.unwrap_or(b"0")).ok_or("ERR hash value is not a float")?;
+        match ld::add(v, incr) {
+            Ld::Inf { .. } => err("ERR increment would produce NaN or Infinity"),
+            sum => Ok(ld::format_human(sum).into_bytes()),
         }
-        Ok(crate::util::format_f64_human(sum).into_bytes())
     })?;
     ctx.out.bulk(&new);
     Ok(())

@@ -29,6 +29,7 @@
 pub mod access;
 pub mod entry;
 pub mod guard;
+pub mod removed;
 pub mod shard;
 pub mod snap;
 pub mod table;

@@ -110,6 +110,7 @@ impl Shard {
         let new_p = entry.into_raw();
         // SAFETY: old_p is the live entry at `slot`, owned by us; we take it back.
         let old = unsafe { Entry::from_raw(old_p) };
+        super::removed::on_removed(&old);
         self.main.set_ptr_at(slot, new_p);
         let old_ttl = old.expire().is_some();
         match (old_ttl, new_ttl) {
@@ -162,6 +163,7 @@ impl Shard {
         let p = self.main.remove_at(slot);
         // SAFETY: `p` was owned by the main table and is now ours.
         let e = unsafe { Entry::from_raw(p) };
+        super::removed::on_removed(&e);
         if e.expire().is_some() {
             if let Some(v) = self.volatile.find_ptr(tag_of(hash), p) {
                 self.volatile.remove_at(v);
@@ -179,21 +181,31 @@ impl Shard {
     /// Drops every entry.
     pub fn clear(&mut self) {
         self.volatile = Table::new();
+        let watching = super::removed::watching();
         for p in self.main.drain() {
             // SAFETY: drained pointers were owned by the main table.
-            drop(unsafe { Entry::from_raw(p) });
+            let e = unsafe { Entry::from_raw(p) };
+            if watching {
+                super::removed::on_removed(&e);
+            }
+            drop(e);
         }
     }
 
     /// Takes every entry out (for FLUSHALL ASYNC, which frees them elsewhere).
     pub fn take_all(&mut self) -> Vec<Entry> {
         self.volatile = Table::new();
-        self.main
+        let all: Vec<Entry> = self
+            .main
             .drain()
             .into_iter()
             // SAFETY: drained pointers were owned by the main table.
             .map(|p| unsafe { Entry::from_raw(p) })
-            .collect()
+            .collect();
+        if super::removed::watching() {
+            all.iter().for_each(super::removed::on_removed);
+        }
+        all
     }
 
     /// See [`Table::scan`]; visits live and expired entries alike.

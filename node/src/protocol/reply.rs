@@ -40,8 +40,11 @@ impl Out {
     }
 
     /// `-text`; `text` starts with the error code (`ERR ...`, `WRONGTYPE ...`).
-    /// Newlines in it are replaced by spaces, as Redis's addReplyErrorLength does.
+    /// As Redis's addReplyErrorFormat: CR and LF at either end are trimmed
+    /// (an argument echoed last, `Unsupported option x\r`, loses its CR),
+    /// those inside become spaces.
     pub fn error(&mut self, text: &str) {
+        let text = text.trim_matches(['\r', '\n']);
         self.buf.push(b'-');
         self.buf.extend(
             text.bytes()
@@ -196,5 +199,8 @@ mod tests {
         let mut o = Out::new();
         o.error("ERR a\r\nb");
         assert_eq!(o.buf, b"-ERR a  b\r\n");
+        o.buf.clear();
+        o.error("ERR Unsupported option x\r\n\r");
+        assert_eq!(o.buf, b"-ERR Unsupported option x\r\n");
     }
 }

@@ -1,4 +1,5 @@
-//! Blocked clients (BLPOP, BLMOVE, BZPOPMIN and friends) across event loops.
+//! Blocked clients (BLPOP, BLMOVE, BZPOPMIN and friends, XREAD and
+//! XREADGROUP with BLOCK) across event loops.
 //!
 //! # The pieces
 //! - A global [`Registry`]: `(db, key)` -> FIFO of [`Waiter`]s, and `id` ->
@@ -15,6 +16,15 @@
 //!   on a thread-local ready list. [`handle_ready_keys`] runs after every whole
 //!   top-level command (so after EXEC for a transaction, after all values of an
 //!   RPUSH, after SORT ... STORE), like Redis's `handleClientsBlockedOnKeys`.
+//! - Streams. A stream is kept when empty and grows in place, so XADD signals
+//!   its key on every append, and XGROUP DESTROY signals it too (a client
+//!   blocked on that group gets `-NOGROUP`). A stream leaving the keyspace by
+//!   any path (DEL, overwrite, RENAME, MOVE, FLUSH*, expiry) is recorded by
+//!   the stripe itself while an XREADGROUP client waits (see
+//!   [`crate::db::removed`]); [`handle_ready_keys`] turns those records into
+//!   ready keys, and the XREADGROUP clients waiting on them get
+//!   `-UNBLOCKED the stream key no longer exists`, as in Redis 7.0. XREAD
+//!   clients keep waiting then.
 //! - Serving. The thread that did the write serves the waiters of each ready
 //!   key right there, in FIFO order, each under the stripe locks its pop needs
 //!   (BLMOVE locks source and destination, so the move is one step). It runs
@@ -135,6 +145,9 @@ impl Registry {
                 q.push_back(w.clone());
             }
         }
+        if w.op.watches_removal() {
+            crate::db::removed::WATCHERS.fetch_add(1, Ordering::Relaxed);
+        }
         inner.by_id.insert(w.id, w);
         self.blocked.store(inner.by_id.len(), Ordering::Relaxed);
     }
@@ -146,6 +159,9 @@ impl Registry {
         let Some(w) = inner.by_id.remove(&id) else {
             return false;
         };
+        if w.op.watches_removal() {
+            crate::db::removed::WATCHERS.fetch_sub(1, Ordering::Relaxed);
+        }
         if let Some(db) = inner.by_key.get_mut(&w.db) {
             for key in w.op.keys() {
                 if let Some(q) = db.get_mut(key.as_slice()) {
@@ -209,9 +225,9 @@ thread_local! {
     static DENY: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Notes that `key` in `db` was just created holding a value. Cheap when no
-/// client is blocked; otherwise queues the key for [`handle_ready_keys`] if
-/// someone waits on it.
+/// Notes that `key` in `db` was just created holding a value (or, for a
+/// stream, appended to or lost a group). Cheap when no client is blocked;
+/// otherwise queues the key for [`handle_ready_keys`] if someone waits on it.
 #[inline]
 pub fn signal_ready(srv: &Server, db: usize, key: &[u8]) {
     if srv.blocking.blocked() == 0 {
@@ -250,15 +266,36 @@ pub fn signal_swapped(srv: &Server, a: usize, b: usize) {
 /// Called after every top-level command; nearly free when nothing is ready.
 #[inline]
 pub fn handle_ready_keys(srv: &Server) {
+    if crate::db::removed::watching() {
+        signal_removed(srv);
+    }
     if READY.with(|r| r.borrow().is_empty()) {
         return;
     }
     serve_ready(srv);
 }
 
+/// Turns the streams this thread removed into ready keys, in every database
+/// where someone waits on such a key (the record has no database).
+#[cold]
+fn signal_removed(srv: &Server) {
+    let removed = crate::db::removed::take();
+    if removed.is_empty() {
+        return;
+    }
+    for db in 0..srv.keyspace.db_count() {
+        for key in &removed {
+            signal_slow(srv, db, key);
+        }
+    }
+}
+
 #[cold]
 fn serve_ready(srv: &Server) {
     loop {
+        if crate::db::removed::watching() {
+            signal_removed(srv);
+        }
         let batch = READY.with(|r| std::mem::take(&mut *r.borrow_mut()));
         if batch.is_empty() {
             return;

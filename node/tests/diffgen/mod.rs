@@ -14,9 +14,28 @@
 //! between them never hinge on a millisecond.
 
 pub mod bits;
+pub mod geo;
+pub mod hashes;
+pub mod hll;
 pub mod keys;
+pub mod lists;
 pub mod resp;
+pub mod sets;
+pub mod streams;
 pub mod strings;
+pub mod zsets;
+
+/// A [`Spec`] row.
+macro_rules! spec {
+    ($name:expr, $weight:expr, $gen:expr) => {
+        $crate::diffgen::Spec {
+            name: $name,
+            weight: $weight,
+            gen: $gen,
+        }
+    };
+}
+pub(crate) use spec;
 
 /// splitmix64: tiny, seedable, good enough for test input.
 pub struct Rng(u64);
@@ -64,17 +83,28 @@ pub enum Cmp {
     /// An integer that may differ by up to this much (TTL, PTTL, EXPIRETIME);
     /// negative sentinels (-1, -2) must still match exactly.
     Within(i64),
-    /// Only the reply's type (RANDOMKEY, TIME, CLIENT ID).
+    /// An array of field/value (member/score) pairs in unspecified order
+    /// (HGETALL, a RESP3 map): sorted as pairs before comparing.
+    Pairs,
+    /// Only the reply's type and length (RANDOMKEY, TIME, CLIENT ID, random
+    /// picks such as SRANDMEMBER and HRANDFIELD).
     Kind,
     /// A SCAN with cursor 0: the harness iterates both servers to cursor 0 and
     /// compares the sorted set of keys returned.
     ScanAll,
+    /// HSCAN / SSCAN / ZSCAN with cursor 0: iterated to the end on both
+    /// servers, the elements (pairs when `true`) compared as sets.
+    ScanKey(bool),
 }
 
 /// One generated request.
 pub struct Req {
     pub args: Vec<Vec<u8>>,
     pub cmp: Cmp,
+    /// Run on both servers after the request, replies not compared: brings
+    /// them back to the same state after a random pick that changed data
+    /// (SPOP of some members: the popped key is deleted).
+    pub then: Option<Vec<Vec<u8>>>,
 }
 
 impl Req {
@@ -82,7 +112,14 @@ impl Req {
         Req {
             args: vec![name.as_bytes().to_vec()],
             cmp: Cmp::Exact,
+            then: None,
         }
+    }
+
+    /// Sets the resynchronising follow-up (see [`Req::then`]).
+    pub fn then(mut self, args: &[&[u8]]) -> Req {
+        self.then = Some(args.iter().map(|a| a.to_vec()).collect());
+        self
     }
 
     /// Appends an argument.
@@ -116,8 +153,18 @@ pub fn table() -> Vec<Spec> {
     t.extend(strings::table());
     t.extend(bits::table());
     t.extend(keys::table());
+    t.extend(hashes::table());
+    t.extend(sets::table());
+    t.extend(zsets::table());
+    t.extend(lists::table());
+    t.extend(hll::table());
+    t.extend(streams::table());
+    t.extend(geo::table());
     t
 }
+
+/// How many keys at the start of [`KEYS`] belong to no family.
+const SHARED_KEYS: usize = 8;
 
 /// The small key space every generator draws from.
 pub const KEYS: &[&[u8]] = &[
@@ -129,6 +176,41 @@ pub const KEYS: &[&[u8]] = &[
     b"k5",
     b"key:1",
     b"b\x00\r\n",
+    // Home keys of the collection families (see `Gen::ckey`).
+    b"h1",
+    b"h2",
+    b"s1",
+    b"s2",
+    b"z1",
+    b"z2",
+    b"l1",
+    b"l2",
+    b"p1",
+    b"p2",
+    b"x1",
+    b"x2",
+    b"g1",
+    b"g2",
+];
+
+/// Members, fields and list elements: few, so they collide; integers (intset
+/// and integer encodings), an empty one, binary, and one past the 64-byte
+/// listpack value limit (so encodings convert).
+const MEMBERS: &[&[u8]] = &[
+    b"a",
+    b"b",
+    b"c",
+    b"d",
+    b"e",
+    b"f",
+    b"1",
+    b"2",
+    b"3",
+    b"-5",
+    b"100",
+    b"",
+    b"\x00\xff",
+    b"a-member-whose-name-is-longer-than-sixty-four-bytes-so-listpacks-convert",
 ];
 
 const STRINGS: &[&[u8]] = &[
@@ -195,6 +277,9 @@ pub struct Gen {
     ttl_seq: i64,
     /// Unix seconds when the run started: the base of absolute timestamps.
     start_secs: i64,
+    /// Millisecond part of the stream IDs generated last: XADD IDs mostly
+    /// grow from it, so most appends succeed and some are too small.
+    pub stream_ms: i64,
 }
 
 impl Gen {
@@ -207,6 +292,7 @@ impl Gen {
             rng: Rng::new(seed),
             ttl_seq: 0,
             start_secs,
+            stream_ms: 1,
         }
     }
 
@@ -214,8 +300,61 @@ impl Gen {
         self.rng.chance(pct)
     }
 
+    /// Any key; the shared ones (before the home keys in [`KEYS`]) more
+    /// often, so the other families do not overwrite the collections all
+    /// the time.
     pub fn key(&mut self) -> Vec<u8> {
-        self.rng.pick(KEYS).to_vec()
+        if self.chance(60) {
+            self.rng.pick(&KEYS[..SHARED_KEYS]).to_vec()
+        } else {
+            self.rng.pick(KEYS).to_vec()
+        }
+    }
+
+    /// A key for a collection family: usually one of its two home keys (so
+    /// collections grow), otherwise any key (so types mix and WRONGTYPE
+    /// paths run).
+    pub fn ckey(&mut self, home: &[&[u8]]) -> Vec<u8> {
+        if self.chance(85) {
+            self.rng.pick(home).to_vec()
+        } else {
+            self.key()
+        }
+    }
+
+    /// A member, field or element (see [`MEMBERS`]); sometimes any value.
+    pub fn member(&mut self) -> Vec<u8> {
+        if self.chance(8) {
+            self.val()
+        } else {
+            self.rng.pick(MEMBERS).to_vec()
+        }
+    }
+
+    /// `lo..=hi` members (with repeats).
+    pub fn members(&mut self, lo: usize, hi: usize) -> Vec<Vec<u8>> {
+        let n = lo + self.rng.below(hi - lo + 1);
+        (0..n).map(|_| self.member()).collect()
+    }
+
+    /// A count argument: usually small, sometimes zero, negative or invalid.
+    pub fn count(&mut self) -> Vec<u8> {
+        match self.rng.below(20) {
+            0 => self.rng.pick(NOT_INTS).to_vec(),
+            1 => b"0".to_vec(),
+            2 => b"-3".to_vec(),
+            3 => b"1000".to_vec(),
+            _ => self.rng.range(1, 6).to_string().into_bytes(),
+        }
+    }
+
+    /// A list/rank index, often negative, sometimes out of range or invalid.
+    pub fn index(&mut self) -> Vec<u8> {
+        match self.rng.below(20) {
+            0 => self.rng.pick(NOT_INTS).to_vec(),
+            1 => self.rng.pick(INTS).to_vec(),
+            _ => self.rng.range(-8, 8).to_string().into_bytes(),
+        }
     }
 
     /// `lo..=hi` keys (with repeats).
@@ -340,6 +479,10 @@ impl Gen {
     /// one), so wrong-number-of-arguments and syntax errors are compared too.
     /// Error replies are always compared byte for byte, whatever the [`Cmp`].
     pub fn mutate_arity(&mut self, mut req: Req) -> Req {
+        // A random pick's comparison and resync are made for its exact form.
+        if req.then.is_some() {
+            return req;
+        }
         if self.chance(3) && req.args.len() > 1 {
             let keep = 1 + self.rng.below(req.args.len() - 1);
             req.args.truncate(keep);

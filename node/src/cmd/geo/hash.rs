@@ -148,15 +148,37 @@ pub fn area_center(a: &Area) -> (f64, f64) {
     (lon, lat)
 }
 
-/// Position of a sorted set score (`decodeGeohash`). The C cast of the double
-/// to uint64 is reproduced with Rust's saturating cast, which agrees with it on
-/// every score a GEOADD can produce.
+/// Position of a sorted set score (`decodeGeohash`), with the score cast to
+/// uint64 as Redis's x86-64 build does (see [`c_double_to_u64`]): a sorted
+/// set member that GEOADD did not write (a negative or huge score) decodes to
+/// the same position there and here.
 pub fn decode_score(score: f64) -> Option<(f64, f64)> {
     let hash = Bits {
-        bits: score as u64,
+        bits: c_double_to_u64(score),
         step: STEP_MAX,
     };
     decode(WGS84, hash).map(|a| area_center(&a))
+}
+
+/// `(uint64_t)d` as GCC compiles it for x86-64: below 2^63 `cvttsd2si`
+/// (truncation, wrapping negatives to two's complement; NaN and out-of-range
+/// values give 2^63), otherwise `cvttsd2si(d - 2^63)` with the top bit
+/// flipped. C leaves most of these undefined; Redis's released binaries do
+/// this.
+pub fn c_double_to_u64(d: f64) -> u64 {
+    const TWO63: f64 = 9_223_372_036_854_775_808.0;
+    fn cvttsd2si(x: f64) -> u64 {
+        if !(-TWO63..TWO63).contains(&x) {
+            1 << 63
+        } else {
+            x as i64 as u64
+        }
+    }
+    if d >= TWO63 {
+        cvttsd2si(d - TWO63) ^ (1 << 63)
+    } else {
+        cvttsd2si(d)
+    }
 }
 
 /// The 52-bit score of a position.
@@ -420,6 +442,18 @@ pub fn distance(lon1d: f64, lat1d: f64, lon2d: f64, lat2d: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn double_to_u64_casts_as_x86_64_c() {
+        assert_eq!(c_double_to_u64(5.9), 5);
+        assert_eq!(c_double_to_u64(-7.0), (-7i64) as u64);
+        assert_eq!(c_double_to_u64(-0.5), 0);
+        assert_eq!(c_double_to_u64(f64::NAN), 1 << 63);
+        assert_eq!(c_double_to_u64(f64::NEG_INFINITY), 1 << 63);
+        assert_eq!(c_double_to_u64(f64::INFINITY), 0);
+        assert_eq!(c_double_to_u64(1e19), 10_000_000_000_000_000_000);
+        assert_eq!(c_double_to_u64(1e30), 0);
+    }
 
     #[test]
     fn palermo_matches_redis() {

@@ -377,8 +377,11 @@ pub fn merge_into(max: &mut [u8; REGISTERS], v: &[u8]) -> Result<(), Corrupt> {
             p += 2;
         } else {
             let (len, val) = (val_len(b), val_value(b));
+            // A run past the last register is corruption here, even where it
+            // starts right after it (Redis 7.0.15's hllMerge; its sparse to
+            // dense conversion, see `sparse_to_dense`, tolerates that case).
             if i + len > REGISTERS {
-                break;
+                return Err(Corrupt);
             }
             for m in &mut max[i..i + len] {
                 *m = (*m).max(val);
@@ -555,6 +558,15 @@ mod tests {
         let mut max = [0u8; REGISTERS];
         merge_into(&mut max, &s).expect("valid");
         assert_eq!(count_raw(&max), c);
+    }
+
+    #[test]
+    fn merge_refuses_a_value_run_past_the_registers() {
+        let mut s = new_sparse();
+        s.push(0xb7); // VAL 14 x4, after the XZERO that covers every register
+        let mut max = Box::new([0u8; REGISTERS]);
+        assert_eq!(merge_into(&mut max, &s), Err(Corrupt));
+        assert_eq!(count(&s), Err(Corrupt));
     }
 
     #[test]

@@ -159,6 +159,9 @@ pub fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if let Some(how) = a.trim {
         s.log.trim(how, a.approx, a.limit);
     }
+    // Streams are appended to in place (never created empty by a pop), so
+    // every XADD may serve XREAD / XREADGROUP clients blocked on the key.
+    crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
     write_id(ctx.out, id);
     Ok(())
 }

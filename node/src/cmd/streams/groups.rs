@@ -98,7 +98,12 @@ pub fn xgroup(ctx: &mut Ctx, args: &Args) -> CmdResult {
         "destroy" if args.len() == 4 => {
             let s = typed::write_existing(ctx, &mut sh, h, key, pick_mut)?
                 .ok_or_else(|| CmdError::from(KEY_MUST_EXIST))?;
-            ctx.out.int(s.groups.destroy(name) as i64);
+            let destroyed = s.groups.destroy(name);
+            if destroyed {
+                // Clients blocked in XREADGROUP on this group get NOGROUP.
+                crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
+            }
+            ctx.out.int(destroyed as i64);
         }
         "createconsumer" if args.len() == 5 => {
             let now = ctx.now_ms;

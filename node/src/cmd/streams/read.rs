@@ -2,16 +2,20 @@
 //!
 //! A request is parsed under the locks of all its streams (`$` resolves to
 //! each stream's last ID then, and group existence is checked), then served by
-//! [`serve_read`]. `BLOCK` is accepted; until the blocking infrastructure
-//! lands, a read that finds nothing answers as a timed-out one (a null array).
-//! That infrastructure serves a waiting client with [`serve_blocked_read`]
-//! when one of its streams is signalled, with the [`ReadRequest`] it kept.
+//! [`serve_read`]. With `BLOCK`, a read that finds nothing registers the
+//! client, still under those locks, with the blocking machinery
+//! (`cmd::blocking`, `server::blocking`), which keeps the [`ReadRequest`] and
+//! calls [`serve_waiter`] whenever one of its streams is signalled: on XADD,
+//! XGROUP DESTROY, and the stream's removal. Inside MULTI a BLOCK read
+//! answers at once, as in Redis.
 
 use std::sync::Arc;
 
-use super::{no_key_or_group, parse_strict_id, pick, read_mut, write_entry, write_id};
+use super::{no_key_or_group, parse_strict_id, read_mut, write_entry, write_id};
+use crate::cmd::blocking::BlockOp;
 use crate::cmd::{arity_error, err, typed, Args, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::db::types::stream::{Group, Log, StreamId};
+use crate::db::types::Object;
 use crate::db::{MultiLock, Shard};
 use crate::protocol::Out;
 
@@ -26,7 +30,7 @@ pub enum ReadFrom {
 }
 
 /// The group side of an XREADGROUP.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupRead {
     pub group: Vec<u8>,
     pub consumer: Vec<u8>,
@@ -34,7 +38,7 @@ pub struct GroupRead {
 }
 
 /// A parsed XREAD / XREADGROUP, kept by a blocked client.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadRequest {
     /// 0: no limit.
     pub count: usize,
@@ -182,10 +186,19 @@ fn read_command(ctx: &mut Ctx, args: &Args, groupcmd: bool) -> CmdResult {
         keys: keys.iter().map(|k| k.to_vec()).collect(),
         from,
     };
-    if !serve_read(ctx, &mut locks, &hashes, &req)? {
-        // Nothing to serve: without the blocking infrastructure a BLOCK read
-        // answers as its timeout would.
-        ctx.out.null_array();
+    if serve_read(ctx, &mut locks, &hashes, &req)? {
+        return Ok(());
+    }
+    match req.block {
+        None => ctx.out.null_array(),
+        Some(ms) => {
+            // BLOCK 0 waits forever; a deadline past the clock's range too.
+            let timeout = u64::try_from(ms)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .map(std::time::Duration::from_millis);
+            crate::cmd::blocking::block(ctx, BlockOp::XRead(req), timeout);
+        }
     }
     Ok(())
 }
@@ -219,51 +232,100 @@ pub fn serve_read(
     Ok(true)
 }
 
-/// Serves a client blocked on `req` now that stream `index` of it (under the
-/// locked shard `sh`) was signalled, as Redis's serveClientsBlockedOnStreamKey:
-/// a one-stream reply when that stream has entries past the requested ID (or
-/// the group's last delivered ID), a NOGROUP error when its group is gone.
-/// Returns Ok(false) when the client should keep waiting.
-pub fn serve_blocked_read(
+/// Serves a client blocked on `req` now that its stream `key` (under the
+/// locked shard `sh`) was signalled, as Redis 7.0's
+/// serveClientsBlockedOnStreamKey: when the stream's last ID (deleted entries
+/// count) is past the requested ID, or past the group's last delivered ID for
+/// XREADGROUP, a one-stream reply `[[key, entries]]` (a one-key map in RESP3)
+/// with at most COUNT entries, the group and PEL updated as a non-blocking
+/// read does. XREADGROUP clients whose group is gone get `-NOGROUP the
+/// consumer group this client was blocked on no longer exists`; those whose
+/// stream is gone (or replaced by another type) `-UNBLOCKED the stream key no
+/// longer exists`.
+///
+/// `claim` takes the client for this thread; it is called only once the reply
+/// is certain, and nothing is written when it fails. Returns whether a reply
+/// was written into `ctx.out` (false: the client keeps waiting).
+pub fn serve_waiter(
     ctx: &mut Ctx,
     sh: &mut Shard,
     h: u64,
+    key: &[u8],
     req: &ReadRequest,
-    index: usize,
-) -> Result<bool, CmdError> {
-    let key = &req.keys[index];
-    let Ok(Some(s)) = typed::read(ctx, sh, h, key, pick) else {
-        return Ok(false);
+    claim: impl FnOnce() -> bool,
+) -> bool {
+    let Some(index) = req.keys.iter().position(|k| k.as_slice() == key) else {
+        return false;
     };
-    let gt = match (&req.group, req.from[index]) {
-        (Some(g), _) => match s.groups.get(&g.group) {
-            Some(group) => group.last_id,
-            None => {
-                return err(
-                    "NOGROUP the consumer group this client was blocked on no longer exists",
-                )
-            }
+    let now = ctx.now_ms;
+    let stream = match ctx.ks().live(sh, h, key, now) {
+        Some(slot) => match sh.object_mut(slot) {
+            Some(Object::Stream(s)) => Some(s),
+            _ => None,
         },
-        (None, ReadFrom::After(id)) => id,
-        (None, ReadFrom::New) => return Ok(false),
+        None => None,
     };
-    if s.log.last_id <= gt {
-        return Ok(false);
-    }
-    let mut body = crate::cmd::coll::side_buffer(ctx);
-    let from = if req.group.is_some() {
-        ReadFrom::New
-    } else {
-        ReadFrom::After(gt)
+    let Some(s) = stream else {
+        if req.group.is_some() && claim() {
+            ctx.out.error("UNBLOCKED the stream key no longer exists");
+            return true;
+        }
+        return false;
     };
-    serve_one(ctx, sh, h, key, from, req, &mut body)?;
-    if ctx.out.resp3 {
-        ctx.out.map(1);
+    let count = if req.count == 0 {
+        usize::MAX
     } else {
-        ctx.out.array(1);
+        req.count
+    };
+    let Some(gr) = &req.group else {
+        let ReadFrom::After(gt) = req.from[index] else {
+            return false;
+        };
+        if s.log.last_id <= gt || !claim() {
+            return false;
+        }
+        one_stream_head(ctx.out, key);
+        let mut entries = crate::cmd::coll::side_buffer(ctx);
+        let mut n = 0;
+        if let Some(start) = gt.incr() {
+            for e in s.log.range(start, StreamId::MAX, false).take(count) {
+                write_entry(&mut entries, &e);
+                n += 1;
+            }
+        }
+        ctx.out.array(n);
+        ctx.out.raw(&entries.buf);
+        return true;
+    };
+    let log = &s.log;
+    let Some(g) = s.groups.get_mut(&gr.group) else {
+        if claim() {
+            ctx.out
+                .error("NOGROUP the consumer group this client was blocked on no longer exists");
+            return true;
+        }
+        return false;
+    };
+    if log.last_id <= g.last_id || !claim() {
+        return false;
     }
-    ctx.out.raw(&body.buf);
-    Ok(true)
+    let (consumer, _) = g.consumer_or_create(&gr.consumer, now);
+    consumer.seen_time = now;
+    let cname = consumer.name.clone();
+    one_stream_head(ctx.out, key);
+    serve_new(log, g, &cname, gr.noack, count, now, ctx.out);
+    true
+}
+
+/// The start of a reply that serves one stream: `*1 *2 $key` (RESP2) or
+/// `%1 $key` (RESP3); the entries follow.
+fn one_stream_head(out: &mut Out, key: &[u8]) {
+    if out.resp3 {
+        out.map(1);
+    } else {
+        out.array(1);
+    }
+    head(out, key);
 }
 
 /// Writes one stream's part of a read reply (`[key, entries]`, or `key`

@@ -128,7 +128,8 @@ fn strtod_full(s: &[u8]) -> Option<f64> {
     let start = s
         .iter()
         .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))?;
-    crate::util::parse_f64(&s[start..])
+    // An out-of-range bound is ±inf or 0 there, not an error.
+    crate::util::strtod(&s[start..]).map(|(v, _)| v)
 }
 
 /// A score interval as ZRANGEBYSCORE's `min`/`max` (`(` marks exclusive).
