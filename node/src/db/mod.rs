@@ -102,7 +102,7 @@ impl Db {
         Db {
             index,
             stripes: (0..SHARDS)
-                .map(|_| Stripe(Mutex::new(Shard::new())))
+                .map(|_| Stripe(Mutex::new(Shard::for_db(index))))
                 .collect(),
         }
     }
@@ -160,6 +160,9 @@ pub struct Keyspace {
     /// The `notify-keyspace-events` mask (shared with the config; see
     /// `server::notify`), read only when a key expires.
     pub events: Arc<AtomicU32>,
+    /// The propagation log (`repl::log`): keys deleted by expiry or eviction
+    /// are logged as `DEL` under the stripe lock that deleted them.
+    pub log: Arc<crate::repl::ReplLog>,
 }
 
 thread_local! {
@@ -185,14 +188,17 @@ impl Keyspace {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             events: Arc::default(),
+            log: Arc::default(),
         }
     }
 
-    /// Accounts for a key removed by lazy expiry, and logs it for an `expired`
-    /// notification when those are on.
+    /// Accounts for a key of database `db` removed by lazy expiry, propagates
+    /// its `DEL` (the caller still holds its stripe), and logs it for an
+    /// `expired` notification when those are on.
     #[cold]
-    pub fn note_expired(&self, key: &[u8]) {
+    pub fn note_expired(&self, db: usize, key: &[u8]) {
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
+        self.log_del(db, key);
         if self.events.load(Ordering::Relaxed) & crate::server::notify::EXPIRED != 0 {
             EXPIRED_LOG.with(|l| {
                 let mut l = l.borrow_mut();
@@ -200,6 +206,15 @@ impl Keyspace {
                     l.push(key.to_vec());
                 }
             });
+        }
+    }
+
+    /// Propagates the deletion of `key` by expiry or eviction (Redis 7.0
+    /// sends `DEL`). Call with the key's stripe held.
+    #[inline]
+    pub fn log_del(&self, db: usize, key: &[u8]) {
+        if self.log.active() {
+            self.log.append_argv(db, &[b"DEL", key]);
         }
     }
 
@@ -227,7 +242,7 @@ impl Keyspace {
         let slot = shard.find(hash, key)?;
         if shard.view(slot).is_expired(now_ms) {
             drop(shard.remove(slot, hash));
-            self.note_expired(key);
+            self.note_expired(shard.db(), key);
             return None;
         }
         Some(slot)
@@ -289,7 +304,8 @@ impl Keyspace {
         let mut ga = self.dbs[lo].lock_all();
         let mut gb = self.dbs[hi].lock_all();
         for (x, y) in ga.iter_mut().zip(gb.iter_mut()) {
-            std::mem::swap(&mut **x, &mut **y);
+            // The contents move; each stripe stays in its database.
+            x.swap_contents(y);
         }
     }
 

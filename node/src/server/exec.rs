@@ -211,14 +211,23 @@ pub fn run(
             out: &mut *out,
             now_ms,
             cmd: idx,
+            prop: Default::default(),
         };
-        if spec.flags & flags::WRITE != 0 {
-            // Touches WATCHed keys under the stripe locks the write takes.
-            super::watch::as_write(srv, ctx.client.db, spec, args, now_ms, || {
-                (spec.handler)(&mut ctx, args)
-            })
+        let call = |ctx: &mut Ctx| {
+            if spec.flags & flags::WRITE != 0 {
+                // Touches WATCHed keys under the stripe locks the write takes.
+                super::watch::as_write(srv, ctx.client.db, spec, args, now_ms, || {
+                    (spec.handler)(ctx, args)
+                })
+            } else {
+                (spec.handler)(ctx, args)
+            }
+        };
+        // Propagation (AOF, replicas): one relaxed load when off.
+        if srv.keyspace.log.active() && crate::repl::prop::propagates(spec) {
+            crate::repl::prop::call(&mut ctx, spec, args, call)
         } else {
-            (spec.handler)(&mut ctx, args)
+            call(&mut ctx)
         }
     };
     let ok = result.is_ok();

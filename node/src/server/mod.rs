@@ -118,6 +118,10 @@ pub struct Server {
     /// Clients blocked in BLPOP and friends (see [`blocking`]).
     pub blocking: blocking::Registry,
     pub evictor: evict::Evictor,
+    /// The append-only file (`persist::aof`).
+    pub aof: Arc<crate::persist::aof::Aof>,
+    /// This server's own `Arc`, for commands that start background work.
+    me: OnceLock<std::sync::Weak<Server>>,
 }
 
 impl Server {
@@ -158,7 +162,14 @@ impl Server {
             io_threads,
             blocking: blocking::Registry::default(),
             evictor: evict::Evictor::new(),
+            aof: Arc::default(),
+            me: OnceLock::new(),
         }
+    }
+
+    /// This server as an `Arc` (set by [`run`]).
+    pub fn me(&self) -> Option<Arc<Server>> {
+        self.me.get().and_then(|w| w.upgrade())
     }
 
     pub fn worker(&self, idx: usize) -> Option<&WorkerHandle> {
@@ -191,6 +202,9 @@ impl Server {
 /// Binds, starts every thread, and blocks until shutdown completes.
 pub fn run(config: Config) -> anyhow::Result<()> {
     let srv = Arc::new(Server::new(config));
+    let _ = srv.me.set(Arc::downgrade(&srv));
+    // Load the AOF before accepting any client.
+    crate::persist::aof::start(&srv)?;
     let listeners = worker::bind_listeners(&srv)?;
     let addrs: Vec<SocketAddr> = listeners[0]
         .iter()
@@ -239,6 +253,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     }
     cron.stop();
     http.stop();
+    // Everything acknowledged is written and fsynced before exiting.
+    srv.aof.turn_off(&srv);
     tracing::info!("kcache-node stopped");
     Ok(())
 }

@@ -400,6 +400,9 @@ impl Worker {
                 self.scratch_out.buf.clear();
                 break;
             }
+            // What these commands logged reaches the AOF (fsynced with
+            // `appendfsync always`) before their replies leave.
+            self.srv.aof.before_reply();
             // Hand the replies of this read to the socket.
             if !self.scratch_out.buf.is_empty() {
                 if conn.pending.is_empty() {
@@ -608,6 +611,7 @@ impl Worker {
                 .shared
                 .qbuf
                 .store(conn.rbuf.len(), Ordering::Relaxed);
+            self.srv.aof.before_reply();
             conn.pending.extend_from_slice(&self.scratch_out.buf);
             self.scratch_out.buf.clear();
             if let Some(w) = &conn.client.blocked {
