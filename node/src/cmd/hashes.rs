@@ -317,6 +317,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Ok(crate::util::format_f64_human(sum).into_bytes())
     })?;
     ctx.out.bulk(&new);
+    // Float formatting may differ between builds: replay the result.
+    ctx.propagate_as(&[b"HSET", args.get(1), args.get(2), &new]);
     Ok(())
 }
 

@@ -48,6 +48,21 @@ pub use self::shard::Shard;
 /// Lock stripes per database.
 pub const SHARDS: usize = 256;
 
+/// The AOF is being replayed: nothing expires (see [`entry::Entry::is_expired`]).
+static LOADING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks the start and end of loading (process-wide, like Redis's
+/// `server.loading`).
+pub fn set_loading(on: bool) {
+    LOADING.store(on, Ordering::Relaxed);
+}
+
+/// Whether the keyspace is being loaded.
+#[inline]
+pub fn loading() -> bool {
+    LOADING.load(Ordering::Relaxed)
+}
+
 /// A stripe padded to its own cache line pair, so two threads working on
 /// neighbouring stripes do not false-share.
 #[repr(align(128))]

@@ -79,10 +79,20 @@ impl Prop {
 }
 
 /// Whether a command's effects are propagated at all (Redis: `write` or
-/// `may-replicate`).
+/// `may-replicate`; for a container such as XGROUP, its subcommand's flags).
 #[inline]
-pub fn propagates(spec: &CommandSpec) -> bool {
-    spec.flags & (crate::cmd::flags::WRITE | crate::cmd::flags::MAY_REPLICATE) != 0
+pub fn propagates(spec: &CommandSpec, args: &Args) -> bool {
+    const FLAGS: u32 = crate::cmd::flags::WRITE | crate::cmd::flags::MAY_REPLICATE;
+    if spec.flags & FLAGS != 0 {
+        return true;
+    }
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return false;
+    }
+    let name = args.get(1);
+    spec.subcommands
+        .iter()
+        .any(|s| s.flags & FLAGS != 0 && s.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Runs `handler` for a propagated command with its footprint held, and logs

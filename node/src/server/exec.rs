@@ -224,7 +224,7 @@ pub fn run(
             }
         };
         // Propagation (AOF, replicas): one relaxed load when off.
-        if srv.keyspace.log.active() && crate::repl::prop::propagates(spec) {
+        if srv.keyspace.log.active() && crate::repl::prop::propagates(spec, args) {
             crate::repl::prop::call(&mut ctx, spec, args, call)
         } else {
             call(&mut ctx)

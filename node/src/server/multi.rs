@@ -216,6 +216,11 @@ fn add_command(
     if NO_KEYSPACE.contains(&spec.name) {
         return true;
     }
+    // XGROUP's subcommands all name their key second.
+    if spec.name == "xgroup" && args.len() > 2 {
+        set.insert(db, stripe_of(srv.keyspace.hash(args.get(2))));
+        return true;
+    }
     let keyed = spec.first_key > 0
         && spec.flags & flags::MOVABLEKEYS == 0
         && !CROSS_DB.contains(&spec.name);

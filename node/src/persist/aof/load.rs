@@ -164,11 +164,13 @@ pub fn replay(
 ) -> Result<Loaded, LoadError> {
     let mut total = Loaded::default();
     let mut loader = Loader::new(srv);
-    for (i, path) in files.iter().enumerate() {
+    crate::db::set_loading(true);
+    let r = files.iter().enumerate().try_for_each(|(i, path)| {
         let last = i + 1 == files.len();
-        loader.file(path, last && allow_truncated, &mut total)?;
-    }
-    Ok(total)
+        loader.file(path, last && allow_truncated, &mut total)
+    });
+    crate::db::set_loading(false);
+    r.map(|()| total)
 }
 
 /// The pseudo-client and what executing needs.
