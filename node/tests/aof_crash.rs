@@ -139,8 +139,7 @@ fn incr_file(dir: &Path) -> PathBuf {
         .expect("manifest");
     let name = m
         .lines()
-        .filter(|l| l.ends_with("type i"))
-        .last()
+        .rfind(|l| l.ends_with("type i"))
         .and_then(|l| l.split_whitespace().nth(1))
         .expect("an incr file")
         .to_string();
