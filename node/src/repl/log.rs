@@ -150,6 +150,29 @@ impl ReplLog {
         self.published(end)
     }
 
+    /// Appends what `write` encodes (commands for database `db`) straight into
+    /// the log's buffer, saving a copy on the request path.
+    pub fn append_with(&self, db: usize, write: impl FnOnce(&mut Vec<u8>)) -> u64 {
+        if !self.active() {
+            return 0;
+        }
+        let mut g = self.inner.lock();
+        g.select(db);
+        let before = g.scratch.len();
+        write(&mut g.scratch);
+        if g.scratch.len() == before {
+            // Nothing to log after all (the SELECT alone is not worth it).
+            g.scratch.clear();
+            if before > 0 {
+                g.last_db = None;
+            }
+            return 0;
+        }
+        let end = g.commit();
+        drop(g);
+        self.published(end)
+    }
+
     /// Appends one command given as arguments.
     pub fn append_argv(&self, db: usize, argv: &[&[u8]]) -> u64 {
         if !self.active() {

@@ -53,6 +53,25 @@ impl Prop {
         encode_slice(&mut self.also, argv);
     }
 
+    /// Appends the bytes to log for a command that ran with `args` to `out`.
+    pub fn write_to(&mut self, args: &Args, out: &mut Vec<u8>) {
+        if self.custom {
+            out.extend_from_slice(&self.ops);
+        } else if !args.is_empty() {
+            out.push(b'*');
+            out.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+            out.extend_from_slice(b"\r\n");
+            for a in args.iter() {
+                out.push(b'$');
+                out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(a);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(&self.also);
+    }
+
     /// The bytes to log for a command that ran with `args`.
     pub fn payload(&mut self, args: &Args) -> Vec<u8> {
         let mut out = if self.custom {
@@ -122,8 +141,10 @@ pub fn call(
         crate::persist::aof::rewrite::before_write(srv, &set);
         let r = handler(ctx);
         if r.is_ok() {
-            let bytes = ctx.prop.payload(args);
-            srv.keyspace.log.append(ctx.client.db, &bytes);
+            let prop = &mut ctx.prop;
+            srv.keyspace
+                .log
+                .append_with(ctx.client.db, |buf| prop.write_to(args, buf));
         }
         r
     })

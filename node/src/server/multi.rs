@@ -196,7 +196,8 @@ fn footprint(srv: &Server, client: &Client, q: &Queue) -> StripeSet {
 /// holds while a propagated write runs and is logged.
 pub fn command_footprint(srv: &Server, db: usize, spec: &CommandSpec, args: &Args) -> StripeSet {
     let dbs = srv.keyspace.db_count();
-    let mut set = StripeSet::new(dbs);
+    // Only databases up to `db` can be named by a keyed command.
+    let mut set = StripeSet::new((db + 1).min(dbs));
     if add_command(srv, db, spec, args, &mut set) {
         set
     } else {
