@@ -64,6 +64,12 @@ thread_local! {
     static LAST_END: Cell<u64> = const { Cell::new(0) };
 }
 
+/// The end offset of this thread's appends since the last take (0: none).
+#[inline]
+pub fn peek_last_end() -> u64 {
+    LAST_END.with(|c| c.get())
+}
+
 /// Takes the end offset of this thread's appends since the last call (0: none).
 #[inline]
 pub fn take_last_end() -> u64 {
