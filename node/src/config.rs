@@ -111,6 +111,7 @@ pub static PARAMS: &[Param] = &[
     p!("appendonly", NO, Kind::Bool, true, "Enable the append-only file."),
     p!("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"]), true, "fsync policy of the append-only file."),
     p!("appendfilename", "appendonly.aof", Kind::Str, false, "Append-only file base name."),
+    p!("appenddirname", "appendonlydir", Kind::Str, false, "Directory (under dir) of the multi-part append-only file."),
     p!("dir", "", Kind::Str, true, "Working directory for snapshots and the append-only file (default: current)."),
     p!("dbfilename", "dump.rdb", Kind::Str, true, "Snapshot file name."),
     p!("io-threads", "0", int(0, 128), false, "Event-loop threads (0: one per CPU)."),

@@ -113,7 +113,12 @@ fn redis_on(port: u16, args: &[&str]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("redis-server");
-    let s = Server { child, port, dir };
+    let s = Server {
+        child,
+        port,
+        dir,
+        owns_dir: true,
+    };
     s.wait_ping();
     s
 }

@@ -144,6 +144,8 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
 /// Blocks the client on `op` (the caller still holds the keys' stripe locks),
 /// or, where blocking is denied (inside EXEC), replies as a timeout would.
 pub(crate) fn block(ctx: &mut Ctx, op: BlockOp, timeout: Option<Duration>) {
+    // Nothing changed; the pop is logged when it is served.
+    ctx.propagate_none();
     if machinery::blocking_denied() {
         match op {
             BlockOp::Move { .. } => ctx.out.null(),
@@ -305,6 +307,7 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         out: &mut out,
         now_ms: crate::util::now_ms(),
         cmd: w.cmd,
+        prop: Default::default(),
     };
     let h = ctx.hash(key);
     if let BlockOp::XRead(req) = &w.op {
@@ -324,6 +327,13 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         hashes.push(ctx.hash(dst));
     }
     let mut locks = ctx.db().lock_many(&hashes);
+    if srv.keyspace.log.active() {
+        // A running AOF rewrite serialises these stripes before they change.
+        for &hh in &hashes {
+            let stripe = crate::db::stripe_of(hh);
+            crate::persist::aof::rewrite::before_write_shard(srv, w.db, stripe, locks.get(hh));
+        }
+    }
     let sh = locks.shard(h);
     let Some(slot) = srv.keyspace.live(sh, h, key, ctx.now_ms) else {
         return Served::Empty;
@@ -372,6 +382,12 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         // Served above, before the list and sorted set checks.
         BlockOp::XRead(_) => Ok(false),
     };
+    if matches!(result, Ok(true)) && srv.keyspace.log.active() {
+        // Logged as the non-blocking pop it did, under the same locks.
+        let args = Args::new(&[], &[]);
+        let bytes = ctx.prop.payload(&args);
+        srv.keyspace.log.append(w.db, &bytes);
+    }
     drop(locks);
     match result {
         Ok(true) => {}

@@ -318,6 +318,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     })?;
     ctx.out.bulk(&new);
+    // Float formatting may differ between builds: replay the result.
+    ctx.propagate_as(&[b"HSET", args.get(1), args.get(2), &new]);
     Ok(())
 }
 

@@ -208,6 +208,8 @@ pub struct Ctx<'a> {
     pub now_ms: i64,
     /// Index of the command being run in the command table.
     pub cmd: usize,
+    /// What this command propagates to the AOF and replicas (`repl::prop`).
+    pub prop: crate::repl::Prop,
 }
 
 impl<'a> Ctx<'a> {
@@ -226,6 +228,47 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub fn hash(&self, key: &[u8]) -> u64 {
         self.srv.keyspace.hash(key)
+    }
+
+    /// Whether this command's effects are being logged (AOF on or replicas
+    /// attached): handlers build rewritten forms only then.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.srv.keyspace.log.active()
+    }
+
+    /// Propagates nothing for this command (it changed nothing, or what it
+    /// changed is propagated otherwise).
+    #[inline]
+    pub fn propagate_none(&mut self) {
+        if self.propagating() {
+            self.prop.none();
+        }
+    }
+
+    /// Propagates `argv` instead of the command's own arguments.
+    #[inline]
+    pub fn propagate_as(&mut self, argv: &[&[u8]]) {
+        if self.propagating() {
+            self.prop.replace(argv);
+        }
+    }
+
+    /// Adds one more replacement command (after `propagate_none` or
+    /// `propagate_as`), for commands whose effect takes several.
+    #[inline]
+    pub fn propagate_more(&mut self, argv: &[&[u8]]) {
+        if self.propagating() {
+            self.prop.push(argv);
+        }
+    }
+
+    /// Propagates `argv` after the command (or its replacement).
+    #[inline]
+    pub fn also_propagate(&mut self, argv: &[&[u8]]) {
+        if self.propagating() {
+            self.prop.also(argv);
+        }
     }
 }
 
@@ -255,6 +298,7 @@ impl Commands {
             streams::COMMANDS,
             transactions::COMMANDS,
             persist::COMMANDS,
+            crate::persist::aof::cmd::COMMANDS,
         ]
         .iter()
         .flat_map(|family| family.iter())

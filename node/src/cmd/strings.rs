@@ -307,7 +307,12 @@ fn set_generic(
                 SetReply::Int => ctx.out.int(0),
             }
         }
+        ctx.propagate_none();
         return Ok(());
+    }
+    if at.is_some() {
+        // EX/PX/EXAT, SETEX, PSETEX: `SET key value PXAT ms` (Redis 7.0).
+        crate::repl::rewrite::set_pxat(ctx, key, value, at);
     }
     let at = match (at, opts.keepttl) {
         (Some(at), _) => Some(at),
@@ -407,14 +412,26 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let view = sh.view(slot);
     let value = str_of(&view)?;
     ctx.out.bulk(value);
+    // Propagated as PEXPIREAT, PERSIST or DEL (Redis 7.0); nothing when
+    // only read.
     let new_expire = match at {
-        Some((at, k)) if k.absolute() && at <= ctx.now_ms => {
+        Some((at, k)) if k.absolute() && at <= ctx.now_ms && !crate::db::loading() => {
             drop(sh.remove(slot, h));
+            crate::repl::rewrite::del(ctx, key);
             return Ok(());
         }
-        Some((at, _)) => Some(at),
-        None if opts.persist && view.expire().is_some() => None,
-        None => return Ok(()),
+        Some((at, _)) => {
+            crate::repl::rewrite::pexpireat(ctx, key, at);
+            Some(at)
+        }
+        None if opts.persist && view.expire().is_some() => {
+            ctx.propagate_as(&[b"PERSIST", key]);
+            None
+        }
+        None => {
+            ctx.propagate_none();
+            return Ok(());
+        }
     };
     if let (Some(at), Some(_)) = (new_expire, view.expire()) {
         sh.view_mut(slot).set_expire_in_place(at);

@@ -361,9 +361,12 @@ impl Entry {
         Entry { ptr }
     }
 
+    /// Whether the TTL has passed. Never while the AOF is being loaded, as in
+    /// Redis: the file's own `DEL`s do the deleting, and a command replayed
+    /// later than it first ran must see the keys it saw then.
     #[inline]
     pub fn is_expired(&self, now_ms: i64) -> bool {
-        matches!(self.expire(), Some(at) if at <= now_ms)
+        matches!(self.expire(), Some(at) if at <= now_ms && !super::loading())
     }
 
     #[inline]

@@ -50,6 +50,21 @@ pub use self::shard::Shard;
 /// Lock stripes per database.
 pub const SHARDS: usize = 256;
 
+/// The AOF is being replayed: nothing expires (see [`entry::Entry::is_expired`]).
+static LOADING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks the start and end of loading (process-wide, like Redis's
+/// `server.loading`).
+pub fn set_loading(on: bool) {
+    LOADING.store(on, Ordering::Relaxed);
+}
+
+/// Whether the keyspace is being loaded.
+#[inline]
+pub fn loading() -> bool {
+    LOADING.load(Ordering::Relaxed)
+}
+
 /// A stripe padded to its own cache line pair, so two threads working on
 /// neighbouring stripes do not false-share.
 #[repr(align(128))]
@@ -108,7 +123,7 @@ impl Db {
         Db {
             index,
             stripes: (0..SHARDS)
-                .map(|_| Stripe(Mutex::new(Shard::new())))
+                .map(|_| Stripe(Mutex::new(Shard::for_db(index))))
                 .collect(),
             snapshot_on: AtomicBool::new(false),
             snap,
@@ -182,6 +197,9 @@ pub struct Keyspace {
     /// live, because a replica's keys are deleted only by its primary's DEL
     /// (Redis's `expireIfNeeded` on a replica). See [`ExpiryMode`].
     pub replica_expiry: AtomicBool,
+    /// The propagation log (`repl::log`): keys deleted by expiry or eviction
+    /// are logged as `DEL` under the stripe lock that deleted them.
+    pub log: Arc<crate::repl::ReplLog>,
 }
 
 /// How the command running on this thread treats a logically expired key when
@@ -235,14 +253,17 @@ impl Keyspace {
             events: Arc::default(),
             expiry_frozen_until: AtomicI64::new(0),
             replica_expiry: AtomicBool::new(false),
+            log: Arc::default(),
         }
     }
 
-    /// Accounts for a key removed by lazy expiry, and logs it for an `expired`
-    /// notification when those are on.
+    /// Accounts for a key of database `db` removed by lazy expiry, propagates
+    /// its `DEL` (the caller still holds its stripe), and logs it for an
+    /// `expired` notification when those are on.
     #[cold]
-    pub fn note_expired(&self, key: &[u8]) {
+    pub fn note_expired(&self, db: usize, key: &[u8]) {
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
+        self.log_del(db, key);
         if self.events.load(Ordering::Relaxed) & crate::server::notify::EXPIRED != 0 {
             EXPIRED_LOG.with(|l| {
                 let mut l = l.borrow_mut();
@@ -265,6 +286,15 @@ impl Keyspace {
     #[inline]
     pub fn expiry_frozen(&self, now_ms: i64) -> bool {
         now_ms < self.expiry_frozen_until.load(Ordering::Relaxed)
+    }
+
+    /// Propagates the deletion of `key` by expiry or eviction (Redis 7.0
+    /// sends `DEL`). Call with the key's stripe held.
+    #[inline]
+    pub fn log_del(&self, db: usize, key: &[u8]) {
+        if self.log.active() {
+            self.log.append_argv(db, &[b"DEL", key]);
+        }
     }
 
     #[inline]
@@ -308,7 +338,7 @@ impl Keyspace {
             }
         }
         drop(shard.remove(slot, hash));
-        self.note_expired(key);
+        self.note_expired(shard.db(), key);
         None
     }
 
@@ -373,7 +403,8 @@ impl Keyspace {
         let mut ga = self.dbs[lo].lock_all();
         let mut gb = self.dbs[hi].lock_all();
         for (x, y) in ga.iter_mut().zip(gb.iter_mut()) {
-            std::mem::swap(&mut **x, &mut **y);
+            // The contents move; each stripe stays in its database.
+            x.swap_contents(y);
         }
     }
 

@@ -12,6 +12,9 @@ use super::types::Object;
 pub struct Shard {
     main: Table,
     volatile: Table,
+    /// The database this stripe belongs to (kept across SWAPDB), so lazy
+    /// expiry can log `DEL` in the right one.
+    db: usize,
 }
 
 impl Drop for Shard {
@@ -22,10 +25,27 @@ impl Drop for Shard {
 
 impl Shard {
     pub const fn new() -> Shard {
+        Shard::for_db(0)
+    }
+
+    pub const fn for_db(db: usize) -> Shard {
         Shard {
             main: Table::new(),
             volatile: Table::new(),
+            db,
         }
+    }
+
+    /// The database this stripe belongs to.
+    #[inline]
+    pub fn db(&self) -> usize {
+        self.db
+    }
+
+    /// Swaps the contents of two stripes, each keeping its database.
+    pub(super) fn swap_contents(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.main, &mut other.main);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
     }
 
     pub fn len(&self) -> usize {

@@ -1,1 +1,20 @@
+//! Command propagation: the global log of write effects that the append-only
+//! file consumes now and the replication backlog and replica links will consume.
+//!
+//! - [`log`]: the log itself (RESP bytes, a byte offset, `SELECT` tracking and
+//!   consumers), and the cheap `active` gate the request path tests.
+//! - [`prop`]: what a running command propagates ([`prop::Prop`] on `Ctx`) and
+//!   [`prop::call`], which runs a write with its stripes pre-held and appends
+//!   its effects while they are still held.
+//! - [`replica`]: the replica side: the link to a primary, full and partial
+//!   sync, applying its stream.
+//! - [`rewrite`]: helpers that build the deterministic forms of time-relative
+//!   and random commands (absolute expiry times, `SET ... KEEPTTL`, ...).
+
+pub mod log;
+pub mod prop;
 pub mod replica;
+pub mod rewrite;
+
+pub use self::log::{Consumer, ReplLog};
+pub use self::prop::Prop;

@@ -349,6 +349,9 @@ pub enum Served {
 
 /// Sends a claimed waiter its reply and lets its loop resume its input.
 fn deliver(srv: &Server, w: &Waiter, bytes: Vec<u8>) {
+    // The pop served here was logged on this thread: durable before the
+    // waiter sees its reply, as for any other write.
+    srv.aof.before_reply();
     // No longer blocked for CLIENT LIST once the reply can be seen.
     w.shared.set_blocked(false);
     if let Some(h) = srv.worker(w.worker) {

@@ -63,6 +63,37 @@ pub struct SubCounts {
 }
 
 impl ClientShared {
+    /// The shared half of a client with no connection (the AOF loader's
+    /// pseudo-client), registered nowhere.
+    pub fn internal(id: u64, name: &str) -> ClientShared {
+        ClientShared {
+            id,
+            addr: String::new(),
+            laddr: String::new(),
+            fd: -1,
+            worker: 0,
+            token: usize::MAX,
+            created_ms: crate::util::now_ms(),
+            name: Mutex::new(Some(name.to_string())),
+            lib_name: Default::default(),
+            lib_ver: Default::default(),
+            db: Default::default(),
+            resp: AtomicU8::new(2),
+            last_interaction_ms: Default::default(),
+            last_cmd: usize::MAX.into(),
+            qbuf: Default::default(),
+            omem: Default::default(),
+            monitor: Default::default(),
+            no_evict: Default::default(),
+            killed: Default::default(),
+            commands: Default::default(),
+            multi: (-1).into(),
+            dirty_cas: Default::default(),
+            blocked: Default::default(),
+            subs: Default::default(),
+        }
+    }
+
     pub fn set_blocked(&self, on: bool) {
         self.blocked.store(on, Ordering::Relaxed);
     }

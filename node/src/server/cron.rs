@@ -187,6 +187,7 @@ pub fn expire_cycle(
                 let h = ks.hash(key);
                 if let Some(slot) = shard.find(h, key) {
                     drop(shard.remove(slot, h));
+                    ks.log_del(db, key);
                     expired += 1;
                     if notify {
                         gone.push(key.clone());

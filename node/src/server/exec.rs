@@ -258,19 +258,28 @@ pub fn run(
             out: &mut *out,
             now_ms,
             cmd: idx,
+            prop: Default::default(),
+        };
+        let call = |ctx: &mut Ctx| {
+            if spec.flags & flags::WRITE != 0 {
+                // Touches WATCHed keys under the stripe locks the write takes.
+                super::watch::as_write(srv, ctx.client.db, spec, args, now_ms, || {
+                    (spec.handler)(ctx, args)
+                })
+            } else {
+                (spec.handler)(ctx, args)
+            }
         };
         // A handler that panics must not take its event loop (and every client
         // on it) down: the panic is logged and answered as an error. The stripe
         // mutexes do not poison; this is a last line of defence, not a path any
         // input is meant to reach.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if spec.flags & flags::WRITE != 0 {
-                // Touches WATCHed keys under the stripe locks the write takes.
-                super::watch::as_write(srv, ctx.client.db, spec, args, now_ms, || {
-                    (spec.handler)(&mut ctx, args)
-                })
+            // Propagation (AOF, replicas): one relaxed load when off.
+            if srv.keyspace.log.active() && crate::repl::prop::propagates(spec, args) {
+                crate::repl::prop::call(&mut ctx, spec, args, call)
             } else {
-                (spec.handler)(&mut ctx, args)
+                call(&mut ctx)
             }
         }))
         .unwrap_or_else(|_| {

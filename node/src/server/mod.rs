@@ -128,6 +128,8 @@ pub struct Server {
     /// Replication role, ids, offsets and the replica link's state
     /// (`repl::replica::state`), shared with the primary side.
     pub repl: crate::repl::replica::ReplState,
+    /// The append-only file (`persist::aof`).
+    pub aof: Arc<crate::persist::aof::Aof>,
 }
 
 impl Server {
@@ -174,7 +176,13 @@ impl Server {
             persist: crate::persist::save::Persistence::new(crate::util::now_ms()),
             me: OnceLock::new(),
             repl: crate::repl::replica::ReplState::new(),
+            aof: Arc::default(),
         }
+    }
+
+    /// This server as an `Arc` (set by [`run`]).
+    pub fn me(&self) -> Option<Arc<Server>> {
+        self.me.get().and_then(|w| w.upgrade())
     }
 
     pub fn worker(&self, idx: usize) -> Option<&WorkerHandle> {
@@ -208,6 +216,8 @@ impl Server {
 pub fn run(config: Config) -> anyhow::Result<()> {
     let srv = Arc::new(Server::new(config));
     let _ = srv.me.set(Arc::downgrade(&srv));
+    // Load the AOF before accepting any client.
+    crate::persist::aof::start(&srv)?;
     let listeners = worker::bind_listeners(&srv)?;
     let addrs: Vec<SocketAddr> = listeners[0]
         .iter()
@@ -227,7 +237,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let http = http::start(srv.clone())?;
     // Load the snapshot before serving: connections wait in the listen
     // backlog, /readyz says "loading" meanwhile; a bad file stops the start.
-    let loaded = crate::persist::save::load_at_start(&srv);
+    // With the append-only file on, it alone holds the data (as in Redis).
+    let loaded = if srv.aof.is_on() {
+        Ok(None)
+    } else {
+        crate::persist::save::load_at_start(&srv)
+    };
     match loaded {
         Ok(Some(r)) => tracing::info!(
             keys = r.keys,
@@ -278,6 +293,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     // A signal (SIGTERM, SIGINT) saves as SHUTDOWN without options does.
     crate::persist::save::on_exit(&srv);
     http.stop();
+    // Everything acknowledged is written and fsynced before exiting.
+    srv.aof.turn_off(&srv);
     tracing::info!("kcache-node stopped");
     Ok(())
 }

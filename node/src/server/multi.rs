@@ -84,6 +84,9 @@ pub struct Tx {
     /// EXEC is running the queue: blocking commands must answer as if timed out,
     /// as Redis does for a client that cannot block.
     pub executing: bool,
+    /// Effects of the running transaction's commands, (database, RESP), logged
+    /// as one `MULTI ... EXEC` when it ends (`repl::prop`).
+    pub prop: Vec<(usize, Vec<u8>)>,
 }
 
 impl Tx {
@@ -189,21 +192,53 @@ fn footprint(srv: &Server, client: &Client, q: &Queue) -> StripeSet {
     }
     for i in 0..q.cmds.len() {
         let (idx, args) = q.args(i);
-        let spec = srv.commands.specs[idx];
-        if NO_KEYSPACE.contains(&spec.name) {
-            continue;
-        }
-        let keyed = spec.first_key > 0
-            && spec.flags & flags::MOVABLEKEYS == 0
-            && !CROSS_DB.contains(&spec.name);
-        if !keyed {
+        if !add_command(srv, client.db, srv.commands.specs[idx], &args, &mut set) {
             return StripeSet::all(dbs);
-        }
-        for p in key_positions(spec, args.len()) {
-            set.insert(client.db, stripe_of(ks.hash(args.get(p))));
         }
     }
     set
+}
+
+/// The stripes one command run in database `db` may lock: what `repl::prop`
+/// holds while a propagated write runs and is logged.
+pub fn command_footprint(srv: &Server, db: usize, spec: &CommandSpec, args: &Args) -> StripeSet {
+    let dbs = srv.keyspace.db_count();
+    // Only databases up to `db` can be named by a keyed command.
+    let mut set = StripeSet::new((db + 1).min(dbs));
+    if add_command(srv, db, spec, args, &mut set) {
+        set
+    } else {
+        StripeSet::all(dbs)
+    }
+}
+
+/// Adds the stripes of one command's keys to `set`; false when the command
+/// may lock stripes its key spec does not name (see the module docs).
+fn add_command(
+    srv: &Server,
+    db: usize,
+    spec: &CommandSpec,
+    args: &Args,
+    set: &mut StripeSet,
+) -> bool {
+    if NO_KEYSPACE.contains(&spec.name) {
+        return true;
+    }
+    // XGROUP's subcommands all name their key second.
+    if spec.name == "xgroup" && args.len() > 2 {
+        set.insert(db, stripe_of(srv.keyspace.hash(args.get(2))));
+        return true;
+    }
+    let keyed = spec.first_key > 0
+        && spec.flags & flags::MOVABLEKEYS == 0
+        && !CROSS_DB.contains(&spec.name);
+    if !keyed {
+        return false;
+    }
+    for p in key_positions(spec, args.len()) {
+        set.insert(db, stripe_of(srv.keyspace.hash(args.get(p))));
+    }
+    true
 }
 
 /// Whether a watched key was touched, or has expired since WATCH. Runs with the
@@ -245,6 +280,10 @@ pub fn exec(
     }
     let set = footprint(srv, client, &q);
     srv.keyspace.with_held(&set, || {
+        if srv.keyspace.log.active() {
+            // A running AOF rewrite serialises these stripes before they change.
+            crate::persist::aof::rewrite::before_write(srv, &set);
+        }
         if watch_failed(srv, client, now_ms) {
             out.null_array();
             return;
@@ -270,6 +309,11 @@ pub fn exec(
             }
         }
         client.tx.executing = false;
+        // Logged while the footprint is still held (nothing if nothing wrote).
+        let ops = std::mem::take(&mut client.tx.prop);
+        if !ops.is_empty() {
+            srv.keyspace.log.append_tx(&ops);
+        }
     });
     discard(client);
     Ok(())

@@ -44,6 +44,9 @@ struct Conn {
     client: Client,
     writable: bool,
     closing: bool,
+    /// Replies wait in `pending` for this loop's AOF write (and fsync with
+    /// `appendfsync always`) at the end of the current event batch.
+    awaiting_log: bool,
 }
 
 /// Creates the listeners: for each address in `bind`, one socket per event loop,
@@ -137,6 +140,8 @@ pub struct Worker {
     /// held one of them: they are retried when the pause weakens or ends.
     paused: Vec<(usize, u64)>,
     held_under: super::pause::Mode,
+    /// Connections whose replies wait for the AOF (`flush_awaiting`).
+    awaiting: Vec<usize>,
 }
 
 impl Worker {
@@ -169,6 +174,7 @@ impl Worker {
                 timeouts: Timeouts::default(),
                 paused: Vec::new(),
                 held_under: super::pause::Mode::Off,
+                awaiting: Vec::new(),
             },
             WorkerHandle {
                 inbox: parking_lot::Mutex::new(Vec::new()),
@@ -222,6 +228,7 @@ impl Worker {
                     }
                 }
             }
+            self.flush_awaiting();
             // Messages published while serving these events: one hand-over per
             // destination loop (see `pubsub`).
             super::pubsub::flush(&self.srv);
@@ -317,6 +324,7 @@ impl Worker {
                 client: Client::new(shared, authenticated),
                 writable: false,
                 closing: false,
+                awaiting_log: false,
             });
         }
     }
@@ -425,6 +433,21 @@ impl Worker {
                 self.scratch_out.buf.clear();
                 break;
             }
+            // Replies to commands that were logged wait until the AOF has
+            // their bytes (fsynced with `appendfsync always`): one write and
+            // one fsync for every connection served in this event batch
+            // (`flush_awaiting`), as Redis does once per event-loop turn.
+            if !self.scratch_out.buf.is_empty()
+                && (conn.awaiting_log
+                    || self.srv.aof.is_on() && crate::repl::log::peek_last_end() != 0)
+            {
+                if !conn.awaiting_log {
+                    conn.awaiting_log = true;
+                    self.awaiting.push(token);
+                }
+                conn.pending.extend_from_slice(&self.scratch_out.buf);
+                self.scratch_out.buf.clear();
+            }
             // Hand the replies of this read to the socket.
             if !self.scratch_out.buf.is_empty() {
                 if conn.pending.is_empty() {
@@ -466,7 +489,7 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(token).and_then(|c| c.as_mut()) else {
             return;
         };
-        if !conn.pending.is_empty() && !conn.closing {
+        if !conn.pending.is_empty() && !conn.closing && !conn.awaiting_log {
             match write_some(&mut conn.stream, &conn.pending) {
                 Ok(w) => {
                     WorkerStats::add(&self.stats.net_output_bytes, w as u64);
@@ -519,6 +542,19 @@ impl Worker {
 
     fn flush(&mut self, token: usize) {
         self.after_io(token);
+    }
+
+    /// Makes this loop's logged bytes durable as the fsync policy asks (one
+    /// write, and one fsync with `always`, shared by concurrent loops), then
+    /// sends the replies that waited for it.
+    fn flush_awaiting(&mut self) {
+        self.srv.aof.before_reply();
+        for token in std::mem::take(&mut self.awaiting) {
+            if let Some(conn) = self.conns.get_mut(token).and_then(|c| c.as_mut()) {
+                conn.awaiting_log = false;
+            }
+            self.after_io(token);
+        }
     }
 
     fn close(&mut self, token: usize) {
@@ -633,6 +669,7 @@ impl Worker {
                 .shared
                 .qbuf
                 .store(conn.rbuf.len(), Ordering::Relaxed);
+            self.srv.aof.before_reply();
             conn.pending.extend_from_slice(&self.scratch_out.buf);
             self.scratch_out.buf.clear();
             if let Some(w) = &conn.client.blocked {
@@ -686,6 +723,8 @@ impl Worker {
                 .shared
                 .qbuf
                 .store(conn.rbuf.len(), Ordering::Relaxed);
+            // Replies of logged writes wait for the AOF, as in `resume`.
+            self.srv.aof.before_reply();
             conn.pending.extend_from_slice(&self.scratch_out.buf);
             self.scratch_out.buf.clear();
             if let Some(w) = &conn.client.blocked {
@@ -763,6 +802,7 @@ impl Worker {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
+        self.flush_awaiting();
         for conn in self.conns.iter_mut().flatten() {
             let _ = conn.stream.set_nodelay(true);
             while !conn.pending.is_empty() && std::time::Instant::now() < deadline {

@@ -11,6 +11,8 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     pub dir: std::path::PathBuf,
+    /// Remove `dir` on drop (false for a directory the test manages).
+    pub owns_dir: bool,
 }
 
 fn node_bin() -> String {
@@ -18,7 +20,7 @@ fn node_bin() -> String {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_kcache-node").to_string())
 }
 
-fn scratch_dir(tag: &str) -> std::path::PathBuf {
+pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let d = std::env::temp_dir().join(format!("kcache-test-{}-{tag}-{n}", std::process::id()));
@@ -31,6 +33,21 @@ impl Server {
     /// its ready line to learn the port.
     pub fn start(args: &[&str]) -> Server {
         let dir = scratch_dir("node");
+        let mut s = Server::start_in(&dir, args);
+        s.owns_dir = true;
+        s
+    }
+
+    /// Like [`Server::start`] in a directory the caller owns (kept on drop),
+    /// for restarts on the same data.
+    pub fn start_in(dir: &std::path::Path, args: &[&str]) -> Server {
+        Server::try_start_in(dir, args).expect("kcache-node did not report its port")
+    }
+
+    /// Starts kcache-node in `dir`; `Err(stderr)` when it exits before
+    /// reporting its port (a refused start).
+    pub fn try_start_in(dir: &std::path::Path, args: &[&str]) -> Result<Server, String> {
+        let dir = dir.to_path_buf();
         let mut child = Command::new(node_bin())
             .args(["--port", "0", "--http-port", "0", "--dir"])
             .arg(&dir)
@@ -38,9 +55,22 @@ impl Server {
             .current_dir(&dir)
             .env("KCACHE_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn kcache-node");
+        // Forward stderr (as before) while keeping a copy for refused starts.
+        let stderr = child.stderr.take().expect("stderr");
+        let err_copy = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = err_copy.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -56,10 +86,30 @@ impl Server {
                 _ => break,
             }
         }
-        assert!(port != 0, "kcache-node did not report its port");
+        if port == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            // Let the stderr thread drain.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline && err_copy.lock().map_or(true, |s| s.is_empty()) {
+                std::thread::yield_now();
+            }
+            return Err(err_copy.lock().map(|s| s.clone()).unwrap_or_default());
+        }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, port, dir }
+        Ok(Server {
+            child,
+            port,
+            dir,
+            owns_dir: false,
+        })
+    }
+
+    /// SIGKILLs the process and waits for it (a crash, not a shutdown).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Starts Debian's redis-server on a free port (for differential tests).
@@ -83,7 +133,12 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let s = Server { child, port, dir };
+        let s = Server {
+            child,
+            port,
+            dir,
+            owns_dir: true,
+        };
         s.wait_ping();
         Some(s)
     }
@@ -132,7 +187,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

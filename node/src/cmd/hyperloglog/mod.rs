@@ -42,7 +42,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!(
         "pfcount",
         -2,
-        READONLY,
+        // As Redis 7.0: a count may update the cached cardinality in the value.
+        READONLY | MAY_REPLICATE,
         1,
         -1,
         pfcount,

@@ -9,6 +9,7 @@
 
 use super::lookup_notouch;
 use crate::cmd::{err, Args, CmdError, CmdResult, Ctx};
+use crate::repl::rewrite;
 
 /// The NX/XX/GT/LT conditions of the EXPIRE family.
 #[derive(Default)]
@@ -99,18 +100,24 @@ fn set_expiry(ctx: &mut Ctx, args: &Args, unit_ms: i64, absolute: bool, name: &s
     let mut sh = ctx.db().lock(h);
     let Some(slot) = ctx.ks().live(&mut sh, h, key, ctx.now_ms) else {
         ctx.out.int(0);
+        ctx.propagate_none();
         return Ok(());
     };
     if !cond.allow(sh.view(slot).expire(), when) {
         ctx.out.int(0);
+        ctx.propagate_none();
         return Ok(());
     }
-    if when <= ctx.now_ms {
+    // Propagated with an absolute time (Redis 7.0), or as DEL when past.
+    // While loading, a past time is kept (Redis's checkAlreadyExpired).
+    if when <= ctx.now_ms && !crate::db::loading() {
         let old = sh.remove(slot, h);
         drop(sh);
         drop(old);
+        rewrite::del(ctx, key);
     } else {
         sh.set_expire(slot, h, Some(when));
+        rewrite::pexpireat(ctx, key, when);
     }
     ctx.out.int(1);
     Ok(())

@@ -145,7 +145,7 @@ pub fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
             let h = ks.hash(&key);
             if let Some(slot) = sh.find(h, &key) {
                 drop(sh.remove(slot, h));
-                ks.note_expired(&key);
+                ks.note_expired(sh.db(), &key);
             }
         }
         drop(sh);
@@ -217,7 +217,7 @@ pub fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
             }
             let h = ks.hash(&key);
             drop(sh.remove(slot, h));
-            ks.note_expired(&key);
+            ks.note_expired(sh.db(), &key);
             drew_expired = true;
             break;
         }

@@ -198,6 +198,17 @@ pub fn serve_pop(
         }
     }
     typed::remove_if_empty(sh, h, key);
+    if ctx.propagating() {
+        // Blocking and multi-key pops replay as the plain pop they did.
+        let cmd: &[u8] = if end == End::Head { b"LPOP" } else { b"RPOP" };
+        match shape {
+            PopReply::Bulk | PopReply::KeyAndBulk => ctx.propagate_as(&[cmd, key]),
+            PopReply::Array(n) | PopReply::KeyAndArray(n) => {
+                let n = itoa::Buffer::new().format(n).to_owned();
+                ctx.propagate_as(&[cmd, key, n.as_bytes()]);
+            }
+        }
+    }
     Ok(true)
 }
 
@@ -289,6 +300,16 @@ pub fn serve_move(
     typed::write_or_create(ctx, sh, hd, dst, new_list, pick_mut)?.push(to, &value, fill);
     typed::remove_if_empty(locks.shard(hs), hs, src);
     ctx.out.bulk(&value);
+    if ctx.propagating() {
+        let side = |e: End| -> &'static [u8] {
+            if e == End::Head {
+                b"LEFT"
+            } else {
+                b"RIGHT"
+            }
+        };
+        ctx.propagate_as(&[b"LMOVE", src, dst, side(from), side(to)]);
+    }
     Ok(true)
 }
 

@@ -106,6 +106,14 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
             "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
         ));
     }
+    if pairs
+        .iter()
+        .any(|(n, _)| n == "appendonly" || n == "appendfsync")
+    {
+        if let Some(srv) = ctx.srv.me() {
+            crate::persist::aof::config_changed(&srv);
+        }
+    }
     ctx.out.ok();
     Ok(())
 }

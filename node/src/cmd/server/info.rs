@@ -128,10 +128,10 @@ fn title(section: &str) -> String {
 
 /// The lines of one section.
 #[derive(Default)]
-struct Section(String);
+pub struct Section(String);
 
 impl Section {
-    fn kv(&mut self, name: &str, value: impl std::fmt::Display) {
+    pub fn kv(&mut self, name: &str, value: impl std::fmt::Display) {
         let _ = write!(self.0, "{name}:{value}\r\n");
     }
 }
@@ -464,18 +464,7 @@ fn persistence(srv: &Server, s: &mut Section) {
     s.kv("rdb_last_cow_size", p.last_cow.load(Relaxed));
     s.kv("rdb_last_load_keys_expired", p.loaded_expired.load(Relaxed));
     s.kv("rdb_last_load_keys_loaded", p.loaded_keys.load(Relaxed));
-    s.kv("aof_enabled", srv.config.get_bool("appendonly") as u8);
-    s.kv("aof_rewrite_in_progress", 0);
-    s.kv("aof_rewrite_scheduled", 0);
-    s.kv("aof_last_rewrite_time_sec", -1);
-    s.kv("aof_current_rewrite_time_sec", -1);
-    s.kv("aof_last_bgrewrite_status", "ok");
-    s.kv("aof_rewrites", 0);
-    s.kv("aof_rewrites_consecutive_failures", 0);
-    s.kv("aof_last_write_status", "ok");
-    s.kv("aof_last_cow_size", 0);
-    s.kv("module_fork_in_progress", 0);
-    s.kv("module_fork_last_cow_size", 0);
+    crate::persist::aof::info(srv, s);
 }
 
 fn stats(srv: &Server, s: &mut Section) {

@@ -236,23 +236,52 @@ fn spop(ctx: &mut Ctx, args: &Args) -> CmdResult {
             Some(_) => ctx.out.set(0),
             None => ctx.out.null(),
         }
+        ctx.propagate_none();
         return Ok(());
     };
+    let propagating = ctx.propagating();
+    let mut popped: Vec<Vec<u8>> = Vec::new();
+    let rec = propagating.then_some(&mut popped);
     match count {
         None => {
             let m = set.remove_at(coll::random_index(set.len().max(1)));
             ctx.out.bulk(&m);
+            if let Some(r) = rec {
+                r.push(m);
+            }
         }
         Some(0) => ctx.out.set(0),
-        Some(n) => pop_many(set, n, max_intset(ctx), ctx.out),
+        Some(n) => pop_many(set, n, max_intset(ctx), ctx.out, rec),
     }
+    let emptied = set.is_empty();
     typed::remove_if_empty(&mut sh, h, key);
+    if propagating {
+        // Random: replayed as the SREM of what was popped, in batches as
+        // Redis's, or DEL when the set is gone (Redis 7.0).
+        if emptied && count.is_some() {
+            ctx.propagate_as(&[b"DEL", key]);
+        } else {
+            ctx.propagate_none();
+            for chunk in popped.chunks(1024) {
+                let mut argv: Vec<&[u8]> = vec![b"SREM", key];
+                argv.extend(chunk.iter().map(Vec::as_slice));
+                ctx.propagate_more(&argv);
+            }
+        }
+    }
     Ok(())
 }
 
 /// SPOP with a count, following Redis 7.0's three cases (so the encoding left
 /// behind is Redis's too).
-fn pop_many(set: &mut Set, n: usize, max_intset: usize, out: &mut Out) {
+/// The popped members are also pushed to `rec` when given (propagation).
+fn pop_many(
+    set: &mut Set,
+    n: usize,
+    max_intset: usize,
+    out: &mut Out,
+    mut rec: Option<&mut Vec<Vec<u8>>>,
+) {
     let size = set.len();
     out.set(n.min(size));
     if n >= size {
@@ -267,6 +296,9 @@ fn pop_many(set: &mut Set, n: usize, max_intset: usize, out: &mut Out) {
         for _ in 0..n {
             let m = set.remove_at(coll::random_index(set.len()));
             out.bulk(&m);
+            if let Some(r) = rec.as_deref_mut() {
+                r.push(m);
+            }
         }
         return;
     }
@@ -285,6 +317,9 @@ fn pop_many(set: &mut Set, n: usize, max_intset: usize, out: &mut Out) {
             });
         } else {
             bulk_member(out, m);
+            if let Some(r) = rec.as_deref_mut() {
+                r.push(m.to_vec());
+            }
         }
     }
     *set = kept.unwrap_or_default();

@@ -139,6 +139,7 @@ pub fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
             Some(s) => s,
             None => {
                 ctx.out.null();
+                ctx.propagate_none();
                 return Ok(());
             }
         }
@@ -163,7 +164,40 @@ pub fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     // every XADD may serve XREAD / XREADGROUP clients blocked on the key.
     crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
     write_id(ctx.out, id);
+    if ctx.propagating() {
+        // The generated ID, and approximate trimming made exact (Redis 7.0).
+        let idt = id.format();
+        let trim = a.trim.map(|how| exact_trim(how, a.approx, &s.log));
+        let mut argv: Vec<&[u8]> = vec![b"XADD", key];
+        if a.nomkstream {
+            argv.push(b"NOMKSTREAM");
+        }
+        if let Some((strategy, thr)) = &trim {
+            argv.extend([*strategy, b"=".as_slice(), thr.as_slice()]);
+        }
+        argv.push(idt.as_bytes());
+        argv.extend(pairs.iter().copied());
+        ctx.propagate_as(&argv);
+    }
     Ok(())
+}
+
+/// The exact trim that leaves what `how` left: after an approximate trim,
+/// `MAXLEN = <length>` or `MINID = <first ID>` (`MAXLEN = 0` when empty).
+fn exact_trim(
+    how: Trim,
+    approx: bool,
+    log: &crate::db::types::stream::Log,
+) -> (&'static [u8], Vec<u8>) {
+    let int = |n: u64| itoa::Buffer::new().format(n).as_bytes().to_vec();
+    match (how, approx) {
+        (Trim::MaxLen(n), false) => (b"MAXLEN", int(n)),
+        (Trim::MinId(id), false) => (b"MINID", id.format().as_bytes().to_vec()),
+        (Trim::MinId(_), true) if !log.is_empty() => {
+            (b"MINID", log.first_id.format().as_bytes().to_vec())
+        }
+        _ => (b"MAXLEN", int(log.len() as u64)),
+    }
 }
 
 /// `XTRIM key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]`
@@ -176,8 +210,18 @@ pub fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let h = ctx.hash(key);
     let mut sh = ctx.db().lock(h);
     let n = match typed::write_existing(ctx, &mut sh, h, key, pick_mut)? {
-        Some(s) => s.log.trim(how, a.approx, a.limit),
-        None => 0,
+        Some(s) => {
+            let n = s.log.trim(how, a.approx, a.limit);
+            if ctx.propagating() {
+                let (strategy, thr) = exact_trim(how, a.approx, &s.log);
+                ctx.propagate_as(&[b"XTRIM", key, strategy, b"=", &thr]);
+            }
+            n
+        }
+        None => {
+            ctx.propagate_none();
+            0
+        }
     };
     ctx.out.int(n as i64);
     Ok(())

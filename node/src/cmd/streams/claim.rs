@@ -81,15 +81,18 @@ pub fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     // A delivery time in the future or before the epoch means now (a client
     // computing it from a skewed clock is not an error).
     let delivery = delivery.filter(|&t| (0..=now).contains(&t)).unwrap_or(now);
+    let last_before = g.last_id;
     let mut consumer: Option<Arc<[u8]>> = None;
     let mut body = crate::cmd::coll::side_buffer(ctx);
     let mut n = 0;
+    let mut touched = Vec::new();
     for id in ids {
         let pending = g.pel.get(&id).map(|nack| nack.delivery_time);
         if !log.contains(id) {
             // The entry is gone: drop its pending entry as well.
             if pending.is_some() {
                 g.ack(id);
+                touched.push(id);
             }
             continue;
         }
@@ -129,11 +132,83 @@ pub fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         } else if let Some(e) = log.get(id) {
             write_entry(&mut body, &e);
         }
+        touched.push(id);
         n += 1;
     }
+    let ops = if ctx.propagating() {
+        claim_ops(key, group, cname, g, &touched, last_before)
+    } else {
+        Vec::new()
+    };
     ctx.out.array(n);
     ctx.out.raw(&body.buf);
+    propagate_ops(ctx, ops);
     Ok(())
+}
+
+/// What a claim propagates (Redis 7.0's `streamPropagateXCLAIM`): per claimed
+/// or dropped pending entry an idempotent `XCLAIM key group consumer 0 id
+/// TIME t RETRYCOUNT n FORCE JUSTID LASTID last` (for a dropped one, the
+/// entry is missing on replay too and the XCLAIM drops it again), and
+/// `XGROUP SETID` when only LASTID moved the group.
+fn claim_ops(
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    g: &Group,
+    ids: &[StreamId],
+    last_before: StreamId,
+) -> Vec<Vec<Vec<u8>>> {
+    let int = |n: i64| itoa::Buffer::new().format(n).as_bytes().to_vec();
+    let idb = |i: StreamId| i.format().as_bytes().to_vec();
+    let mut ops = Vec::new();
+    for &id in ids {
+        let (owner, time, count) = match g.pel.get(&id) {
+            Some(n) => (
+                n.consumer.to_vec(),
+                n.delivery_time,
+                n.delivery_count as i64,
+            ),
+            None => (consumer.to_vec(), 0, 0),
+        };
+        ops.push(vec![
+            b"XCLAIM".to_vec(),
+            key.to_vec(),
+            group.to_vec(),
+            owner,
+            b"0".to_vec(),
+            idb(id),
+            b"TIME".to_vec(),
+            int(time),
+            b"RETRYCOUNT".to_vec(),
+            int(count),
+            b"FORCE".to_vec(),
+            b"JUSTID".to_vec(),
+            b"LASTID".to_vec(),
+            idb(g.last_id),
+        ]);
+    }
+    if ops.is_empty() && g.last_id != last_before {
+        ops.push(vec![
+            b"XGROUP".to_vec(),
+            b"SETID".to_vec(),
+            key.to_vec(),
+            group.to_vec(),
+            idb(g.last_id),
+            b"ENTRIESREAD".to_vec(),
+            int(g.entries_read),
+        ]);
+    }
+    ops
+}
+
+/// Replaces the command's propagation with `ops`.
+fn propagate_ops(ctx: &mut Ctx, ops: Vec<Vec<Vec<u8>>>) {
+    ctx.propagate_none();
+    for op in ops {
+        let argv: Vec<&[u8]> = op.iter().map(Vec::as_slice).collect();
+        ctx.propagate_more(&argv);
+    }
 }
 
 /// Redis's bound on XAUTOCLAIM's COUNT: LONG_MAX / max(sizeof(streamID), 10).
@@ -180,6 +255,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut body = crate::cmd::coll::side_buffer(ctx);
     let mut claimed = 0;
     let mut deleted = Vec::new();
+    let mut touched = Vec::new();
     // The PEL is walked from `next`; None once past its end.
     let mut next = Some(start);
     while attempts > 0 && count > 0 {
@@ -192,6 +268,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         if !log.contains(id) {
             g.ack(id);
             deleted.push(id);
+            touched.push(id);
             count -= 1;
             continue;
         }
@@ -217,9 +294,15 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         } else if let Some(e) = log.get(id) {
             write_entry(&mut body, &e);
         }
+        touched.push(id);
         claimed += 1;
         count -= 1;
     }
+    let ops = if ctx.propagating() {
+        claim_ops(key, group, cname, g, &touched, g.last_id)
+    } else {
+        Vec::new()
+    };
     let cursor = next
         .and_then(|from| g.pel.range(from..).next().map(|(k, _)| *k))
         .unwrap_or(StreamId::MIN);
@@ -231,5 +314,6 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     for id in deleted {
         write_id(ctx.out, id);
     }
+    propagate_ops(ctx, ops);
     Ok(())
 }

@@ -143,6 +143,11 @@ fn read_command(ctx: &mut Ctx, args: &Args, groupcmd: bool) -> CmdResult {
         return Err(arity_error("xreadgroup"));
     }
     let o = parse_options(args, groupcmd)?;
+    if groupcmd {
+        // Propagated as the XCLAIM / XGROUP SETID / CREATECONSUMER of what it
+        // delivered (`serve_one`), never as itself.
+        ctx.propagate_none();
+    }
     let keys: Vec<&[u8]> = (0..o.nstreams)
         .map(|j| args.get(o.streams_at + j))
         .collect();
@@ -382,15 +387,83 @@ fn serve_one(
         return Ok(false);
     }
     // Redis 7.0 creates (or refreshes) the consumer only when it serves it.
-    let (consumer, _) = g.consumer_or_create(&gr.consumer, now);
+    let (consumer, created) = g.consumer_or_create(&gr.consumer, now);
     consumer.seen_time = now;
     let cname = consumer.name.clone();
+    let last_before = g.last_id;
     head(body, key);
-    match from {
+    let delivered = match from {
         ReadFrom::After(gt) => serve_history(log, g, &cname, gt, count, now, body),
         ReadFrom::New => serve_new(log, g, &cname, gr.noack, count, now, body),
+    };
+    if ctx.propagating() {
+        let ops = group_read_ops(key, &gr.group, &cname, g, created, last_before, &delivered);
+        for op in ops {
+            let argv: Vec<&[u8]> = op.iter().map(Vec::as_slice).collect();
+            ctx.propagate_more(&argv);
+        }
     }
     Ok(true)
+}
+
+/// What a group read propagates (Redis 7.0): `XGROUP CREATECONSUMER` for a
+/// new consumer, an idempotent `XCLAIM ... TIME .. RETRYCOUNT .. FORCE JUSTID
+/// LASTID ..` per delivered entry, and `XGROUP SETID .. ENTRIESREAD ..` when
+/// the group's last ID moved.
+fn group_read_ops(
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    g: &Group,
+    created: bool,
+    last_before: StreamId,
+    delivered: &[StreamId],
+) -> Vec<Vec<Vec<u8>>> {
+    let int = |n: i64| itoa::Buffer::new().format(n).as_bytes().to_vec();
+    let id = |i: StreamId| i.format().as_bytes().to_vec();
+    let mut ops = Vec::new();
+    if created {
+        ops.push(vec![
+            b"XGROUP".to_vec(),
+            b"CREATECONSUMER".to_vec(),
+            key.to_vec(),
+            group.to_vec(),
+            consumer.to_vec(),
+        ]);
+    }
+    for &d in delivered {
+        let Some(nack) = g.pel.get(&d) else {
+            continue;
+        };
+        ops.push(vec![
+            b"XCLAIM".to_vec(),
+            key.to_vec(),
+            group.to_vec(),
+            consumer.to_vec(),
+            b"0".to_vec(),
+            id(d),
+            b"TIME".to_vec(),
+            int(nack.delivery_time),
+            b"RETRYCOUNT".to_vec(),
+            int(nack.delivery_count as i64),
+            b"FORCE".to_vec(),
+            b"JUSTID".to_vec(),
+            b"LASTID".to_vec(),
+            id(g.last_id),
+        ]);
+    }
+    if g.last_id != last_before {
+        ops.push(vec![
+            b"XGROUP".to_vec(),
+            b"SETID".to_vec(),
+            key.to_vec(),
+            group.to_vec(),
+            id(g.last_id),
+            b"ENTRIESREAD".to_vec(),
+            int(g.entries_read),
+        ]);
+    }
+    ops
 }
 
 fn head(body: &mut Out, key: &[u8]) {
@@ -409,23 +482,26 @@ fn serve_new(
     count: usize,
     now: i64,
     body: &mut Out,
-) {
+) -> Vec<StreamId> {
     let mut entries = Out {
         buf: Vec::new(),
         resp3: body.resp3,
     };
     let mut n = 0;
+    let mut delivered = Vec::new();
     let start = g.last_id.incr().unwrap_or(StreamId::MAX);
     for e in log.range(start, StreamId::MAX, false).take(count) {
         log.advance_group(g, e.id);
         write_entry(&mut entries, &e);
         if !noack {
             g.deliver(e.id, consumer, now);
+            delivered.push(e.id);
         }
         n += 1;
     }
     body.array(n);
     body.raw(&entries.buf);
+    delivered
 }
 
 /// Re-delivers the consumer's own pending entries after `gt`; entries deleted
@@ -438,12 +514,13 @@ fn serve_history(
     count: usize,
     now: i64,
     body: &mut Out,
-) {
+) -> Vec<StreamId> {
     let ids: Vec<StreamId> = match (g.consumers.get(consumer), gt.incr()) {
         (Some(c), Some(start)) => c.pel.range(start..).take(count).copied().collect(),
         _ => Vec::new(),
     };
     body.array(ids.len());
+    let mut delivered = Vec::new();
     for id in ids {
         match log.get(id) {
             Some(e) => {
@@ -451,6 +528,7 @@ fn serve_history(
                 if let Some(nack) = g.pel.get_mut(&id) {
                     nack.delivery_time = now;
                     nack.delivery_count += 1;
+                    delivered.push(id);
                 }
             }
             None => {
@@ -460,4 +538,5 @@ fn serve_history(
             }
         }
     }
+    delivered
 }

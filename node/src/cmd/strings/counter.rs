@@ -87,5 +87,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Ok((bytes.clone(), bytes))
     })?;
     ctx.out.bulk(&text);
+    // Float formatting may differ between builds: replay the result.
+    ctx.propagate_as(&[b"SET", args.get(1), &text, b"KEEPTTL"]);
     Ok(())
 }

@@ -114,6 +114,17 @@ pub fn serve_zpop(
     };
     let items = pop_from(z, count, max);
     typed::remove_if_empty(sh, h, key);
+    if ctx.propagating() {
+        // Blocking and multi-key pops replay as the plain pop they did.
+        let cmd: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        match shape {
+            ZPopReply::KeyMemberScore => ctx.propagate_as(&[cmd, key]),
+            ZPopReply::KeyAndArray(n) => {
+                let n = itoa::Buffer::new().format(n).to_owned();
+                ctx.propagate_as(&[cmd, key, n.as_bytes()]);
+            }
+        }
+    }
     let out = &mut *ctx.out;
     match shape {
         ZPopReply::KeyMemberScore => {

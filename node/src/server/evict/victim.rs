@@ -225,6 +225,7 @@ impl Evictor {
                     let h = ks.hash(&k);
                     let slot = sh.find(h, &k)?;
                     let e = sh.remove(slot, h);
+                    ks.log_del(db, &k);
                     drop(sh);
                     // Counts unknown again: sample everything until the next refresh.
                     self.hints.lock().clear();
@@ -268,7 +269,10 @@ fn remove_key(ks: &Keyspace, db: usize, key: &[u8], volatile: bool) -> Option<En
     if volatile && sh.view(slot).expire().is_none() {
         return None;
     }
-    Some(sh.remove(slot, h))
+    let e = sh.remove(slot, h);
+    // Logged under the stripe lock, so no later write to the key precedes it.
+    ks.log_del(db, key);
+    Some(e)
 }
 
 /// Inserts a sampled key into the pool, kept sorted by ascending score (Redis's
