@@ -652,39 +652,7 @@ impl Worker {
         };
         self.timeouts.remove(&w);
         conn.client.shared.set_blocked(false);
-        if !conn.rbuf.is_empty() && !conn.closing {
-            let consumed = exec::process(
-                &self.srv,
-                &self.stats,
-                &mut self.hot,
-                &mut conn.client,
-                &mut conn.parser,
-                &conn.rbuf,
-                &mut self.scratch_out,
-                crate::util::now_ms(),
-            );
-            conn.rbuf.drain(..consumed);
-            conn.parser.rebase(consumed);
-            conn.client
-                .shared
-                .qbuf
-                .store(conn.rbuf.len(), Ordering::Relaxed);
-            self.srv.aof.before_reply();
-            conn.pending.extend_from_slice(&self.scratch_out.buf);
-            self.scratch_out.buf.clear();
-            if let Some(w) = &conn.client.blocked {
-                self.timeouts.insert(w);
-            }
-            if conn.client.paused {
-                note_paused(
-                    &mut self.paused,
-                    &mut self.held_under,
-                    &self.srv,
-                    token,
-                    conn.client.id,
-                );
-            }
-        }
+        self.run_buffered(token);
         self.after_io(token);
     }
 
@@ -697,43 +665,55 @@ impl Worker {
         }
         self.held_under = super::pause::Mode::Off;
         for (token, id) in std::mem::take(&mut self.paused) {
-            let Some(conn) = self.conns.get_mut(token).and_then(|c| c.as_mut()) else {
-                continue;
-            };
-            if conn.client.id != id || !conn.client.paused {
+            if !self.conn_is(token, id) {
                 continue;
             }
-            conn.client.paused = false;
-            if conn.rbuf.is_empty() || conn.closing || conn.client.blocked.is_some() {
-                continue;
+            if let Some(conn) = self.conns[token].as_mut() {
+                if !conn.client.paused {
+                    continue;
+                }
+                conn.client.paused = false;
             }
-            let consumed = exec::process(
-                &self.srv,
-                &self.stats,
-                &mut self.hot,
-                &mut conn.client,
-                &mut conn.parser,
-                &conn.rbuf,
-                &mut self.scratch_out,
-                now,
-            );
-            conn.rbuf.drain(..consumed);
-            conn.parser.rebase(consumed);
-            conn.client
-                .shared
-                .qbuf
-                .store(conn.rbuf.len(), Ordering::Relaxed);
-            // Replies of logged writes wait for the AOF, as in `resume`.
-            self.srv.aof.before_reply();
-            conn.pending.extend_from_slice(&self.scratch_out.buf);
-            self.scratch_out.buf.clear();
-            if let Some(w) = &conn.client.blocked {
-                self.timeouts.insert(w);
-            }
-            if conn.client.paused {
-                note_paused(&mut self.paused, &mut self.held_under, &self.srv, token, id);
-            }
+            self.run_buffered(token);
             self.after_io(token);
+        }
+    }
+
+    /// Executes the input a client received while it could not run it (blocked
+    /// or paused); its replies join the pending output (after the AOF has the
+    /// writes they acknowledge).
+    fn run_buffered(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(token).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        if conn.rbuf.is_empty() || conn.closing || conn.client.blocked.is_some() {
+            return;
+        }
+        let consumed = exec::process(
+            &self.srv,
+            &self.stats,
+            &mut self.hot,
+            &mut conn.client,
+            &mut conn.parser,
+            &conn.rbuf,
+            &mut self.scratch_out,
+            crate::util::now_ms(),
+        );
+        conn.rbuf.drain(..consumed);
+        conn.parser.rebase(consumed);
+        conn.client
+            .shared
+            .qbuf
+            .store(conn.rbuf.len(), Ordering::Relaxed);
+        self.srv.aof.before_reply();
+        conn.pending.extend_from_slice(&self.scratch_out.buf);
+        self.scratch_out.buf.clear();
+        if let Some(w) = &conn.client.blocked {
+            self.timeouts.insert(w);
+        }
+        if conn.client.paused {
+            let id = conn.client.id;
+            note_paused(&mut self.paused, &mut self.held_under, &self.srv, token, id);
         }
     }
 

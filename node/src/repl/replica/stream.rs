@@ -119,34 +119,16 @@ pub fn master_shared(srv: &Server, conn: &Conn) -> Arc<ClientShared> {
 
 fn detached_shared(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<ClientShared> {
     let now = crate::util::now_ms();
-    Arc::new(ClientShared {
-        id: srv.clients.next_id(),
-        addr,
-        laddr,
-        fd,
-        // No event loop owns it: CLIENT KILL sets `killed`, which the link
-        // thread checks at every tick.
-        worker: usize::MAX,
-        token: usize::MAX,
-        created_ms: now,
-        name: Default::default(),
-        lib_name: Default::default(),
-        lib_ver: Default::default(),
-        db: Default::default(),
-        resp: std::sync::atomic::AtomicU8::new(2),
-        last_interaction_ms: now.into(),
-        last_cmd: usize::MAX.into(),
-        qbuf: Default::default(),
-        omem: Default::default(),
-        monitor: Default::default(),
-        no_evict: Default::default(),
-        killed: Default::default(),
-        commands: Default::default(),
-        multi: (-1).into(),
-        dirty_cas: Default::default(),
-        blocked: Default::default(),
-        subs: Default::default(),
-    })
+    let mut shared = ClientShared::internal(srv.clients.next_id(), "");
+    *shared.name.get_mut() = None;
+    shared.addr = addr;
+    shared.laddr = laddr;
+    shared.fd = fd;
+    // No event loop owns it: CLIENT KILL sets `killed`, which the link thread
+    // checks at every tick.
+    shared.worker = usize::MAX;
+    shared.last_interaction_ms = now.into();
+    Arc::new(shared)
 }
 
 /// Runs one command as the master link outside any stream (the discard
