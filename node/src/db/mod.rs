@@ -358,10 +358,16 @@ impl Keyspace {
     #[inline]
     pub fn read(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
         let found = match shard.find(hash, key) {
-            // While paused, an expired key reads as missing but stays (only
-            // reads run then; writes would delete it through `live`).
-            Some(slot) if shard.view(slot).is_expired(now_ms) && self.expiry_frozen(now_ms) => None,
-            _ => self.live(shard, hash, key, now_ms),
+            Some(slot) if shard.view(slot).is_expired(now_ms) => {
+                // While paused, an expired key reads as missing but stays (only
+                // reads run then; writes would delete it through `live`).
+                if self.expiry_frozen(now_ms) {
+                    None
+                } else {
+                    self.expired(shard, slot, hash, key)
+                }
+            }
+            found => found,
         };
         match found {
             Some(slot) => {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::client::{Client, ReplyMode};
 use super::{MonitorRef, Msg, Server};
-use crate::cmd::{arity_error, arity_ok, flags, unknown_command, Args, CmdError, Ctx};
+use crate::cmd::{arity_error, arity_ok, flags, unknown_command, Args, Ctx};
 use crate::config::Config;
 use crate::protocol::{Limits, Out, Parser};
 use crate::stats::{SlowEntry, WorkerStats};
@@ -62,8 +62,41 @@ impl Hot {
 /// Parses and executes every complete request in `input`, appending replies to
 /// `out`. Returns how many bytes were consumed; the rest is an incomplete request
 /// whose progress `parser` remembers.
+///
+/// A command that panics must not take its event loop (and every client on it)
+/// down: the panic is caught here, once per read batch (a per-command guard
+/// measurably cost the hot path), logged, answered with an error, and the
+/// client is closed, since its reply stream may hold a partial reply. Stripe
+/// guards are released by the unwinding and parking_lot mutexes do not
+/// poison. This is a last line of defence, not a path any input should reach.
 #[allow(clippy::too_many_arguments)]
 pub fn process(
+    srv: &Server,
+    stats: &WorkerStats,
+    hot: &mut Hot,
+    client: &mut Client,
+    parser: &mut Parser,
+    input: &[u8],
+    out: &mut Out,
+    now_ms: i64,
+) -> usize {
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process_batch(srv, stats, hot, client, parser, input, out, now_ms)
+    }));
+    match caught {
+        Ok(consumed) => consumed,
+        Err(_) => {
+            tracing::error!(client = client.id, "a command panicked; closing the client");
+            out.error("ERR internal error while running the command (logged)");
+            client.close_after_reply = true;
+            *parser = Parser::default();
+            input.len()
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process_batch(
     srv: &Server,
     stats: &WorkerStats,
     hot: &mut Hot,
@@ -125,9 +158,6 @@ pub fn process(
         }
     }
 }
-
-/// The error a panicking handler answers with.
-const PANICKED: &str = "ERR internal error while running the command (logged)";
 
 /// Whether CLIENT PAUSE holds this request now.
 #[cold]
@@ -270,31 +300,13 @@ pub fn run(
                 (spec.handler)(ctx, args)
             }
         };
-        // A handler that panics must not take its event loop (and every client
-        // on it) down: the panic is logged and answered as an error. The stripe
-        // mutexes do not poison; this is a last line of defence, not a path any
-        // input is meant to reach.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            // Propagation (AOF, replicas): one relaxed load when off.
-            if srv.keyspace.log.active() && crate::repl::prop::propagates(spec, args) {
-                crate::repl::prop::call(&mut ctx, spec, args, call)
-            } else {
-                call(&mut ctx)
-            }
-        }))
-        .unwrap_or_else(|_| {
-            tracing::error!(
-                command = spec.name,
-                client = client.id,
-                "command handler panicked"
-            );
-            Err(CmdError(PANICKED.into()))
-        })
+        // Propagation (AOF, replicas): one relaxed load when off.
+        if srv.keyspace.log.active() && crate::repl::prop::propagates(spec, args) {
+            crate::repl::prop::call(&mut ctx, spec, args, call)
+        } else {
+            call(&mut ctx)
+        }
     };
-    if matches!(&result, Err(e) if e.0 == PANICKED) {
-        // Whatever the handler wrote before it panicked is not a reply.
-        out.buf.truncate(reply_start);
-    }
     let ok = result.is_ok();
     if ok && spec.flags & flags::WRITE != 0 {
         // The changes counter of the `save` rules (persist/save.rs).
