@@ -662,3 +662,63 @@ fn full_sync_of_a_million_keys_under_writes_matches_and_is_measured() {
         k_secs / r_secs
     );
 }
+
+/// Starts kcache in `dir` on a fixed port (to restart it in place).
+fn node_in(dir: &std::path::Path, port: u16, extra: &[&str]) -> Server {
+    let p = port.to_string();
+    let mut args = vec!["--port", p.as_str()];
+    args.extend_from_slice(extra);
+    Server::start_in(dir, &args)
+}
+
+#[test]
+fn restarted_primary_and_replica_resume_with_partial_resyncs() {
+    let pdir = common::scratch_dir("primary");
+    let rdir = common::scratch_dir("replica");
+    let pport = common::free_port();
+    // A disk-based full sync ($<len> form) the first time.
+    let mut primary = node_in(&pdir, pport, &["--repl-diskless-sync", "no"]);
+    write_every_type(pport, 0, "one");
+    let spec = replicaof(pport);
+    let mut replica = Server::start_in(&rdir, &["--replicaof", &spec]);
+    wait_until("link up", || link_up(replica.port));
+    wait_caught_up(pport, replica.port);
+    assert_eq!(num(pport, "stats", "sync_full"), 1);
+    write_every_type(pport, 1, "two");
+    wait_caught_up(pport, replica.port);
+
+    // The replica restarts from its own RDB: PSYNC continues its history.
+    let _: () = redis::cmd("SAVE")
+        .query(&mut conn_on(replica.port))
+        .unwrap();
+    replica.kill9();
+    write_every_type(pport, 2, "three");
+    let mut replica = Server::start_in(&rdir, &["--replicaof", &spec]);
+    wait_until("restarted replica up", || link_up(replica.port));
+    wait_caught_up(pport, replica.port);
+    assert_eq!(num(pport, "stats", "sync_partial_ok"), 1, "replica restart");
+    assert_eq!(num(pport, "stats", "sync_full"), 1);
+    assert_eq!(contents(pport), contents(replica.port));
+
+    // The primary restarts from its RDB: its old id becomes replid2 and the
+    // replica resumes with it.
+    let old_id = field(pport, "replication", "master_replid");
+    let offset = num(pport, "replication", "master_repl_offset");
+    let _: () = redis::cmd("SAVE").query(&mut conn_on(pport)).unwrap();
+    primary.kill9();
+    let primary = node_in(&pdir, pport, &[]);
+    let i = info(pport, "replication");
+    assert_eq!(i["master_replid2"], old_id);
+    assert_eq!(i["second_repl_offset"], (offset + 1).to_string());
+    assert_eq!(i["master_repl_offset"], offset.to_string());
+    wait_until("replica back", || link_up(replica.port));
+    assert_eq!(num(pport, "stats", "sync_partial_ok"), 1, "primary restart");
+    assert_eq!(num(pport, "stats", "sync_full"), 0);
+    write_every_type(pport, 3, "four");
+    wait_caught_up(pport, replica.port);
+    assert_eq!(contents(pport), contents(replica.port));
+    drop(primary);
+    replica.kill9();
+    let _ = std::fs::remove_dir_all(&pdir);
+    let _ = std::fs::remove_dir_all(&rdir);
+}
