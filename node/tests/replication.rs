@@ -722,3 +722,33 @@ fn restarted_primary_and_replica_resume_with_partial_resyncs() {
     let _ = std::fs::remove_dir_all(&pdir);
     let _ = std::fs::remove_dir_all(&rdir);
 }
+
+#[test]
+fn a_replica_of_a_replica_gets_the_primarys_stream_byte_for_byte() {
+    let primary = Server::start(&[]);
+    write_every_type(primary.port, 0, "x");
+    let a = kcache_replica(primary.port, &[]);
+    wait_until("a up", || link_up(a.port));
+    let b = kcache_replica(a.port, &[]);
+    wait_until("b up", || link_up(b.port));
+    write_every_type(primary.port, 4, "y");
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("t")
+        .arg("1")
+        .ignore()
+        .cmd("INCR")
+        .arg("t")
+        .ignore()
+        .query(&mut conn_on(primary.port))
+        .unwrap();
+    wait_caught_up(primary.port, a.port);
+    // Offsets agree along the chain: b's is the primary's.
+    wait_caught_up(primary.port, b.port);
+    assert_eq!(contents(primary.port), contents(b.port));
+    assert_eq!(
+        field(b.port, "replication", "master_replid"),
+        field(primary.port, "replication", "master_replid")
+    );
+}
