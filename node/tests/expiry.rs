@@ -53,6 +53,7 @@ impl Local {
             killed: Default::default(),
             commands: Default::default(),
             blocked: Default::default(),
+            replica: Default::default(),
             subs: Default::default(),
             multi: (-1).into(),
             dirty_cas: Default::default(),

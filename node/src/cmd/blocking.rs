@@ -88,6 +88,8 @@ pub enum BlockOp {
     /// XREAD / XREADGROUP with BLOCK: `[[key, entries]]` from the first
     /// stream that gets entries past the requested ID.
     XRead(ReadRequest),
+    /// WAIT: no key; answered by replica ACKs (`repl::primary::wait`).
+    Wait { offset: i64, numreplicas: i64 },
 }
 
 impl BlockOp {
@@ -100,6 +102,7 @@ impl BlockOp {
             | BlockOp::ZPop { keys, .. }
             | BlockOp::ZMPop { keys, .. } => keys,
             BlockOp::XRead(req) => &req.keys,
+            BlockOp::Wait { .. } => &[],
         }
     }
 
@@ -380,7 +383,7 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
             ZPopReply::KeyAndArray(*count),
         ),
         // Served above, before the list and sorted set checks.
-        BlockOp::XRead(_) => Ok(false),
+        BlockOp::XRead(_) | BlockOp::Wait { .. } => Ok(false),
     };
     if matches!(result, Ok(true)) && srv.keyspace.log.active() {
         // Logged as the non-blocking pop it did, under the same locks.

@@ -528,7 +528,6 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
                     ))
                 }
             }
-            // Replicas of this node are not listed yet; the master link is.
             type_filter = Some(t == b"pubsub");
             if t == b"master" {
                 ids = Some(
@@ -538,7 +537,17 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 );
                 type_filter = None;
             } else if t != b"normal" && t != b"pubsub" {
-                ids = Some(Vec::new());
+                // Replicas of this node (repl::primary).
+                ids = Some(
+                    ctx.srv
+                        .clients
+                        .snapshot()
+                        .iter()
+                        .filter(|c| c.replica.load(Ordering::Relaxed))
+                        .map(|c| c.id)
+                        .collect(),
+                );
+                type_filter = None;
             }
             i += 2;
         } else if args.is(i, "id") && i + 1 < args.len() {
@@ -664,7 +673,9 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
             match t.as_slice() {
                 b"normal" => {
                     let m = crate::repl::replica::master_client_id(ctx.srv);
-                    filters.push(Box::new(move |c| !c.is_pubsub() && Some(c.id) != m))
+                    filters.push(Box::new(move |c| {
+                        !c.is_pubsub() && Some(c.id) != m && !c.replica.load(Ordering::Relaxed)
+                    }))
                 }
                 b"pubsub" => filters.push(Box::new(|c| c.is_pubsub())),
                 b"master" => {
@@ -672,7 +683,9 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
                     let m = crate::repl::replica::master_client_id(ctx.srv);
                     filters.push(Box::new(move |c| Some(c.id) == m))
                 }
-                b"replica" | b"slave" => filters.push(Box::new(|_| false)),
+                b"replica" | b"slave" => {
+                    filters.push(Box::new(|c| c.replica.load(Ordering::Relaxed)))
+                }
                 _ => {
                     return err(format!(
                         "ERR Unknown client type '{}'",

@@ -174,12 +174,20 @@ fn write_file(srv: &Server, progress: Arc<Progress>) -> Result<Report, SaveError
     let file = File::create(&tmp).map_err(file_err("create", &tmp))?;
     let writes = &srv.persist.saved_writes;
     let mut writes_at_start = 0;
-    let result = snapshot::run(
+    // On a replica the applied offset moves under the apply lock: holding it
+    // until the start point pairs the data with `repl-offset` exactly.
+    let apply = srv.repl.apply_lock();
+    let result = snapshot::run_with_aux(
         &srv.keyspace,
         BufWriter::with_capacity(1 << 20, file),
         &options(srv),
         progress,
-        || writes_at_start = srv.stats.writes(),
+        || {
+            writes_at_start = srv.stats.writes();
+            let aux = crate::repl::primary::rdb_aux(srv);
+            drop(apply);
+            aux
+        },
     );
     let finish = |result: Result<(BufWriter<File>, Report), SnapshotError>| {
         let (w, report) = result?;
@@ -214,6 +222,18 @@ fn write_file(srv: &Server, progress: Arc<Progress>) -> Result<Report, SaveError
             Err(e)
         }
     }
+}
+
+/// Claims the snapshot slot for a replica's full sync (one snapshot runs at
+/// a time; SAVE/BGSAVE answer "already in progress" meanwhile). False while
+/// a save runs.
+pub fn try_claim_for_sync(srv: &Server) -> bool {
+    claim(&srv.persist)
+}
+
+/// Releases the slot [`try_claim_for_sync`] took.
+pub fn release_for_sync(srv: &Server) {
+    srv.persist.in_progress.store(false, Ordering::Release);
 }
 
 /// SAVE: a snapshot on the calling thread.
@@ -367,6 +387,8 @@ pub fn load_at_start(srv: &Server) -> Result<Option<LoadReport>, RdbError> {
     let result = load_into(srv, file);
     p.loading.store(false, Ordering::Release);
     let sum = result?;
+    // `repl-id` / `repl-offset`: resume the replication history.
+    crate::repl::primary::restore_from_rdb(srv, &sum.aux);
     p.loaded_keys.store(sum.keys, Ordering::Relaxed);
     p.loaded_expired
         .store(sum.expired_skipped, Ordering::Relaxed);

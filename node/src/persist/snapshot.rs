@@ -247,6 +247,23 @@ pub fn run<W: Write + Send + 'static>(
     progress: Arc<Progress>,
     at_start: impl FnOnce(),
 ) -> Result<(W, Report), SnapshotError> {
+    run_with_aux(ks, w, opts, progress, || {
+        at_start();
+        Vec::new()
+    })
+}
+
+/// [`run`], where `at_start` also returns AUX fields for the header, read at
+/// the snapshot's point in time (replication's `repl-id` and `repl-offset`:
+/// the offset must be the one the data matches). They follow the standard
+/// fields and `opts.extra_aux`.
+pub fn run_with_aux<W: Write + Send + 'static>(
+    ks: &Keyspace,
+    w: W,
+    opts: &Options,
+    progress: Arc<Progress>,
+    at_start: impl FnOnce() -> Vec<(&'static str, String)>,
+) -> Result<(W, Report), SnapshotError> {
     let started = Instant::now();
     let now_ms = crate::util::now_ms();
     let access = if crate::db::access::lfu_mode() {
@@ -256,10 +273,8 @@ pub fn run<W: Write + Send + 'static>(
     } else {
         AccessMode::None
     };
-    let mut header = Vec::new();
     let mut aux = write::standard_aux(now_ms, crate::alloc::used_memory() as u64, opts.aof_base);
     aux.extend(opts.extra_aux.iter().cloned());
-    write::header(&mut header, &aux);
     progress
         .stripes_total
         .store(ks.db_count() * SHARDS, Ordering::Relaxed);
@@ -282,10 +297,16 @@ pub fn run<W: Write + Send + 'static>(
         }),
         progress: progress.clone(),
     });
-    // The header is written before any chunk: it is the first thing queued,
-    // and chunks only reach the sink after the queue is drained.
-    shared.deliver(header);
-    if !ks.begin_snapshot(shared.clone(), at_start) {
+    // The header is written before any chunk: it is queued while every
+    // stripe is still held (no chunk exists yet), and chunks only reach the
+    // sink after the queue is drained.
+    let started_hook = || {
+        aux.extend(at_start());
+        let mut header = Vec::new();
+        write::header(&mut header, &aux);
+        shared.deliver(header);
+    };
+    if !ks.begin_snapshot(shared.clone(), started_hook) {
         return Err(SnapshotError::Busy);
     }
     let mut failed = false;

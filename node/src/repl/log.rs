@@ -143,6 +143,14 @@ impl ReplLog {
         f(g.offset)
     }
 
+    /// Runs `f` under the log lock without appending: bytes a consumer takes
+    /// from elsewhere (the replication backlog's PINGs and GETACKs, which the
+    /// AOF must not see) are ordered with everything logged.
+    pub fn locked<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _g = self.inner.lock();
+        f()
+    }
+
     /// Appends commands (RESP, all for database `db`). Returns the end offset.
     pub fn append(&self, db: usize, resp: &[u8]) -> u64 {
         if resp.is_empty() || !self.active() {

@@ -6,12 +6,15 @@
 //! - [`prop`]: what a running command propagates ([`prop::Prop`] on `Ctx`) and
 //!   [`prop::call`], which runs a write with its stripes pre-held and appends
 //!   its effects while they are still held.
+//! - [`primary`]: the primary side: the backlog, answering PSYNC/SYNC,
+//!   streaming to replicas, WAIT and min-replicas.
 //! - [`replica`]: the replica side: the link to a primary, full and partial
 //!   sync, applying its stream.
 //! - [`rewrite`]: helpers that build the deterministic forms of time-relative
 //!   and random commands (absolute expiry times, `SET ... KEEPTTL`, ...).
 
 pub mod log;
+pub mod primary;
 pub mod prop;
 pub mod replica;
 pub mod rewrite;

@@ -367,6 +367,22 @@ fn deliver(srv: &Server, w: &Waiter, bytes: Vec<u8>) {
     }
 }
 
+/// Sends a waiter claimed outside this module (WAIT, `repl::primary::wait`)
+/// its reply and resumes its client.
+pub fn deliver_reply(srv: &Server, w: &Waiter, bytes: Vec<u8>) {
+    deliver(srv, w, bytes);
+}
+
+/// The reply for waiter `w` at its timeout (or CLIENT UNBLOCK ... TIMEOUT):
+/// WAIT answers the replicas that acknowledged so far, the others as
+/// [`timeout_reply`].
+pub fn timeout_bytes(srv: &Server, w: &Waiter) -> Vec<u8> {
+    match w.op {
+        BlockOp::Wait { offset, .. } => crate::repl::primary::wait::reply_now(srv, offset),
+        _ => timeout_reply(w.resp3).to_vec(),
+    }
+}
+
 /// The reply of a blocking command that timed out: a null array, for BLMOVE too
 /// (Redis 7.0's `replyToBlockedClientTimedOut`).
 pub fn timeout_reply(resp3: bool) -> &'static [u8] {
@@ -390,7 +406,7 @@ pub fn unblock_by_id(srv: &Server, id: u64, with_error: bool) -> bool {
     let bytes = if with_error {
         b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
     } else {
-        timeout_reply(w.resp3).to_vec()
+        timeout_bytes(srv, &w)
     };
     deliver(srv, &w, bytes);
     true

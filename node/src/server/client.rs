@@ -49,6 +49,8 @@ pub struct ClientShared {
     pub dirty_cas: AtomicBool,
     /// In a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// A replica of this node (CLIENT LIST flag `S`, type `replica`).
+    pub replica: AtomicBool,
     /// Subscription counts, mirrored by `server::pubsub`.
     pub subs: SubCounts,
 }
@@ -90,6 +92,7 @@ impl ClientShared {
             multi: (-1).into(),
             dirty_cas: Default::default(),
             blocked: Default::default(),
+            replica: Default::default(),
             subs: Default::default(),
         }
     }
@@ -114,6 +117,9 @@ impl ClientShared {
     /// Redis's CLIENT LIST flags letters.
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        if self.replica.load(Ordering::Relaxed) {
+            f.push('S');
+        }
         if self.monitor.load(Ordering::Relaxed) {
             f.push('O');
         }
@@ -162,6 +168,9 @@ pub struct Client {
     /// The replication link's pseudo-client (`repl::replica`): its writes pass
     /// the READONLY and MASTERDOWN gates and its replies go nowhere.
     pub master_link: bool,
+    /// REPLCONF / PSYNC state of a connection that is becoming a replica
+    /// (`repl::primary::handshake`); a sync request hands the socket over.
+    pub replica: Option<Box<crate::repl::primary::Handshake>>,
 }
 
 impl Client {
@@ -180,7 +189,14 @@ impl Client {
             blocked: None,
             paused: false,
             master_link: false,
+            replica: None,
         }
+    }
+
+    /// PSYNC/SYNC asked for a hand-over of the socket (`server::worker`).
+    #[inline]
+    pub fn wants_handover(&self) -> bool {
+        self.replica.as_ref().is_some_and(|h| h.request.is_some())
     }
 
     pub fn select(&mut self, db: usize) {

@@ -27,6 +27,9 @@ pub struct Hot {
     /// `replica-read-only` and `replica-serve-stale-data` (the replica gate).
     pub replica_read_only: bool,
     pub replica_serve_stale: bool,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (the NOREPLICAS gate).
+    pub min_replicas_to_write: usize,
+    pub min_replicas_max_lag: i64,
 }
 
 impl Hot {
@@ -48,6 +51,8 @@ impl Hot {
             ),
             replica_read_only: cfg.get_bool("replica-read-only"),
             replica_serve_stale: cfg.get_bool("replica-serve-stale-data"),
+            min_replicas_to_write: cfg.get_i64("min-replicas-to-write").max(0) as usize,
+            min_replicas_max_lag: cfg.get_i64("min-replicas-max-lag"),
         }
     }
 
@@ -144,7 +149,8 @@ fn process_batch(
                 // A CONFIG SET applies from the next command on, even within
                 // one pipeline (one atomic load when nothing changed).
                 hot.refresh(&srv.config);
-                if client.close_after_reply {
+                // PSYNC/SYNC: the rest belongs to the replica's threads.
+                if client.close_after_reply || client.wants_handover() {
                     return start;
                 }
             }
@@ -217,6 +223,17 @@ pub fn execute(
         && !super::evict::admit(srv, spec.flags, now_ms)
     {
         Some(super::evict::OOM.into())
+    } else if hot.min_replicas_to_write > 0
+        && spec.flags & flags::WRITE != 0
+        && !client.master_link
+        && crate::repl::primary::wait::refuses_writes(
+            srv,
+            hot.min_replicas_to_write,
+            hot.min_replicas_max_lag,
+        )
+    {
+        // min-replicas-to-write (repl::primary::wait).
+        Some(crate::repl::primary::wait::NOREPLICAS.into())
     } else if let Some(e) = crate::repl::replica::gate(srv, hot, client, spec) {
         // READONLY / MASTERDOWN on a replica (one relaxed load elsewhere).
         Some(e.into())

@@ -130,6 +130,9 @@ pub struct Server {
     pub repl: crate::repl::replica::ReplState,
     /// The append-only file (`persist::aof`).
     pub aof: Arc<crate::persist::aof::Aof>,
+    /// The primary side of replication: backlog, replicas, WAIT
+    /// (`repl::primary`).
+    pub primary: crate::repl::primary::Primary,
 }
 
 impl Server {
@@ -177,6 +180,7 @@ impl Server {
             me: OnceLock::new(),
             repl: crate::repl::replica::ReplState::new(),
             aof: Arc::default(),
+            primary: Default::default(),
         }
     }
 
@@ -260,6 +264,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     // A `replicaof` parameter starts the link now, with the loaded data
     // (repl::replica).
     crate::repl::replica::start(&srv)?;
+    crate::repl::primary::start(&srv)?;
     let cron = cron::start(srv.clone())?;
 
     let threads: Vec<_> = loops

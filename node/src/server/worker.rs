@@ -310,6 +310,7 @@ impl Worker {
                 killed: Default::default(),
                 commands: Default::default(),
                 blocked: Default::default(),
+                replica: Default::default(),
                 subs: Default::default(),
                 multi: (-1).into(),
                 dirty_cas: Default::default(),
@@ -468,7 +469,7 @@ impl Worker {
                     self.scratch_out = Out::new();
                 }
             }
-            if conn.client.close_after_reply || conn.closing {
+            if conn.client.close_after_reply || conn.closing || conn.client.wants_handover() {
                 break;
             }
             // A short read means the socket was drained; later data raises a new
@@ -480,7 +481,40 @@ impl Worker {
         if eof {
             conn.closing = true;
         }
+        if conn.client.wants_handover() && !conn.closing {
+            self.hand_over(token);
+            return;
+        }
         self.after_io(token);
+    }
+
+    /// PSYNC/SYNC: the connection leaves this loop for a replica sender
+    /// thread (`repl::primary::link`) with its unsent replies and unread
+    /// input. It stays in the client list, now owned by that thread.
+    fn hand_over(&mut self, token: usize) {
+        let Some(mut conn) = self.conns.get_mut(token).and_then(|c| c.take()) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        if conn.awaiting_log {
+            self.awaiting.retain(|t| *t != token);
+            self.srv.aof.before_reply();
+        }
+        super::pubsub::remove_client(&self.srv, &mut conn.client);
+        if conn.client.monitor {
+            exec::remove_monitor(&self.srv, conn.client.id);
+        }
+        self.free.push(token);
+        let hs = conn.client.replica.take().map(|b| *b).unwrap_or_default();
+        let stream: std::net::TcpStream = conn.stream.into();
+        crate::repl::primary::link::spawn(
+            self.srv.clone(),
+            stream,
+            conn.client.shared.clone(),
+            hs,
+            conn.pending,
+            conn.rbuf,
+        );
     }
 
     /// Writes pending output; registers for writability when the socket is full;
@@ -635,7 +669,7 @@ impl Worker {
             self.srv.blocking.remove(w.id);
             if let Some(conn) = self.conns[token].as_mut() {
                 conn.pending
-                    .extend_from_slice(super::blocking::timeout_reply(w.resp3));
+                    .extend_from_slice(&super::blocking::timeout_bytes(&self.srv, &w));
             }
             self.resume(token);
         }

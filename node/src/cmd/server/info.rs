@@ -489,9 +489,13 @@ fn stats(srv: &Server, s: &mut Section) {
     s.kv("instantaneous_input_repl_kbps", "0.00");
     s.kv("instantaneous_output_repl_kbps", "0.00");
     s.kv("rejected_connections", t.rejected_connections);
-    s.kv("sync_full", 0);
-    s.kv("sync_partial_ok", 0);
-    s.kv("sync_partial_err", 0);
+    let p = &srv.primary;
+    s.kv("sync_full", p.sync_full.load(Ordering::Relaxed));
+    s.kv("sync_partial_ok", p.sync_partial_ok.load(Ordering::Relaxed));
+    s.kv(
+        "sync_partial_err",
+        p.sync_partial_err.load(Ordering::Relaxed),
+    );
     s.kv("expired_keys", ks.expired_keys.load(Ordering::Relaxed));
     s.kv("expired_stale_perc", "0.00");
     s.kv("expired_time_cap_reached_count", 0);
@@ -535,7 +539,7 @@ pub fn master_replid(srv: &Server) -> String {
 
 fn replication(srv: &Server, s: &mut Section) {
     for (k, v) in crate::repl::replica::report::info_fields(srv) {
-        s.kv(k, v);
+        s.kv(&k, v);
     }
 }
 

@@ -207,6 +207,38 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Sets a Redis server as a replica of another, or promotes it to being a master."
     ),
     cmd!(
+        "replconf",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY,
+        replication::replconf,
+        "3.0.0",
+        "An internal command for configuring the replication stream."
+    ),
+    cmd!(
+        "psync",
+        -3,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        replication::psync,
+        "2.8.0",
+        "An internal command used in replication."
+    ),
+    cmd!(
+        "sync",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        replication::sync,
+        "1.0.0",
+        "An internal command used in replication."
+    ),
+    cmd!(
+        "wait",
+        3,
+        NOSCRIPT,
+        replication::wait,
+        "3.0.0",
+        "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."
+    ),
+    cmd!(
         "role",
         1,
         NOSCRIPT | LOADING | STALE | FAST,

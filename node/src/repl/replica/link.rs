@@ -188,6 +188,9 @@ fn session(
                     inner.sync = None;
                     inner.refused = None;
                 })?;
+                // A new history: the backlog restarts at the offset, our own
+                // replicas resync (repl::primary).
+                crate::repl::primary::on_full_sync(srv, offset);
             }
             tracing::info!(
                 keys = info.keys,
@@ -207,6 +210,8 @@ fn session(
                     tracing::info!(old = %inner.replid, new = %new, "primary replication id changed");
                     inner.replid2 = std::mem::replace(&mut inner.replid, new);
                     inner.second_offset = off + 1;
+                    // Our replicas learn the new id by reconnecting.
+                    crate::repl::primary::disconnect_replicas(srv);
                 }
                 inner.refused = None;
             })?;

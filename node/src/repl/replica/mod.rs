@@ -58,11 +58,15 @@ pub fn parse_replicaof(v: &str) -> Result<Option<Master>, String> {
 }
 
 /// Binds the state to its server and, with a `replicaof` parameter, starts
-/// following that primary (with no history: `PSYNC ? -1`).
+/// following that primary (`PSYNC ? -1`, unless the RDB loaded at start-up
+/// carried a replication history).
 pub fn start(srv: &Arc<Server>) -> anyhow::Result<()> {
     srv.repl.bind(srv);
     if let Some(m) = parse_replicaof(&srv.config.get("replicaof")).map_err(anyhow::Error::msg)? {
-        set_master(srv, m, false);
+        // An RDB with `repl-id`/`repl-offset` gave us a history to PSYNC
+        // from (repl::primary::restore_from_rdb).
+        let history = srv.primary.backlog().is_some();
+        set_master(srv, m, history);
     }
     Ok(())
 }
@@ -95,6 +99,9 @@ pub fn set_master(srv: &Server, master: Master, history: bool) -> SetMaster {
         let was_primary = inner.master.is_none();
         generation = repl.bump_generation();
         drop_link(srv, &mut inner);
+        // The backlog now follows the new primary's stream; our replicas
+        // reconnect (repl::primary).
+        crate::repl::primary::on_demoted(srv);
         if was_primary {
             inner.psync_history = history;
         }
@@ -137,6 +144,8 @@ pub fn unset_master(srv: &Server) -> bool {
     inner.down_since = None;
     inner.sync = None;
     inner.refused = None;
+    // The backlog continues this history from the log (repl::primary).
+    crate::repl::primary::on_promoted(srv);
     repl.set_role(srv, false);
     let _ = srv.config.set_initial("replicaof", "");
     tracing::info!(

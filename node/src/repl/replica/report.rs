@@ -4,6 +4,7 @@
 //! primary's replication id, how many times and how long ago) for the
 //! empty-dataset safety rule (`sync`).
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 
 use super::state::LinkState;
@@ -46,12 +47,12 @@ fn secs_since(t: std::time::Instant) -> u64 {
 }
 
 /// The `name:value` lines of INFO replication.
-pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
+pub fn info_fields(srv: &Server) -> Vec<(Cow<'static, str>, String)> {
     let repl = &srv.repl;
     let inner = repl.inner();
     let offset = repl.offset.load(Ordering::Relaxed);
-    let mut f: Vec<(&'static str, String)> = Vec::with_capacity(32);
-    let mut kv = |k: &'static str, v: String| f.push((k, v));
+    let mut f: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(32);
+    let mut kv = |k: &'static str, v: String| f.push((Cow::Borrowed(k), v));
     match &inner.master {
         None => kv("role", "master".into()),
         Some(m) => {
@@ -123,19 +124,19 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
             }
         }
     }
-    kv("connected_slaves", "0".into());
+    // The primary side's replicas (a replica may have its own).
+    for (k, v) in crate::repl::primary::report::replica_lines(srv) {
+        f.push((Cow::Owned(k), v));
+    }
+    let mut kv = |k: &'static str, v: String| f.push((Cow::Borrowed(k), v));
     kv("master_failover_state", "no-failover".into());
     kv("master_replid", inner.replid.clone());
     kv("master_replid2", inner.replid2.clone());
     kv("master_repl_offset", offset.to_string());
     kv("second_repl_offset", inner.second_offset.to_string());
-    // The backlog belongs to the primary side; none is kept yet.
-    kv("repl_backlog_active", "0".into());
-    kv(
-        "repl_backlog_size",
-        srv.config.get_i64("repl-backlog-size").to_string(),
-    );
-    kv("repl_backlog_first_byte_offset", "0".into());
-    kv("repl_backlog_histlen", "0".into());
+    drop(inner);
+    for (k, v) in crate::repl::primary::report::backlog_lines(srv) {
+        f.push((Cow::Borrowed(k), v));
+    }
     f
 }

@@ -100,7 +100,9 @@ pub struct ReplState {
     link_up: AtomicBool,
     /// `master_repl_offset`: on a replica, the offset of the last byte of the
     /// primary's stream applied (Redis's `master->reploff`).
-    pub offset: AtomicI64,
+    /// Shared with the backlog, which keeps it equal to its end
+    /// (`repl::primary::backlog`).
+    pub offset: Arc<AtomicI64>,
     /// Bytes of the stream received (`slave_read_repl_offset`).
     pub read_offset: AtomicI64,
     /// The master link's selected database at `offset`, so a partial resync
@@ -138,7 +140,7 @@ impl ReplState {
         ReplState {
             replica: AtomicBool::new(false),
             link_up: AtomicBool::new(false),
-            offset: AtomicI64::new(0),
+            offset: Arc::new(AtomicI64::new(0)),
             read_offset: AtomicI64::new(0),
             stream_db: AtomicUsize::new(0),
             generation: AtomicU64::new(0),

@@ -171,6 +171,9 @@ pub fn run(
     repl.read_offset
         .store(base + buf.len() as i64, Ordering::Relaxed);
     let mut last_ack = Instant::now();
+    // Applied bytes drained from `buf` inside a MULTI not yet closed: they
+    // reach the backlog with the EXEC that applies them.
+    let mut carry: Vec<u8> = Vec::new();
     loop {
         // Apply every complete command received, under the apply lock so a
         // role change never sees a half-applied batch.
@@ -178,6 +181,8 @@ pub fn run(
         // GETACK is answered after the lock is released: a blocking write
         // must never hold up a role change.
         let mut getack = None;
+        // End (in `buf`) of the bytes applied outside a transaction.
+        let mut applied = 0;
         {
             let _apply = repl.apply_lock();
             if repl.generation() != generation {
@@ -207,8 +212,23 @@ pub fn run(
                 if !applier.in_transaction() {
                     repl.offset.store(base + start as i64, Ordering::Relaxed);
                     repl.stream_db.store(applier.db(), Ordering::Relaxed);
+                    applied = start;
                 }
             }
+            // The primary's bytes, as applied, for our own replicas
+            // (repl::primary: the backlog's end stays the applied offset).
+            if applied > 0 {
+                if carry.is_empty() {
+                    crate::repl::primary::proxy(srv, &buf[..applied]);
+                } else {
+                    carry.extend_from_slice(&buf[..applied]);
+                    crate::repl::primary::proxy(srv, &carry);
+                    carry.clear();
+                }
+            }
+        }
+        if start > applied {
+            carry.extend_from_slice(&buf[applied..start]);
         }
         if start > 0 {
             buf.drain(..start);
