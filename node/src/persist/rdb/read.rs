@@ -20,6 +20,9 @@ pub struct Summary {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     pub keys: u64,
     pub expired_skipped: u64,
+    /// Bytes read, up to and including the checksum after `EOF` (an AOF base
+    /// may go on with commands after its RDB preamble).
+    pub end_offset: u64,
 }
 
 /// One key read from a file.
@@ -112,6 +115,7 @@ pub fn load<R: Read>(
                         ));
                     }
                 }
+                sum.end_offset = inp.offset();
                 return Ok(sum);
             }
             _ => {}
