@@ -409,10 +409,21 @@ pub fn load_at_start(srv: &Server) -> Result<Option<LoadReport>, RdbError> {
 /// Reads an RDB stream into the keyspace (errors about a key carry offset 0;
 /// the reader replaces it with the key's offset).
 pub fn load_into(srv: &Server, r: impl std::io::Read) -> Result<read::Summary, RdbError> {
+    load_into_with(srv, r, false)
+}
+
+/// [`load_into`], keeping keys already expired when `keep_expired` (an AOF's
+/// RDB preamble: the AOF's later commands ran while those keys lived, and
+/// replay does not expire keys, as Redis's loader does not).
+pub fn load_into_with(
+    srv: &Server,
+    r: impl std::io::Read,
+    keep_expired: bool,
+) -> Result<read::Summary, RdbError> {
     let ks = &srv.keyspace;
     let lim = Limits::from_config(&srv.config);
     let now = crate::util::now_ms();
-    read::load(r, &lim, now, |k: Loaded| {
+    read::load_with(r, &lim, now, keep_expired, |k: Loaded| {
         if k.db >= ks.db_count() {
             return Err(RdbError::Unsupported {
                 offset: 0,

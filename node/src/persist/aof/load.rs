@@ -222,12 +222,15 @@ impl<'a> Loader<'a> {
         };
         let mut f = File::open(path).map_err(io)?;
         let start = if has_rdb_magic(&mut f).map_err(io)? {
-            let sum =
-                crate::persist::save::load_into(self.srv, BufReader::with_capacity(1 << 20, &f))
-                    .map_err(|source| LoadError::Rdb {
-                        file: path.to_path_buf(),
-                        source,
-                    })?;
+            let sum = crate::persist::save::load_into_with(
+                self.srv,
+                BufReader::with_capacity(1 << 20, &f),
+                true,
+            )
+            .map_err(|source| LoadError::Rdb {
+                file: path.to_path_buf(),
+                source,
+            })?;
             tracing::info!(file = %path.display(), keys = sum.keys, "loaded the RDB preamble of the AOF");
             total.rdb_keys += sum.keys;
             sum.end_offset

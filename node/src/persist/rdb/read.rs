@@ -43,6 +43,19 @@ pub fn load<R: Read>(
     r: R,
     lim: &Limits,
     now_ms: i64,
+    sink: impl FnMut(Loaded) -> Result<(), RdbError>,
+) -> Result<Summary, RdbError> {
+    load_with(r, lim, now_ms, false, sink)
+}
+
+/// [`load`], or with `keep_expired` handing expired keys to `sink` too: an
+/// AOF's RDB preamble, whose later commands may still read those keys (Redis
+/// loads a preamble with `RDBFLAGS_AOF_PREAMBLE`, which keeps them).
+pub fn load_with<R: Read>(
+    r: R,
+    lim: &Limits,
+    now_ms: i64,
+    keep_expired: bool,
     mut sink: impl FnMut(Loaded) -> Result<(), RdbError>,
 ) -> Result<Summary, RdbError> {
     let mut inp = Input::new(r);
@@ -124,7 +137,7 @@ pub fn load<R: Read>(
         let value = read_value(&mut inp, t, lim, now_ms)?;
         let exp = expire.take();
         let (i, f) = (idle.take(), freq.take());
-        if exp.is_some_and(|at| at <= now_ms) {
+        if !keep_expired && exp.is_some_and(|at| at <= now_ms) {
             sum.expired_skipped += 1;
             continue;
         }
