@@ -152,7 +152,15 @@ fn aof_files(dir: &Path) -> Vec<String> {
 #[test]
 fn sigkill_during_a_rewrite_loses_no_acknowledged_write() {
     let dir = TempDir(common::scratch_dir("crash-rewrite"));
-    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    // No automatic rewrite of the preload: the only rewrite is the one killed.
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--auto-aof-rewrite-percentage",
+        "0",
+    ];
     let mut node = Server::start_in(&dir.0, &args);
     preload(&node, 300_000);
     let acked = load_then_kill_with(&mut node, Duration::from_millis(300), |node| {
@@ -160,9 +168,15 @@ fn sigkill_during_a_rewrite_loses_no_acknowledged_write() {
             .query(&mut node.conn())
             .expect("bgrewriteaof");
         assert_eq!(reply, "Background append only file rewriting started");
-        // Writers keep going into the new incr file while the base is written.
-        let until = Instant::now() + Duration::from_millis(15);
-        while Instant::now() < until {
+        // Kill once the writers' appends reach the new incr file, while the
+        // base is still being written.
+        let incr = node.dir.join("appendonlydir/appendonly.aof.2.incr.aof");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&incr).map_or(0, |m| m.len()) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "no write reached the new incr file"
+            );
             std::thread::yield_now();
         }
     });

@@ -241,7 +241,7 @@ fn appendonly_yes_with_only_an_rdb_file_starts_empty_as_redis() {
 
 #[test]
 fn rewrites_and_saves_take_turns_as_in_redis() {
-    let node = Server::start(&["--appendonly", "yes"]);
+    let node = Server::start(&["--appendonly", "yes", "--auto-aof-rewrite-percentage", "0"]);
     preload(&node, 300_000, 100);
     let mut c = node.conn();
     // BGREWRITEAOF while BGSAVE runs: scheduled, started when it ends.
