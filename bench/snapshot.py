@@ -11,7 +11,12 @@ the peak (`VmHWM`) once it finishes. kcache's overhead is its own peak over
 the baseline (the target is <= 1.1x); redis-server's is the copy-on-write
 its child reports (`rdb_last_cow_size`), since the copies live in the child.
 
-`python3 bench/snapshot.py --node target/release/kcache-node [--keys N] [--quick]`
+With `--aof` the snapshot measured is BGREWRITEAOF instead (the AOF turned
+on first with CONFIG SET appendonly yes, default RDB-preamble base): kcache's
+rewrite runs on the same engine; redis-server's copy-on-write is its child's
+`aof_last_cow_size`.
+
+`python3 bench/snapshot.py --node target/release/kcache-node [--keys N] [--quick] [--aof]`
 (`make bench-snapshot`). Standard library only.
 """
 
@@ -54,8 +59,24 @@ def info(server, field):
     return bench.parse_info(bench.command(server.port, "INFO", "persistence"), field)
 
 
-def measure(server, path, keys, settle):
+# What is measured: (command, INFO field while running, copy-on-write field).
+BGSAVE = ("BGSAVE", "rdb_bgsave_in_progress", "rdb_last_cow_size")
+REWRITE = ("BGREWRITEAOF", "aof_rewrite_in_progress", "aof_last_cow_size")
+
+
+def wait_idle(server, field, deadline):
+    while info(server, field) == 1:
+        if time.time() > deadline:
+            raise RuntimeError("%s never reached 0" % field)
+        time.sleep(0.01)
+
+
+def measure(server, path, keys, settle, what=BGSAVE):
+    cmd, running, cow = what
     bench.load_keys(server, path, keys)
+    if what is REWRITE:
+        bench.command(server.port, "CONFIG", "SET", "appendonly", "yes")
+        wait_idle(server, running, time.time() + 600)
     used, _ = server.used_memory()
     load = subprocess.Popen(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-t", "set",
@@ -71,12 +92,8 @@ def measure(server, path, keys, settle):
         with open("/proc/%d/clear_refs" % server.pid, "w") as f:
             f.write("5")
         started = time.time()
-        bench.command(server.port, "BGSAVE")
-        deadline = started + 600
-        while info(server, "rdb_bgsave_in_progress") == 1:
-            if time.time() > deadline:
-                raise RuntimeError("BGSAVE did not finish")
-            time.sleep(0.01)
+        bench.command(server.port, cmd)
+        wait_idle(server, running, started + 600)
         seconds = time.time() - started
         peak = status_kb(server.pid, "VmHWM")
     finally:
@@ -89,24 +106,25 @@ def measure(server, path, keys, settle):
         "rss_peak_during_bgsave": peak,
         "peak_over_baseline": peak / baseline,
         "overhead_over_data": (peak - baseline) / used if used else None,
-        "rdb_last_cow_size": info(server, "rdb_last_cow_size"),
+        "rdb_last_cow_size": info(server, cow),
         "bgsave_seconds": round(seconds, 2),
     }
 
 
-def run(node, keys, settle=2.0, with_redis=True):
+def run(node, keys, settle=2.0, with_redis=True, aof=False):
+    what = REWRITE if aof else BGSAVE
     path = pipe_file(keys)
     out = {}
     try:
         s = bench.start_node(node)
         try:
-            out["kcache"] = measure(s, path, keys, settle)
+            out["kcache"] = measure(s, path, keys, settle, what)
         finally:
             s.stop()
         if with_redis and shutil.which("redis-server"):
             s = bench.start_redis(shutil.which("redis-server"))
             try:
-                out["redis"] = measure(s, path, keys, settle)
+                out["redis"] = measure(s, path, keys, settle, what)
             finally:
                 s.stop()
     finally:
@@ -143,9 +161,11 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="50k keys, short settle")
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--aof", action="store_true", help="measure BGREWRITEAOF instead of BGSAVE")
     a = ap.parse_args(argv)
     keys = 50_000 if a.quick else a.keys
-    res = run(a.node, keys, settle=0.5 if a.quick else 2.0, with_redis=not a.no_redis)
+    res = run(a.node, keys, settle=0.5 if a.quick else 2.0, with_redis=not a.no_redis,
+              aof=a.aof)
     print(json.dumps(res, indent=2) if a.json else report(res))
     return 0
 

@@ -168,6 +168,8 @@ pub static PARAMS: &[Param] = &[
     p!("activerehashing", YES, Kind::Bool, true, "Accepted for compatibility."),
     p!("aof-load-truncated", YES, Kind::Bool, true, "Load a truncated append-only file."),
     p!("aof-use-rdb-preamble", YES, Kind::Bool, true, "Rewrite the append-only file with a snapshot preamble."),
+    p!("auto-aof-rewrite-percentage", "100", int(0, i32::MAX as i64), true, "Rewrite the append-only file when it grew by this percentage over its size after the last rewrite (0: never)."),
+    p!("auto-aof-rewrite-min-size", "67108864", Kind::Memory { min: 0 }, true, "Smallest append-only file size that triggers an automatic rewrite."),
     p!("rdbcompression", YES, Kind::Bool, true, "Compress strings in snapshots."),
     p!("rdbchecksum", YES, Kind::Bool, true, "Checksum snapshots."),
     p!("stop-writes-on-bgsave-error", YES, Kind::Bool, true, "Refuse writes after a failed snapshot."),

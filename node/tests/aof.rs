@@ -93,6 +93,10 @@ fn redis_server_loads_the_aof_to_the_same_contents() {
     ];
     let node = Server::start_in(&dir.0, &args);
     let ours = populate(&node, 0x5eed_0002);
+    // The default `aof-use-rdb-preamble yes`: an RDB base, as Redis writes.
+    let base = dir.0.join("appendonlydir/appendonly.aof.2.base.rdb");
+    let bytes = std::fs::read(&base).expect("the rewrite's RDB base");
+    assert!(bytes.starts_with(b"REDIS"));
     // A copy of the AOF directory, as the node left it, for redis-server.
     let rdir = TempDir(common::scratch_dir("aof-redis-copy"));
     copy_dir(&dir.0.join("appendonlydir"), &rdir.0.join("appendonlydir"));
@@ -108,20 +112,38 @@ fn redis_server_loads_the_aof_to_the_same_contents() {
 
 #[test]
 fn kcache_loads_an_aof_written_by_redis_server() {
+    kcache_loads_redis_server_aof("no", 0x5eed_0003);
+}
+
+/// The base redis-server's BGREWRITEAOF writes by default: RDB, with the
+/// `aof-base` AUX field, then the incr file's commands.
+#[test]
+fn kcache_loads_an_rdb_preamble_aof_written_by_redis_server() {
+    kcache_loads_redis_server_aof("yes", 0x5eed_0004);
+}
+
+fn kcache_loads_redis_server_aof(preamble: &str, seed: u64) {
     let rdir = TempDir(common::scratch_dir("aof-from-redis"));
     let rdir_s = rdir.0.to_string_lossy().into_owned();
     let Some(redis) = Server::start_redis(&[
         "--appendonly",
         "yes",
         "--aof-use-rdb-preamble",
-        "no",
+        preamble,
         "--dir",
         &rdir_s,
     ]) else {
         eprintln!("redis-server not available; skipping");
         return;
     };
-    populate(&redis, 0x5eed_0003);
+    populate(&redis, seed);
+    let ext = if preamble == "yes" { "rdb" } else { "aof" };
+    let manifest = std::fs::read_to_string(rdir.0.join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
+    assert!(
+        manifest.contains(&format!(".base.{ext} ")),
+        "redis-server's base: {manifest}"
+    );
     // Take the files as redis-server leaves them (its everysec write is done
     // before it replies).
     let ndir = TempDir(common::scratch_dir("aof-from-redis-node"));

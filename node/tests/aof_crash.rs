@@ -27,6 +27,16 @@ const WRITERS: usize = 4;
 /// Runs `WRITERS` connections appending `0, 1, 2, ...` to their own list
 /// until the node dies; returns how many appends each had acknowledged.
 fn load_then_kill(node: &mut Server, run_for: Duration) -> Vec<u64> {
+    load_then_kill_with(node, run_for, |_| {})
+}
+
+/// [`load_then_kill`], running `before_kill` on the node after `run_for` and
+/// killing it right after.
+fn load_then_kill_with(
+    node: &mut Server,
+    run_for: Duration,
+    before_kill: impl FnOnce(&Server),
+) -> Vec<u64> {
     let stop = Arc::new(AtomicBool::new(false));
     let acked: Vec<Arc<std::sync::atomic::AtomicU64>> = (0..WRITERS)
         .map(|_| Arc::new(std::sync::atomic::AtomicU64::new(0)))
@@ -64,6 +74,7 @@ fn load_then_kill(node: &mut Server, run_for: Duration) -> Vec<u64> {
     while Instant::now() < until {
         std::thread::yield_now();
     }
+    before_kill(node);
     node.kill9();
     stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -108,6 +119,90 @@ fn sigkill_with_fsync_always_loses_no_acknowledged_write() {
         lost.iter().all(|&l| l == 0),
         "lost acknowledged writes: {lost:?}"
     );
+}
+
+/// Fills the node with `n` string keys of 200 bytes (pipelined MSETs).
+fn preload(node: &Server, n: usize) {
+    let mut c = node.conn();
+    let value = "v".repeat(200);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+        let mut p = redis::pipe();
+        for batch in chunk.chunks(100) {
+            let mut cmd = redis::cmd("MSET");
+            for i in batch {
+                cmd.arg(format!("pre:{i}")).arg(&value);
+            }
+            p.add_command(cmd).ignore();
+        }
+        let () = p.query(&mut c).expect("preload");
+    }
+}
+
+/// The AOF directory's file names.
+fn aof_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .expect("aof dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn sigkill_during_a_rewrite_loses_no_acknowledged_write() {
+    let dir = TempDir(common::scratch_dir("crash-rewrite"));
+    // No automatic rewrite of the preload: the only rewrite is the one killed.
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--auto-aof-rewrite-percentage",
+        "0",
+    ];
+    let mut node = Server::start_in(&dir.0, &args);
+    preload(&node, 300_000);
+    let acked = load_then_kill_with(&mut node, Duration::from_millis(300), |node| {
+        let reply: String = redis::cmd("BGREWRITEAOF")
+            .query(&mut node.conn())
+            .expect("bgrewriteaof");
+        assert_eq!(reply, "Background append only file rewriting started");
+        // Kill once the writers' appends reach the new incr file, while the
+        // base is still being written.
+        let incr = node.dir.join("appendonlydir/appendonly.aof.2.incr.aof");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&incr).map_or(0, |m| m.len()) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "no write reached the new incr file"
+            );
+            std::thread::yield_now();
+        }
+    });
+    // The kill landed inside the rewrite: its temp base is left behind and
+    // the manifest lists the new incr file after the old one.
+    let files = aof_files(&dir.0);
+    assert!(
+        files.iter().any(|f| f.starts_with("temp-rewriteaof-bg-")),
+        "the rewrite had already finished: {files:?}"
+    );
+    let manifest = std::fs::read_to_string(dir.0.join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
+    assert_eq!(manifest.matches("type i").count(), 2, "{manifest}");
+    let total: u64 = acked.iter().sum();
+    let lost = lost_after_restart(&dir.0, &args, &acked);
+    eprintln!("SIGKILL during a rewrite: {total} acknowledged appends, lost per writer {lost:?}");
+    assert!(
+        lost.iter().all(|&l| l == 0),
+        "lost acknowledged writes: {lost:?}"
+    );
+    // The preloaded keys are all there too (the old base and incr files).
+    let node = Server::start_in(&dir.0, &args);
+    let n: i64 = redis::cmd("DBSIZE")
+        .query(&mut node.conn())
+        .expect("dbsize");
+    assert_eq!(n, 300_000 + WRITERS as i64);
 }
 
 #[test]

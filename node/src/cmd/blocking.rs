@@ -330,13 +330,6 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         hashes.push(ctx.hash(dst));
     }
     let mut locks = ctx.db().lock_many(&hashes);
-    if srv.keyspace.log.active() {
-        // A running AOF rewrite serialises these stripes before they change.
-        for &hh in &hashes {
-            let stripe = crate::db::stripe_of(hh);
-            crate::persist::aof::rewrite::before_write_shard(srv, w.db, stripe, locks.get(hh));
-        }
-    }
     let sh = locks.shard(h);
     let Some(slot) = srv.keyspace.live(sh, h, key, ctx.now_ms) else {
         return Served::Empty;

@@ -43,6 +43,8 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 const BUSY: &str = "ERR Background save already in progress";
+/// Redis 7.0's reply to BGSAVE while its AOF rewrite child runs.
+const REWRITE_BUSY: &str = "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
 
 /// `SAVE`
 ///
@@ -63,8 +65,11 @@ fn save_cmd(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 /// `BGSAVE [SCHEDULE]`
 ///
 /// Starts a snapshot on a background thread: "Background saving started".
-/// While one runs: "ERR Background save already in progress", or with
-/// SCHEDULE "Background saving scheduled" (the cron starts it afterwards).
+/// While one runs: "ERR Background save already in progress"; while an AOF
+/// rewrite runs: "ERR Another child process is active (AOF?): can't BGSAVE
+/// right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever
+/// possible."; with SCHEDULE in either case "Background saving scheduled"
+/// (the cron starts it afterwards).
 fn bgsave(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let schedule = match args.len() {
         1 => false,
@@ -88,12 +93,13 @@ fn bgsave(ctx: &mut Ctx, args: &Args) -> CmdResult {
             ctx.out.simple("Background saving started");
             Ok(())
         }
-        Err(SaveError::Busy) if schedule => {
+        Err(SaveError::Busy | SaveError::RewriteRunning) if schedule => {
             p.scheduled.store(true, Ordering::Relaxed);
             ctx.out.simple("Background saving scheduled");
             Ok(())
         }
         Err(SaveError::Busy) => err(BUSY),
+        Err(SaveError::RewriteRunning) => err(REWRITE_BUSY),
         Err(e) => Err(format!("ERR {e}").into()),
     }
 }

@@ -59,6 +59,9 @@ pub struct Persistence {
     /// SHUTDOWN already saved (or chose not to): the exit path does not.
     pub shutdown_decided: AtomicBool,
     tmp_seq: AtomicU64,
+    /// Held while a save or an AOF rewrite claims the snapshot engine (one
+    /// snapshot at a time), so the two never both start.
+    pub claims: Mutex<()>,
 }
 
 impl Persistence {
@@ -81,6 +84,7 @@ impl Persistence {
             loaded_expired: AtomicU64::new(0),
             shutdown_decided: AtomicBool::new(false),
             tmp_seq: AtomicU64::new(0),
+            claims: Mutex::new(()),
         }
     }
 
@@ -97,6 +101,9 @@ impl Persistence {
 pub enum SaveError {
     #[error("a save is already in progress")]
     Busy,
+    /// An AOF rewrite holds the snapshot engine.
+    #[error("an AOF rewrite is in progress")]
+    RewriteRunning,
     #[error("{0}")]
     Snapshot(#[from] SnapshotError),
     #[error("{op} {path}: {source}")]
@@ -140,11 +147,31 @@ fn file_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Sav
     move |source| SaveError::File { op, path, source }
 }
 
-/// Claims the single save slot.
-fn claim(p: &Persistence) -> bool {
+/// Claims the single save slot; refused while an AOF rewrite holds the
+/// snapshot engine (`persist::aof::schedule`).
+fn claim(srv: &Server) -> Result<(), SaveError> {
+    let p = &srv.persist;
+    let _g = p.claims.lock();
+    if srv.aof.stats.rewrite_in_progress.load(Ordering::Acquire) {
+        return Err(SaveError::RewriteRunning);
+    }
     p.in_progress
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
+        .map(|_| ())
+        .map_err(|_| SaveError::Busy)
+}
+
+/// Claims the save slot, waiting for a running AOF rewrite to end first.
+fn claim_after_rewrite(srv: &Server) -> Result<(), SaveError> {
+    loop {
+        match claim(srv) {
+            Err(SaveError::RewriteRunning) => {
+                // Not synchronisation with a test: the rewrite ends by itself.
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Takes a snapshot into `dir/dbfilename` on this thread. The caller has
@@ -226,9 +253,9 @@ fn write_file(srv: &Server, progress: Arc<Progress>) -> Result<Report, SaveError
 
 /// Claims the snapshot slot for a replica's full sync (one snapshot runs at
 /// a time; SAVE/BGSAVE answer "already in progress" meanwhile). False while
-/// a save runs.
+/// a save or an AOF rewrite runs.
 pub fn try_claim_for_sync(srv: &Server) -> bool {
-    claim(&srv.persist)
+    claim(srv).is_ok()
 }
 
 /// Releases the slot [`try_claim_for_sync`] took.
@@ -236,20 +263,19 @@ pub fn release_for_sync(srv: &Server) {
     srv.persist.in_progress.store(false, Ordering::Release);
 }
 
-/// SAVE: a snapshot on the calling thread.
+/// SAVE: a snapshot on the calling thread. Redis's SAVE runs while its AOF
+/// rewrite child does; here the engine takes one snapshot at a time, so SAVE
+/// waits for a running rewrite to end, then saves.
 pub fn save(srv: &Server) -> Result<Report, SaveError> {
-    if !claim(&srv.persist) {
-        return Err(SaveError::Busy);
-    }
+    claim_after_rewrite(srv)?;
     save_claimed(srv)
 }
 
-/// BGSAVE: starts a snapshot on a thread of its own; `Err(Busy)` when one runs.
+/// BGSAVE: starts a snapshot on a thread of its own; `Err(Busy)` when one
+/// runs, `Err(RewriteRunning)` during an AOF rewrite.
 pub fn bgsave(srv: &Arc<Server>) -> Result<(), SaveError> {
     let p = &srv.persist;
-    if !claim(p) {
-        return Err(SaveError::Busy);
-    }
+    claim(srv)?;
     p.bgsave_in_progress.store(true, Ordering::Relaxed);
     p.scheduled.store(false, Ordering::Relaxed);
     p.last_try_ms
@@ -282,9 +308,9 @@ pub fn bgsave(srv: &Arc<Server>) -> Result<(), SaveError> {
 /// A save on the way out: waits for a running BGSAVE (Redis kills its child;
 /// here the thread's snapshot is simply let finish), then saves.
 pub fn save_for_shutdown(srv: &Server) -> Result<Report, SaveError> {
-    let p = &srv.persist;
-    while !claim(p) {
-        // Not synchronisation with a test: the running save ends by itself.
+    while claim(srv).is_err() {
+        // Not synchronisation with a test: the running save or rewrite ends
+        // by itself.
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     tracing::info!("saving the final RDB snapshot before exiting");
@@ -317,7 +343,10 @@ pub fn save_points(srv: &Server) -> Vec<(i64, u64)> {
 /// Called by the cron: starts a scheduled BGSAVE, or one a `save` rule asks for.
 pub fn cron(srv: &Arc<Server>, now_ms: i64) {
     let p = &srv.persist;
-    if p.in_progress.load(Ordering::Relaxed) || p.loading.load(Ordering::Relaxed) {
+    if p.in_progress.load(Ordering::Relaxed)
+        || p.loading.load(Ordering::Relaxed)
+        || srv.aof.stats.rewrite_in_progress.load(Ordering::Relaxed)
+    {
         return;
     }
     if p.scheduled.load(Ordering::Relaxed) {
@@ -402,10 +431,21 @@ pub fn load_at_start(srv: &Server) -> Result<Option<LoadReport>, RdbError> {
 /// Reads an RDB stream into the keyspace (errors about a key carry offset 0;
 /// the reader replaces it with the key's offset).
 pub fn load_into(srv: &Server, r: impl std::io::Read) -> Result<read::Summary, RdbError> {
+    load_into_with(srv, r, false)
+}
+
+/// [`load_into`], keeping keys already expired when `keep_expired` (an AOF's
+/// RDB preamble: the AOF's later commands ran while those keys lived, and
+/// replay does not expire keys, as Redis's loader does not).
+pub fn load_into_with(
+    srv: &Server,
+    r: impl std::io::Read,
+    keep_expired: bool,
+) -> Result<read::Summary, RdbError> {
     let ks = &srv.keyspace;
     let lim = Limits::from_config(&srv.config);
     let now = crate::util::now_ms();
-    read::load(r, &lim, now, |k: Loaded| {
+    read::load_with(r, &lim, now, keep_expired, |k: Loaded| {
         if k.db >= ks.db_count() {
             return Err(RdbError::Unsupported {
                 offset: 0,

@@ -51,6 +51,18 @@ use super::rdb::{crc64, write};
 use crate::db::snap::StripeHook;
 use crate::db::{Keyspace, Shard, SHARDS};
 
+/// How the stripes are serialised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Redis's RDB format: header and AUX fields, key records, EOF and
+    /// checksum.
+    #[default]
+    Rdb,
+    /// The commands that rebuild each key (`persist::aof::base`), for an AOF
+    /// base written with `aof-use-rdb-preamble no`: no header, no trailer.
+    Commands,
+}
+
 /// What the caller chooses about a snapshot.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -68,6 +80,8 @@ pub struct Options {
     /// Queue budget in bytes (see the module docs); 0 picks one from the
     /// memory in use.
     pub budget: usize,
+    /// RDB, or commands (an AOF base without preamble).
+    pub format: Format,
 }
 
 impl Default for Options {
@@ -79,6 +93,7 @@ impl Default for Options {
             aof_base: false,
             lru_idle: false,
             budget: 0,
+            format: Format::Rdb,
         }
     }
 }
@@ -152,6 +167,7 @@ struct Shared<W> {
     opts: write::Opts,
     now_ms: i64,
     access: AccessMode,
+    format: Format,
     budget: usize,
     queue: Mutex<VecDeque<Vec<u8>>>,
     sink: Mutex<SinkState<W>>,
@@ -160,6 +176,9 @@ struct Shared<W> {
 
 impl<W: Write + Send> Shared<W> {
     fn encode(&self, db: usize, shard: &Shard) -> Vec<u8> {
+        if self.format == Format::Commands {
+            return self.encode_commands(db, shard);
+        }
         let mut out = Vec::new();
         let mut keys = 0u64;
         for e in shard.iter() {
@@ -181,6 +200,24 @@ impl<W: Write + Send> Shared<W> {
             };
             write::key_value(&mut out, e.key(), e.value(), e.expire(), access, self.opts);
             keys += 1;
+        }
+        self.progress.keys.fetch_add(keys, Ordering::Relaxed);
+        out
+    }
+
+    /// [`Format::Commands`]: the stripe's live keys as the commands that
+    /// rebuild them, after a `SELECT`.
+    fn encode_commands(&self, db: usize, shard: &Shard) -> Vec<u8> {
+        let mut out = Vec::new();
+        let live: Vec<_> = shard
+            .iter()
+            .filter(|e| !e.is_expired(self.now_ms))
+            .collect();
+        let keys = live.len() as u64;
+        if keys > 0 {
+            // Writing to a Vec cannot fail.
+            let _ =
+                crate::persist::aof::base::write_base(&mut out, live.iter().map(|e| (db, &**e)));
         }
         self.progress.keys.fetch_add(keys, Ordering::Relaxed);
         out
@@ -273,6 +310,7 @@ pub fn run_with_aux<W: Write + Send + 'static>(
     } else {
         AccessMode::None
     };
+    let rdb = opts.format == Format::Rdb;
     let mut aux = write::standard_aux(now_ms, crate::alloc::used_memory() as u64, opts.aof_base);
     aux.extend(opts.extra_aux.iter().cloned());
     progress
@@ -284,6 +322,7 @@ pub fn run_with_aux<W: Write + Send + 'static>(
         },
         now_ms,
         access,
+        format: opts.format,
         budget: if opts.budget == 0 {
             default_budget()
         } else {
@@ -300,11 +339,14 @@ pub fn run_with_aux<W: Write + Send + 'static>(
     // The header is written before any chunk: it is queued while every
     // stripe is still held (no chunk exists yet), and chunks only reach the
     // sink after the queue is drained.
+    // A command-format snapshot (an AOF base) has neither header nor trailer.
     let started_hook = || {
         aux.extend(at_start());
-        let mut header = Vec::new();
-        write::header(&mut header, &aux);
-        shared.deliver(header);
+        if rdb {
+            let mut header = Vec::new();
+            write::header(&mut header, &aux);
+            shared.deliver(header);
+        }
     };
     if !ks.begin_snapshot(shared.clone(), started_hook) {
         return Err(SnapshotError::Busy);
@@ -332,7 +374,9 @@ pub fn run_with_aux<W: Write + Send + 'static>(
         return Err(e.into());
     }
     let mut trailer = Vec::new();
-    write::trailer(s.crc, &mut trailer);
+    if rdb {
+        write::trailer(s.crc, &mut trailer);
+    }
     // The trailer's checksum covers its EOF byte, not itself.
     let crc = s.crc.take();
     s.write(&trailer, &progress);

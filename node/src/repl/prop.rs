@@ -137,8 +137,6 @@ pub fn call(
     }
     let set = crate::server::multi::command_footprint(srv, ctx.client.db, spec, args);
     srv.keyspace.with_held(&set, || {
-        // A running AOF rewrite serialises these stripes before they change.
-        crate::persist::aof::rewrite::before_write(srv, &set);
         let r = handler(ctx);
         if r.is_ok() {
             let prop = &mut ctx.prop;

@@ -73,6 +73,7 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
                     srv.evictor.cron(&srv, now);
                 }
                 crate::persist::save::cron(&srv, crate::util::now_ms());
+                crate::persist::aof::schedule::cron(&srv, crate::util::now_ms());
                 // Streams expired or evicted here: their XREADGROUP clients
                 // are answered now, not at the next command of this thread.
                 super::blocking::handle_ready_keys(&srv);

@@ -280,10 +280,6 @@ pub fn exec(
     }
     let set = footprint(srv, client, &q);
     srv.keyspace.with_held(&set, || {
-        if srv.keyspace.log.active() {
-            // A running AOF rewrite serialises these stripes before they change.
-            crate::persist::aof::rewrite::before_write(srv, &set);
-        }
         if watch_failed(srv, client, now_ms) {
             out.null_array();
             return;

@@ -3,9 +3,9 @@
 //! 64 items per command, a `PEXPIREAT` after a key with a TTL, streams with
 //! their ID state, groups, consumers and pending entries).
 //!
-//! [`write_base`] takes a consistent iteration of `(db, entry)` (any source: the
-//! interim per-stripe capture of `rewrite.rs` now, the snapshot engine of
-//! `persist::snapshot` later) and only serialises.
+//! [`write_base`] takes a consistent iteration of `(db, entry)` and only
+//! serialises: the snapshot engine of `persist::snapshot` calls it per stripe
+//! for a base written with `aof-use-rdb-preamble no` (`Format::Commands`).
 
 use crate::db::entry::{Entry, ValueRef};
 use crate::db::types::Object;

@@ -1,5 +1,6 @@
 //! `BGREWRITEAOF`, the AOF's one command.
 
+use super::schedule::Started;
 use crate::cmd::flags::*;
 use crate::cmd::{err, Args, CmdResult, CommandSpec, Ctx};
 
@@ -19,19 +20,27 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 
 /// `BGREWRITEAOF`
 ///
-/// Replies `+Background append only file rewriting started`, or
-/// `-ERR Background append only file rewriting already in progress`. The
-/// rewrite runs on its own thread (`rewrite.rs`); INFO persistence reports it.
+/// Replies `+Background append only file rewriting started`;
+/// `+Background append only file rewriting scheduled` while a save runs (the
+/// cron starts it when the save ends: one snapshot at a time);
+/// `-ERR Background append only file rewriting already in progress` while a
+/// rewrite runs. The rewrite runs on its own thread (`rewrite.rs`); INFO
+/// persistence reports it.
 fn bgrewriteaof(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let Some(srv) = ctx.srv.me() else {
         return err("ERR server is not running");
     };
-    match super::rewrite::start_background(srv, false) {
-        Ok(()) => {
+    match super::schedule::request(&srv) {
+        Ok(Started::Now) => {
             ctx.out
                 .simple("Background append only file rewriting started");
             Ok(())
         }
-        Err(e) => err(e),
+        Ok(Started::Scheduled) => {
+            ctx.out
+                .simple("Background append only file rewriting scheduled");
+            Ok(())
+        }
+        Err(e) => Err(e.to_string().into()),
     }
 }

@@ -1,7 +1,11 @@
 //! Replaying the AOF at start-up, before any client is accepted.
 //!
-//! Each file of the manifest (base, then incr files in order) is read as a
-//! stream of RESP multi-bulk commands and executed through the real command
+//! A file that starts with `REDIS` (an RDB-format base, `aof-use-rdb-preamble
+//! yes`, as redis-server writes it too) is read with the RDB reader
+//! (`persist::save::load_into`), then whatever follows its checksum as
+//! commands, as Redis's loader does. Each file of the manifest (base, then
+//! incr files in order) is otherwise read as a stream of RESP multi-bulk
+//! commands and executed through the real command
 //! path (`server::exec::execute`) by a pseudo-client, while the propagation
 //! log is still inactive (nothing is re-propagated). As Redis does:
 //! - a file that ends in the middle of a command (a crash mid-write) is
@@ -16,7 +20,7 @@
 //! read in pieces as the bytes arrive.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,8 +46,12 @@ pub enum LoadError {
     },
     #[error("the append only file {file} is truncated at byte offset {offset} (aof-load-truncated is no, or it is not the last file)")]
     Truncated { file: PathBuf, offset: u64 },
-    #[error("{file}: RDB-preamble base not supported yet")]
-    RdbPreamble { file: PathBuf },
+    #[error("loading the RDB preamble of {file}: {source}")]
+    Rdb {
+        file: PathBuf,
+        #[source]
+        source: crate::persist::rdb::RdbError,
+    },
 }
 
 /// One step of the reader.
@@ -148,10 +156,20 @@ fn header(line: &[u8], prefix: u8) -> Option<i64> {
     crate::util::parse_i64_strict(body)
 }
 
+/// Whether `f` starts with the RDB magic `REDIS`; leaves `f` at its start.
+fn has_rdb_magic(f: &mut File) -> std::io::Result<bool> {
+    let mut magic = Vec::with_capacity(5);
+    Read::by_ref(f).take(5).read_to_end(&mut magic)?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(magic == b"REDIS")
+}
+
 /// Totals of one load, for the log line.
 #[derive(Default, Debug)]
 pub struct Loaded {
     pub commands: u64,
+    /// Keys read from RDB preambles.
+    pub rdb_keys: u64,
     pub errors: u64,
     pub truncated: bool,
 }
@@ -202,17 +220,29 @@ impl<'a> Loader<'a> {
             file: path.to_path_buf(),
             source,
         };
-        let f = File::open(path).map_err(io)?;
+        let mut f = File::open(path).map_err(io)?;
+        let start = if has_rdb_magic(&mut f).map_err(io)? {
+            let sum = crate::persist::save::load_into_with(
+                self.srv,
+                BufReader::with_capacity(1 << 20, &f),
+                true,
+            )
+            .map_err(|source| LoadError::Rdb {
+                file: path.to_path_buf(),
+                source,
+            })?;
+            tracing::info!(file = %path.display(), keys = sum.keys, "loaded the RDB preamble of the AOF");
+            total.rdb_keys += sum.keys;
+            sum.end_offset
+        } else {
+            0
+        };
+        f.seek(SeekFrom::Start(start)).map_err(io)?;
         let mut r = Reader {
             r: BufReader::with_capacity(1 << 20, f),
-            pos: 0,
+            pos: start,
             max_bulk: self.hot.max_bulk_len.max(0) as usize,
         };
-        if r.r.fill_buf().map_err(io)?.starts_with(b"REDIS") {
-            return Err(LoadError::RdbPreamble {
-                file: path.to_path_buf(),
-            });
-        }
         self.client.select(0);
         // Offset of the MULTI of an open transaction.
         let mut multi_at: Option<u64> = None;

@@ -23,20 +23,24 @@
 //! or the log takes the file lock.
 //!
 //! # Files
-//! [`manifest`] formats and parses the manifest; [`load`] replays at start;
-//! [`base`] serialises keys as commands; [`rewrite`] is BGREWRITEAOF (also used
-//! to turn the AOF on at run time, as Redis does).
+//! [`manifest`] formats and parses the manifest; [`load`] replays at start
+//! (an RDB-format base with the RDB reader, then commands); [`base`]
+//! serialises keys as commands; [`rewrite`] is BGREWRITEAOF (also used to
+//! turn the AOF on at run time, as Redis does), a snapshot of the engine of
+//! `persist::snapshot`; [`schedule`] decides when rewrites run (BGREWRITEAOF,
+//! scheduled and automatic rewrites, one snapshot at a time with BGSAVE).
 
 pub mod base;
 pub mod cmd;
 pub mod load;
 pub mod manifest;
 pub mod rewrite;
+pub mod schedule;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -117,9 +121,8 @@ pub struct Aof {
     synced: AtomicU64,
     stop: Arc<AtomicBool>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// A rewrite is capturing stripes (`rewrite.rs`); gates `capture`.
-    capturing: AtomicBool,
-    capture: Mutex<Option<Arc<rewrite::Capture>>>,
+    /// Asks the running rewrite to stop (its base sink fails from then on).
+    cancel: Arc<AtomicBool>,
     pub stats: Stats,
 }
 
@@ -135,7 +138,13 @@ pub struct Stats {
     pub last_write_failed: AtomicBool,
     pub delayed_fsync: AtomicU64,
     pub current_size: AtomicU64,
+    /// Redis's `aof_rewrite_base_size`: the base file's size after a load,
+    /// the whole set's after a rewrite (the automatic rewrite's reference).
     pub base_size: AtomicU64,
+    /// Peak bytes queued by the last rewrite's snapshot (`aof_last_cow_size`).
+    pub last_cow: AtomicUsize,
+    /// Back-off after repeated failures (`schedule.rs`).
+    pub(crate) limit: Mutex<schedule::Limit>,
 }
 
 impl Default for Stats {
@@ -153,6 +162,8 @@ impl Default for Stats {
             delayed_fsync: Default::default(),
             current_size: Default::default(),
             base_size: Default::default(),
+            last_cow: Default::default(),
+            limit: Default::default(),
         }
     }
 }
@@ -339,9 +350,22 @@ impl Aof {
         }
     }
 
-    /// Turns the AOF off: detaches from the log, writes and fsyncs what is
-    /// pending, closes the files.
+    /// Turns the AOF off: stops a running rewrite (as Redis kills its child)
+    /// and waits for it, then [`Aof::close`]s.
     pub fn turn_off(&self, srv: &Server) {
+        if self.stats.rewrite_in_progress.load(Ordering::Acquire) {
+            self.cancel.store(true, Ordering::Release);
+            while self.stats.rewrite_in_progress.load(Ordering::Acquire) {
+                // The cancelled rewrite stops at its next stripe.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        self.close(srv);
+    }
+
+    /// Detaches from the log, writes and fsyncs what is pending, closes the
+    /// files.
+    pub(crate) fn close(&self, srv: &Server) {
         if let Some(id) = self.consumer.lock().take() {
             srv.keyspace.log.detach(id);
         }
@@ -384,11 +408,11 @@ impl Files {
         })
     }
 
-    /// Replaces the incr file being appended to.
-    pub(crate) fn switch_incr(&mut self, incr: File) -> std::io::Result<()> {
-        self.sync_handle = Arc::new(incr.try_clone()?);
+    /// Replaces the incr file being appended to (`sync_handle` is a
+    /// duplicate of `incr`, made beforehand so that this cannot fail).
+    pub(crate) fn switch_incr(&mut self, incr: File, sync_handle: Arc<File>) {
+        self.sync_handle = sync_handle;
         self.incr = incr;
-        Ok(())
     }
 }
 
@@ -420,6 +444,7 @@ pub fn start(srv: &Arc<Server>) -> anyhow::Result<()> {
     let loaded = load::replay(srv, &files, srv.config.get_bool("aof-load-truncated"))?;
     tracing::info!(
         commands = loaded.commands,
+        rdb_keys = loaded.rdb_keys,
         errors = loaded.errors,
         truncated = loaded.truncated,
         keys = srv.keyspace.total_keys(),
@@ -457,13 +482,29 @@ pub fn config_changed(srv: &Arc<Server>) {
     srv.aof
         .set_fsync_policy(Fsync::parse(&srv.config.get("appendfsync")));
     let want = srv.config.get_bool("appendonly");
-    if want && !srv.aof.is_on() && !srv.aof.stats.rewrite_in_progress.load(Ordering::Relaxed) {
-        // As Redis: turning the AOF on writes a base from the current data.
-        if let Err(e) = rewrite::start_background(srv.clone(), true) {
-            tracing::warn!(error = %e, "could not turn the AOF on");
+    if want && !srv.aof.is_on() {
+        // As Redis: turning the AOF on writes a base from the current data
+        // (scheduled while a save or another rewrite runs).
+        match schedule::request(srv) {
+            Ok(_) => {}
+            Err(schedule::Refused::AlreadyRunning) => {
+                // A rewrite of the AOF while it was off: the one that turns
+                // it on follows.
+                srv.aof
+                    .stats
+                    .rewrite_scheduled
+                    .store(true, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not turn the AOF on"),
         }
-    } else if !want && srv.aof.is_on() {
+    } else if !want
+        && (srv.aof.is_on() || srv.aof.stats.rewrite_in_progress.load(Ordering::Acquire))
+    {
         srv.aof.turn_off(srv);
+        srv.aof
+            .stats
+            .rewrite_scheduled
+            .store(false, Ordering::Relaxed);
     }
 }
 
@@ -471,7 +512,11 @@ pub fn config_changed(srv: &Arc<Server>) {
 pub fn info(srv: &Server, s: &mut crate::cmd::server::info::Section) {
     let a = &srv.aof;
     let st = &a.stats;
-    s.kv("aof_enabled", a.is_on() as u8);
+    // Redis prints 1 from CONFIG SET appendonly yes on (AOF_WAIT_REWRITE).
+    s.kv(
+        "aof_enabled",
+        (a.is_on() || srv.config.get_bool("appendonly")) as u8,
+    );
     s.kv(
         "aof_rewrite_in_progress",
         st.rewrite_in_progress.load(Ordering::Relaxed) as u8,
@@ -511,7 +556,7 @@ pub fn info(srv: &Server, s: &mut crate::cmd::server::info::Section) {
             "ok"
         },
     );
-    s.kv("aof_last_cow_size", 0);
+    s.kv("aof_last_cow_size", st.last_cow.load(Ordering::Relaxed));
     s.kv("module_fork_in_progress", 0);
     s.kv("module_fork_last_cow_size", 0);
     if a.is_on() {

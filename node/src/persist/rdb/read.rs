@@ -20,6 +20,9 @@ pub struct Summary {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     pub keys: u64,
     pub expired_skipped: u64,
+    /// Bytes read, up to and including the checksum after `EOF` (an AOF base
+    /// may go on with commands after its RDB preamble).
+    pub end_offset: u64,
 }
 
 /// One key read from a file.
@@ -40,6 +43,19 @@ pub fn load<R: Read>(
     r: R,
     lim: &Limits,
     now_ms: i64,
+    sink: impl FnMut(Loaded) -> Result<(), RdbError>,
+) -> Result<Summary, RdbError> {
+    load_with(r, lim, now_ms, false, sink)
+}
+
+/// [`load`], or with `keep_expired` handing expired keys to `sink` too: an
+/// AOF's RDB preamble, whose later commands may still read those keys (Redis
+/// loads a preamble with `RDBFLAGS_AOF_PREAMBLE`, which keeps them).
+pub fn load_with<R: Read>(
+    r: R,
+    lim: &Limits,
+    now_ms: i64,
+    keep_expired: bool,
     mut sink: impl FnMut(Loaded) -> Result<(), RdbError>,
 ) -> Result<Summary, RdbError> {
     let mut inp = Input::new(r);
@@ -112,6 +128,7 @@ pub fn load<R: Read>(
                         ));
                     }
                 }
+                sum.end_offset = inp.offset();
                 return Ok(sum);
             }
             _ => {}
@@ -120,7 +137,7 @@ pub fn load<R: Read>(
         let value = read_value(&mut inp, t, lim, now_ms)?;
         let exp = expire.take();
         let (i, f) = (idle.take(), freq.take());
-        if exp.is_some_and(|at| at <= now_ms) {
+        if !keep_expired && exp.is_some_and(|at| at <= now_ms) {
             sum.expired_skipped += 1;
             continue;
         }
