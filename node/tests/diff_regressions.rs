@@ -151,3 +151,18 @@ fn errors_trim_trailing_newlines_of_echoed_arguments() {
     assert_eq!(t[0], "-ERR Unsupported option ZZ\r\n");
     assert_eq!(t[1], "-ERR Unsupported option Z Z\r\n");
 }
+
+/// Arguments echoed in errors stop at their first NUL, as C strings in
+/// Redis's `%s` (seed 99039 of the differential test found XCLAIM's).
+#[test]
+fn echoed_arguments_stop_at_nul() {
+    let t = same_as_redis(&[
+        &["XADD", "xs", "1-1", "f", "v"],
+        &["XGROUP", "CREATE", "xs", "g1", "0"],
+        &["XCLAIM", "xs", "g1", "c1", "0", "1-1", "FORCE", "a\0b"],
+        &["OBJECT", "a\0b"],
+        &["CLIENT", "x\0y"],
+    ]);
+    assert_eq!(t[2], "-ERR Unrecognized XCLAIM option 'a'\r\n");
+    assert_eq!(t[3], "-ERR unknown subcommand 'a'. Try OBJECT HELP.\r\n");
+}

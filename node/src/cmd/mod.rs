@@ -138,11 +138,18 @@ pub fn arity_error(name: &str) -> CmdError {
     format!("ERR wrong number of arguments for '{name}' command").into()
 }
 
+/// The first `max` bytes of `b` up to its first NUL: how Redis's `%.Ns`
+/// prints an argument in an error.
+pub fn c_prefix(b: &[u8], max: usize) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    &b[..end.min(max)]
+}
+
 /// The unknown-subcommand error, as Redis words it.
 pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
     format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        String::from_utf8_lossy(c_prefix(sub, 128)),
         container.to_ascii_uppercase()
     )
     .into()
@@ -347,23 +354,19 @@ pub fn arity_ok(arity: i32, argc: usize) -> bool {
 /// sequence is never split (invalid UTF-8 shows as U+FFFD where Redis sends the
 /// raw bytes).
 pub fn unknown_command(args: &Args) -> CmdError {
-    fn cstr(b: &[u8], max: usize) -> &[u8] {
-        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-        &b[..end.min(max)]
-    }
     let mut quoted: Vec<u8> = Vec::new();
     for i in 1..args.len() {
         if quoted.len() >= 128 {
             break;
         }
-        let a = cstr(args.get(i), 128 - quoted.len());
+        let a = c_prefix(args.get(i), 128 - quoted.len());
         quoted.push(b'\'');
         quoted.extend_from_slice(a);
         quoted.extend_from_slice(b"' ");
     }
     format!(
         "ERR unknown command '{}', with args beginning with: {}",
-        String::from_utf8_lossy(cstr(args.get(0), 128)),
+        String::from_utf8_lossy(c_prefix(args.get(0), 128)),
         String::from_utf8_lossy(&quoted)
     )
     .into()

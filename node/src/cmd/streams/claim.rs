@@ -70,7 +70,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         } else {
             return err(format!(
                 "ERR Unrecognized XCLAIM option '{}'",
-                String::from_utf8_lossy(args.get(j))
+                super::c_str(args.get(j))
             ));
         }
         j += 1;

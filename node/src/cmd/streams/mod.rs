@@ -198,8 +198,7 @@ pub(crate) fn write_entries<'a>(ctx: &mut Ctx, entries: impl Iterator<Item = Raw
 
 /// Redis prints names in errors as C strings.
 pub(crate) fn c_str(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end])
+    String::from_utf8_lossy(crate::cmd::c_prefix(b, b.len()))
 }
 
 /// `NOGROUP No such key '<key>' or consumer group '<group>'`
@@ -226,7 +225,7 @@ pub(crate) fn no_group(key: &[u8], group: &[u8]) -> CmdError {
 pub(crate) fn subcommand_syntax(sub: &[u8], container: &str) -> CmdError {
     format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        String::from_utf8_lossy(crate::cmd::c_prefix(sub, 128)),
         container
     )
     .into()
