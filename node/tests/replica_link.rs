@@ -4,41 +4,26 @@
 //! (WAIT), READONLY / MASTERDOWN, promotion, /readyz, the empty-dataset
 //! safety rule, and no active expiry on a replica.
 //!
-//! The full-sync loader is the discard loader until the RDB reader is wired
-//! in, so each test writes its data on the primary after the sync.
+//! Full syncs load the primary's snapshot with the RDB reader
+//! (`full_sync_loads_the_primary_dataset`); most tests write their data after
+//! the sync so that they exercise the stream.
 
 mod common;
 mod rawresp;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{conn_on, info, wait_until_for, Server};
 use rawresp::Raw;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Polls `f` until it holds or the deadline passes.
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for: {what}");
-}
-
-fn info(port: u16, section: &str) -> HashMap<String, String> {
-    let mut c = conn_on(port);
-    let text: String = redis::cmd("INFO").arg(section).query(&mut c).unwrap();
-    text.lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
+    wait_until_for(what, DEADLINE, &mut f)
 }
 
 fn field(port: u16, name: &str) -> String {
@@ -69,13 +54,6 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
 
 fn http_port(node: &Server) -> u16 {
     info(node.port, "server")["http_port"].parse().unwrap()
-}
-
-fn conn_on(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
 }
 
 /// A diskless redis-server primary (the fastest to sync).

@@ -6,47 +6,20 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{conn_on, info, wait_until_for, Server};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Polls `f` until it holds or the deadline passes.
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     wait_until_for(what, DEADLINE, &mut f)
-}
-
-fn wait_until_for(what: &str, limit: Duration, f: &mut impl FnMut() -> bool) {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for: {what}");
-}
-
-fn conn_on(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
-}
-
-fn info(port: u16, section: &str) -> HashMap<String, String> {
-    let mut c = conn_on(port);
-    let text: String = redis::cmd("INFO").arg(section).query(&mut c).unwrap();
-    text.lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
 }
 
 fn field(port: u16, section: &str, name: &str) -> String {

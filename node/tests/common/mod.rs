@@ -221,3 +221,33 @@ pub fn raw(port: u16, input: &[u8], until: impl Fn(&[u8]) -> bool) -> Vec<u8> {
     }
     out
 }
+
+/// Polls `f` every 20 ms until it holds; panics naming `what` after `limit`.
+pub fn wait_until_for(what: &str, limit: Duration, f: &mut impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A `redis` crate connection to a server on loopback.
+pub fn conn_on(port: u16) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .expect("client")
+        .get_connection()
+        .expect("connection")
+}
+
+/// One INFO section as `field -> value`.
+pub fn info(port: u16, section: &str) -> std::collections::HashMap<String, String> {
+    let mut c = conn_on(port);
+    let text: String = redis::cmd("INFO").arg(section).query(&mut c).expect("INFO");
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
