@@ -55,6 +55,15 @@ fn run(srv: Arc<Server>, generation: u64, master: Master) {
         let mut reached_stream = false;
         let result = session(&srv, generation, &master, &mut reached_stream);
         let stale = srv.repl.generation() != generation;
+        if let (false, Err(e)) = (stale, &result) {
+            // A failing-over primary whose target did not take over is a
+            // primary again (repl::failover); that ends this link.
+            crate::repl::failover::on_link_failed(
+                &srv,
+                &format!("Failover target link failed: {e}"),
+            );
+        }
+        let stale = srv.repl.generation() != generation;
         let wait = match &result {
             _ if stale => return,
             Ok(()) => BACKOFF_MIN,
@@ -161,6 +170,7 @@ fn session(
         &mut conn,
         history.as_ref().map(|(id, o)| (id.as_str(), *o)),
     )?;
+    crate::repl::failover::on_psync_answered(srv);
     match reply {
         Psync::Full { replid, offset } => {
             tracing::info!(master_replid = %replid, offset, "full resync from the primary");
