@@ -324,6 +324,7 @@ fn errors_abort_and_timeout_side_by_side_with_redis() {
     // The replica's port differs between the two pairs: compare shapes.
     let theirs = error_script(&rp, &rr);
     let ours = error_script(&kp, &kr);
+    eprintln!("redis-server: {theirs:?}");
     assert_eq!(ours, theirs);
     assert!(theirs.iter().any(|l| l == "waiting-for-sync"), "{theirs:?}");
     assert!(theirs.iter().any(|l| l == "held write done: false"));
@@ -368,4 +369,76 @@ fn redis_primary_fails_over_to_a_kcache_replica() {
     };
     let r = kcache_replica(p.port);
     cross_failover(&p, &r);
+}
+
+/// FORCE: after the timeout the hand-over goes ahead though the target never
+/// acknowledged (it was stopped); the roles swap once it runs again.
+#[test]
+fn force_fails_over_after_the_timeout() {
+    let p = Server::start(&[]);
+    let r = kcache_replica(p.port);
+    wait_until("replica linked", || link_up(r.port));
+    signal(r.pid(), "-STOP");
+    assert_eq!(cmd(p.port, &["SET", "k", "v"]), "ok");
+    let rp = r.port.to_string();
+    assert_eq!(
+        cmd(
+            p.port,
+            &[
+                "FAILOVER",
+                "TO",
+                "127.0.0.1",
+                &rp,
+                "TIMEOUT",
+                "200",
+                "FORCE"
+            ]
+        ),
+        "ok"
+    );
+    assert_eq!(failover_state(p.port), "waiting-for-sync");
+    wait_until("failover in progress", || {
+        failover_state(p.port) == "failover-in-progress"
+    });
+    assert_eq!(role(p.port), "slave");
+    signal(r.pid(), "-CONT");
+    wait_until("roles swapped", || {
+        role(r.port) == "master" && link_up(p.port) && failover_state(p.port) == "no-failover"
+    });
+    assert_eq!(cmd(r.port, &["GET", "k"]), "bulk-string('\"v\"')");
+}
+
+/// A target that dies during the hand-over: the failover is aborted and the
+/// old primary is a primary again, taking writes.
+#[test]
+fn a_dead_target_aborts_the_hand_over() {
+    let p = Server::start(&[]);
+    let mut r = kcache_replica(p.port);
+    wait_until("replica linked", || link_up(r.port));
+    signal(r.pid(), "-STOP");
+    assert_eq!(cmd(p.port, &["SET", "k", "v"]), "ok");
+    let rp = r.port.to_string();
+    assert_eq!(
+        cmd(
+            p.port,
+            &[
+                "FAILOVER",
+                "TO",
+                "127.0.0.1",
+                &rp,
+                "TIMEOUT",
+                "100",
+                "FORCE"
+            ]
+        ),
+        "ok"
+    );
+    wait_until("failover in progress", || {
+        failover_state(p.port) == "failover-in-progress"
+    });
+    r.kill9();
+    wait_until("failover aborted", || {
+        failover_state(p.port) == "no-failover" && role(p.port) == "master"
+    });
+    assert_eq!(cmd(p.port, &["SET", "after", "1"]), "ok");
 }
