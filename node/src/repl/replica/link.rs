@@ -170,6 +170,9 @@ fn session(
         &mut conn,
         history.as_ref().map(|(id, o)| (id.as_str(), *o)),
     )?;
+    // A failover we started chose this primary: its full sync (FORCE with a
+    // target behind us) is taken even when empty, as Redis does.
+    let failing_over = crate::repl::failover::in_progress(srv);
     crate::repl::failover::on_psync_answered(srv);
     match reply {
         Psync::Full { replid, offset } => {
@@ -181,7 +184,9 @@ fn session(
                     read: 0,
                     last_io: Instant::now(),
                 });
-                replid == inner.replid || (replid == inner.replid2 && replid != NO_REPLID)
+                failing_over
+                    || replid == inner.replid
+                    || (replid == inner.replid2 && replid != NO_REPLID)
             })?;
             let started = Instant::now();
             let info = super::sync::full_sync(srv, &mut conn, &replid, known)?;
