@@ -303,6 +303,8 @@ fn error_script(p: &Server, r: &Server) -> Vec<String> {
     run(p.port, &["SET", "before", "1"]);
     run(p.port, &["FAILOVER", "TIMEOUT", "60000"]);
     run(p.port, &["FAILOVER"]);
+    run(p.port, &["REPLICAOF", "NO", "ONE"]);
+    run(p.port, &["REPLICAOF", "127.0.0.1", &rp]);
     out.push(failover_state(p.port));
     // A write is held meanwhile; reads go on.
     let port = p.port;

@@ -17,11 +17,15 @@ use crate::repl::replica::{self, report::Role, state::Master, SetMaster};
 /// `+OK` (also on a primary). Same in RESP2 and RESP3.
 ///
 /// Errors: `-ERR Invalid master port` (not an integer in 0..65535),
-/// `-ERR REPLICAOF not allowed in cluster mode.`, and for the master link's
+/// `-ERR REPLICAOF not allowed in cluster mode.`, `-ERR REPLICAOF not
+/// allowed while failing over.` (during FAILOVER), and for the master link's
 /// own pseudo-client `-ERR Command is not valid when client is a replica.`
 pub fn replicaof(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if ctx.srv.config.get_bool("cluster-enabled") {
         return err("ERR REPLICAOF not allowed in cluster mode.");
+    }
+    if ctx.srv.primary.failover.state() != crate::repl::failover::State::None {
+        return err("ERR REPLICAOF not allowed while failing over.");
     }
     if ctx.client.master_link {
         // Changing the role from inside the link would wait on itself.
