@@ -471,3 +471,36 @@ fn a_dead_target_aborts_the_hand_over() {
     });
     assert_eq!(cmd(p.port, &["SET", "after", "1"]), "ok");
 }
+
+/// While a failover waits, reads do not delete expired keys (a propagated
+/// DEL would move the offset the target must reach); they still read as
+/// missing, and are deleted once it is over.
+#[test]
+fn expired_keys_stay_while_failing_over() {
+    let p = Server::start(&[]);
+    let r = kcache_replica(p.port);
+    wait_until("replica online", || online(p.port, r.port));
+    assert_eq!(cmd(p.port, &["SET", "k", "v", "PX", "800"]), "ok");
+    wait_caught_up(p.port, r.port);
+    signal(r.pid(), "-STOP");
+    // A write the stopped replica cannot acknowledge keeps the failover waiting.
+    assert_eq!(cmd(p.port, &["SET", "other", "1"]), "ok");
+    assert_eq!(cmd(p.port, &["FAILOVER", "TIMEOUT", "60000"]), "ok");
+    assert_eq!(
+        cmd(p.port, &["PTTL", "k"]).len(),
+        "int(800)".len(),
+        "k expired too soon"
+    );
+    wait_until("k expired", || cmd(p.port, &["GET", "k"]) == "nil");
+    assert_eq!(cmd(p.port, &["GET", "k"]), "nil");
+    assert_eq!(num(p.port, "stats", "expired_keys"), 0);
+    // CLIENT UNPAUSE does not end FAILOVER's pause or its freeze.
+    assert_eq!(cmd(p.port, &["CLIENT", "UNPAUSE"]), "ok");
+    assert_eq!(cmd(p.port, &["GET", "k"]), "nil");
+    assert_eq!(num(p.port, "stats", "expired_keys"), 0);
+    assert_eq!(failover_state(p.port), "waiting-for-sync");
+    assert_eq!(cmd(p.port, &["FAILOVER", "ABORT"]), "ok");
+    assert_eq!(cmd(p.port, &["GET", "k"]), "nil");
+    wait_until("k deleted", || num(p.port, "stats", "expired_keys") == 1);
+    signal(r.pid(), "-CONT");
+}
