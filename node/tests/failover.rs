@@ -504,3 +504,40 @@ fn expired_keys_stay_while_failing_over() {
     wait_until("k deleted", || num(p.port, "stats", "expired_keys") == 1);
     signal(r.pid(), "-CONT");
 }
+
+/// FAILOVER ABORT during the hand-over: the node is a primary again (a new
+/// replication id, the old one kept as replid2) and takes writes.
+#[test]
+fn abort_during_the_hand_over_restores_the_primary() {
+    let p = Server::start(&[]);
+    let r = kcache_replica(p.port);
+    wait_until("replica online", || online(p.port, r.port));
+    let replid = field(p.port, "replication", "master_replid");
+    signal(r.pid(), "-STOP");
+    assert_eq!(cmd(p.port, &["SET", "k", "v"]), "ok");
+    let rp = r.port.to_string();
+    let args = [
+        "FAILOVER",
+        "TO",
+        "127.0.0.1",
+        &rp,
+        "TIMEOUT",
+        "100",
+        "FORCE",
+    ];
+    assert_eq!(cmd(p.port, &args), "ok");
+    wait_until("failover in progress", || {
+        failover_state(p.port) == "failover-in-progress"
+    });
+    assert_eq!(role(p.port), "slave");
+    assert_eq!(cmd(p.port, &["FAILOVER", "ABORT"]), "ok");
+    assert_eq!(role(p.port), "master");
+    assert_eq!(failover_state(p.port), "no-failover");
+    assert_eq!(field(p.port, "replication", "master_replid2"), replid);
+    assert_eq!(cmd(p.port, &["SET", "after", "1"]), "ok");
+    signal(r.pid(), "-CONT");
+    // The replica comes back to the primary it never left and resumes.
+    wait_until("replica back", || online(p.port, r.port));
+    wait_caught_up(p.port, r.port);
+    assert_eq!(cmd(r.port, &["GET", "after"]), "bulk-string('\"1\"')");
+}
