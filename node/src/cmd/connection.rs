@@ -443,7 +443,10 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
         b"unpause" => {
             check(argc == 2, "unpause")?;
             ctx.srv.pause.unpause();
-            ctx.srv.keyspace.freeze_expiry_until(0);
+            // FAILOVER's pause (not ended by UNPAUSE) keeps keys frozen.
+            if !ctx.srv.pause.maybe_on() {
+                ctx.srv.keyspace.freeze_expiry_until(0);
+            }
             // Every loop re-runs its held clients now, not at its next timeout.
             for w in ctx.srv.workers.get().into_iter().flatten() {
                 if let Err(e) = w.waker.wake() {

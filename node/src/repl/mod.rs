@@ -13,6 +13,7 @@
 //! - [`rewrite`]: helpers that build the deterministic forms of time-relative
 //!   and random commands (absolute expiry times, `SET ... KEEPTTL`, ...).
 
+pub mod failover;
 pub mod log;
 pub mod primary;
 pub mod prop;

@@ -22,8 +22,12 @@
 //! `ALL` that then meets a `WRITE` pause waits on if its command is a write.
 //!
 //! Cost when no pause is on: one relaxed load per request.
+//!
+//! FAILOVER holds writes too, with a pause of its own (`failover`): as in
+//! Redis 7.0 it has no deadline and CLIENT UNPAUSE does not end it; the mode
+//! in force is the stronger of the two.
 
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 
 use crate::cmd::{flags, CommandSpec};
 
@@ -42,12 +46,23 @@ pub struct Pause {
     mode: AtomicU8,
     /// Unix milliseconds at which the pause ends.
     until_ms: AtomicI64,
+    /// FAILOVER's WRITE pause (no deadline; `repl::failover` ends it).
+    failover: AtomicBool,
 }
 
 impl Pause {
     /// The mode in force at `now_ms` (`Off` once the deadline has passed).
     #[inline]
     pub fn mode(&self, now_ms: i64) -> Mode {
+        let client = self.client_mode(now_ms);
+        if self.failover.load(Ordering::Acquire) {
+            return client.max(Mode::Write);
+        }
+        client
+    }
+
+    /// The CLIENT PAUSE part of the mode.
+    fn client_mode(&self, now_ms: i64) -> Mode {
         let m = self.mode.load(Ordering::Acquire);
         if m == 0 || self.until_ms.load(Ordering::Acquire) <= now_ms {
             return Mode::Off;
@@ -63,18 +78,23 @@ impl Pause {
     /// passed): the cheap check of the request path.
     #[inline]
     pub fn maybe_on(&self) -> bool {
-        self.mode.load(Ordering::Relaxed) != 0
+        self.mode.load(Ordering::Relaxed) != 0 || self.failover.load(Ordering::Relaxed)
+    }
+
+    /// Starts or ends FAILOVER's write pause.
+    pub fn set_failover(&self, on: bool) {
+        self.failover.store(on, Ordering::Release);
     }
 
     /// The deadline of the pause in force, if any.
     pub fn deadline(&self, now_ms: i64) -> Option<i64> {
-        (self.mode(now_ms) != Mode::Off).then(|| self.until_ms.load(Ordering::Acquire))
+        (self.client_mode(now_ms) != Mode::Off).then(|| self.until_ms.load(Ordering::Acquire))
     }
 
     /// Starts (or extends) a pause until `until_ms`: the longer end and the
     /// stronger mode win.
     pub fn pause(&self, mode: Mode, until_ms: i64, now_ms: i64) {
-        let current = self.mode(now_ms);
+        let current = self.client_mode(now_ms);
         let until = if current == Mode::Off {
             until_ms
         } else {
@@ -133,5 +153,21 @@ mod tests {
         p.unpause();
         assert_eq!(p.mode(1500), Mode::Off);
         assert!(p.keys_may_change(1500));
+    }
+
+    #[test]
+    fn the_failover_pause_has_no_deadline_and_outlives_unpause() {
+        let p = Pause::default();
+        p.set_failover(true);
+        assert!(p.maybe_on());
+        assert_eq!(p.mode(i64::MAX - 1), Mode::Write);
+        assert_eq!(p.deadline(0), None);
+        p.pause(Mode::All, 1000, 0);
+        assert_eq!(p.mode(500), Mode::All);
+        p.unpause();
+        assert_eq!(p.mode(500), Mode::Write);
+        p.set_failover(false);
+        assert_eq!(p.mode(500), Mode::Off);
+        assert!(!p.maybe_on());
     }
 }

@@ -53,7 +53,11 @@ impl Server {
             .arg(&dir)
             .args(args)
             .current_dir(&dir)
-            .env("KCACHE_LOG", "warn")
+            // KCACHE_TEST_LOG=info shows the nodes' logs when debugging a test.
+            .env(
+                "KCACHE_LOG",
+                std::env::var("KCACHE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -97,7 +101,14 @@ impl Server {
             return Err(err_copy.lock().map(|s| s.clone()).unwrap_or_default());
         }
         // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let show = std::env::var("KCACHE_TEST_LOG").is_ok();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if show {
+                    eprintln!("[{port}] {line}");
+                }
+            }
+        });
         Ok(Server {
             child,
             port,

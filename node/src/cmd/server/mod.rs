@@ -231,6 +231,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "An internal command used in replication."
     ),
     cmd!(
+        "failover",
+        -1,
+        ADMIN | NOSCRIPT | STALE,
+        replication::failover,
+        "6.2.0",
+        "Starts a coordinated failover from a server to one of its replicas."
+    ),
+    cmd!(
         "wait",
         3,
         NOSCRIPT,

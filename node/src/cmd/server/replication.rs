@@ -17,11 +17,15 @@ use crate::repl::replica::{self, report::Role, state::Master, SetMaster};
 /// `+OK` (also on a primary). Same in RESP2 and RESP3.
 ///
 /// Errors: `-ERR Invalid master port` (not an integer in 0..65535),
-/// `-ERR REPLICAOF not allowed in cluster mode.`, and for the master link's
+/// `-ERR REPLICAOF not allowed in cluster mode.`, `-ERR REPLICAOF not
+/// allowed while failing over.` (during FAILOVER), and for the master link's
 /// own pseudo-client `-ERR Command is not valid when client is a replica.`
 pub fn replicaof(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if ctx.srv.config.get_bool("cluster-enabled") {
         return err("ERR REPLICAOF not allowed in cluster mode.");
+    }
+    if ctx.srv.primary.failover.state() != crate::repl::failover::State::None {
+        return err("ERR REPLICAOF not allowed while failing over.");
     }
     if ctx.client.master_link {
         // Changing the role from inside the link would wait on itself.
@@ -165,7 +169,33 @@ pub fn replconf(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// and the stream from that offset. An unparsable offset asks for a full
 /// sync. On a replica whose own link is down:
 /// `-NOMASTERLINK Can't SYNC while not connected with my master`.
+///
+/// `PSYNC replicationid offset FAILOVER` (Redis 6.2+, sent by a primary in
+/// FAILOVER): when `replicationid` is this node's own id (it is the
+/// sender's replica), this node first becomes a primary (as REPLICAOF NO
+/// ONE), so the sender resumes as its replica with `+CONTINUE <new id>`;
+/// otherwise `-ERR PSYNC FAILOVER replid must match my replid.`. While this
+/// node is itself failing over: `-NOMASTERLINK Can't SYNC while failing
+/// over`.
 pub fn psync(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if ctx.client.master_link {
+        return err("ERR Command is not valid when client is a replica.");
+    }
+    if args.len() > 3 && args.is(3, "failover") {
+        if args.get(1) != ctx.srv.repl.replid().as_bytes() {
+            return err("ERR PSYNC FAILOVER replid must match my replid.");
+        }
+        if replica::unset_master(ctx.srv) {
+            tracing::info!(
+                client = ctx.client.id,
+                replid = %args.str_lossy(1),
+                "Failover request received for replid, accepting"
+            );
+        }
+    }
+    if ctx.srv.primary.failover.state() != crate::repl::failover::State::None {
+        return err("NOMASTERLINK Can't SYNC while failing over");
+    }
     let offset = crate::util::parse_i64_strict(args.get(2)).unwrap_or(-1);
     let replid = if offset < 0 {
         "?".to_string()
@@ -180,6 +210,9 @@ pub fn psync(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// The pre-PSYNC full sync: the snapshot payload without a `+FULLRESYNC`
 /// line, then the stream.
 pub fn sync(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    if ctx.srv.primary.failover.state() != crate::repl::failover::State::None {
+        return err("NOMASTERLINK Can't SYNC while failing over");
+    }
     request_sync(ctx, SyncRequest::Sync)
 }
 
@@ -194,6 +227,44 @@ fn request_sync(ctx: &mut Ctx, req: SyncRequest) -> CmdResult {
     hs.request = Some(req);
     ctx.client.replica = Some(Box::new(hs));
     Ok(())
+}
+
+/// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]`
+///
+/// Hands the primary role to a replica (see `repl::failover`): replies
+/// `+OK` at once, pauses writes, waits for the target (the `TO` replica, or
+/// any replica, the most caught-up first) to acknowledge the offset, then
+/// becomes its replica with `PSYNC ... FAILOVER`, which makes the target a
+/// primary. `TIMEOUT`: give up after that many milliseconds (writes resume),
+/// or with `FORCE` fail over anyway. `ABORT` stops a failover in progress
+/// (`+OK`). INFO replication's `master_failover_state` shows the progress.
+/// Same replies in RESP2 and RESP3.
+///
+/// Errors (Redis 7.0's): `-ERR syntax error`, `-ERR value is not an integer
+/// or out of range`, `-ERR FAILOVER timeout must be greater than 0`,
+/// `-ERR No failover in progress.`, `-ERR FAILOVER already in progress.`,
+/// `-ERR FAILOVER is not valid when server is a replica.`,
+/// `-ERR FAILOVER requires connected replicas.`, `-ERR FAILOVER with force
+/// option requires both a timeout and target HOST and IP.`, `-ERR FAILOVER
+/// target HOST and PORT is not a replica.`, `-ERR FAILOVER target replica
+/// is not online.`, `-ERR FAILOVER not allowed in cluster mode.`
+pub fn failover(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    use crate::repl::failover as fo;
+    if ctx.srv.config.get_bool("cluster-enabled") {
+        return err("ERR FAILOVER not allowed in cluster mode.");
+    }
+    let result = match fo::parse(args) {
+        Err(e) => Err(e),
+        Ok(None) => fo::abort_cmd(ctx.srv),
+        Ok(Some(req)) => fo::start(ctx.srv, req),
+    };
+    match result {
+        Ok(()) => {
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) => err(e),
+    }
 }
 
 /// `WAIT numreplicas timeout`

@@ -145,6 +145,8 @@ pub struct Primary {
     pub sync_partial_err: AtomicU64,
     /// Clients blocked in WAIT (`wait.rs`).
     pub(crate) waits: Mutex<Vec<Arc<crate::server::blocking::Waiter>>>,
+    /// FAILOVER's state (`repl::failover`).
+    pub failover: crate::repl::failover::Failover,
 }
 
 impl Primary {

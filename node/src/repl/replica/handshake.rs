@@ -1,6 +1,7 @@
 //! The replica's handshake, in Redis 7.0's order: `PING`, `AUTH` when
 //! `masterauth` is set, `REPLCONF listening-port`, `REPLCONF capa eof capa
-//! psync2`, then `PSYNC <replid> <offset+1>` (or `PSYNC ? -1` with no history).
+//! psync2`, then `PSYNC <replid> <offset+1>` (or `PSYNC ? -1` with no history),
+//! with a trailing `FAILOVER` while this node hands its role over.
 
 use super::conn::{Conn, LinkError};
 use crate::server::Server;
@@ -97,7 +98,13 @@ pub fn handshake(
         None => ("?".to_string(), "-1".to_string()),
     };
     tracing::info!(replid = %id, offset = %off, "trying a partial resynchronization");
-    conn.send_command(&[b"PSYNC", id.as_bytes(), off.as_bytes()])?;
+    // A failing-over primary asks its target to take over (repl::failover).
+    if crate::repl::failover::in_progress(srv) {
+        tracing::info!("PSYNC with FAILOVER: asking the target to take over");
+        conn.send_command(&[b"PSYNC", id.as_bytes(), off.as_bytes(), b"FAILOVER"])?;
+    } else {
+        conn.send_command(&[b"PSYNC", id.as_bytes(), off.as_bytes()])?;
+    }
     let line = conn.reply_line()?;
     parse_psync_reply(&line)
 }

@@ -55,6 +55,15 @@ fn run(srv: Arc<Server>, generation: u64, master: Master) {
         let mut reached_stream = false;
         let result = session(&srv, generation, &master, &mut reached_stream);
         let stale = srv.repl.generation() != generation;
+        if let (false, Err(e)) = (stale, &result) {
+            // A failing-over primary whose target did not take over is a
+            // primary again (repl::failover); that ends this link.
+            crate::repl::failover::on_link_failed(
+                &srv,
+                &format!("Failover target link failed: {e}"),
+            );
+        }
+        let stale = srv.repl.generation() != generation;
         let wait = match &result {
             _ if stale => return,
             Ok(()) => BACKOFF_MIN,
@@ -161,6 +170,10 @@ fn session(
         &mut conn,
         history.as_ref().map(|(id, o)| (id.as_str(), *o)),
     )?;
+    // A failover we started chose this primary: its full sync (FORCE with a
+    // target behind us) is taken even when empty, as Redis does.
+    let failing_over = crate::repl::failover::in_progress(srv);
+    crate::repl::failover::on_psync_answered(srv);
     match reply {
         Psync::Full { replid, offset } => {
             tracing::info!(master_replid = %replid, offset, "full resync from the primary");
@@ -171,7 +184,9 @@ fn session(
                     read: 0,
                     last_io: Instant::now(),
                 });
-                replid == inner.replid || (replid == inner.replid2 && replid != NO_REPLID)
+                failing_over
+                    || replid == inner.replid
+                    || (replid == inner.replid2 && replid != NO_REPLID)
             })?;
             let started = Instant::now();
             let info = super::sync::full_sync(srv, &mut conn, &replid, known)?;

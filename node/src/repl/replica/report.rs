@@ -129,7 +129,10 @@ pub fn info_fields(srv: &Server) -> Vec<(Cow<'static, str>, String)> {
         f.push((Cow::Owned(k), v));
     }
     let mut kv = |k: &'static str, v: String| f.push((Cow::Borrowed(k), v));
-    kv("master_failover_state", "no-failover".into());
+    kv(
+        "master_failover_state",
+        srv.primary.failover.state().name().into(),
+    );
     kv("master_replid", inner.replid.clone());
     kv("master_replid2", inner.replid2.clone());
     kv("master_repl_offset", offset.to_string());

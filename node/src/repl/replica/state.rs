@@ -225,7 +225,7 @@ impl ReplState {
         let _ = self.server.set(Arc::downgrade(srv));
     }
 
-    pub(super) fn server(&self) -> Option<Arc<Server>> {
+    pub(crate) fn server(&self) -> Option<Arc<Server>> {
         self.server.get().and_then(Weak::upgrade)
     }
 
