@@ -134,8 +134,13 @@ fn keys_do_not_expire_while_paused() {
         assert!(Instant::now() < deadline, "key never expired logically");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // ...but nothing was deleted: no lazy or active expiry during the pause.
+    // ...but nothing was deleted: no lazy or active expiry during the pause,
+    // whichever command looks at it.
     for _ in 0..5 {
+        assert_eq!(c.cmd_s(&["PTTL", "t"]), ":-2\r\n");
+        assert_eq!(c.cmd_s(&["TTL", "t"]), ":-2\r\n");
+        assert_eq!(c.cmd_s(&["EXISTS", "t"]), ":0\r\n");
+        assert_eq!(c.cmd_s(&["TYPE", "t"]), "+none\r\n");
         let info = c.cmd_s(&["INFO", "stats"]);
         assert!(info.contains("expired_keys:0\r\n"), "{info}");
         assert_eq!(c.cmd_s(&["DBSIZE"]), ":1\r\n");

@@ -330,7 +330,12 @@ impl Keyspace {
     /// always delete, so a write never inserts next to a hidden key.
     #[cold]
     fn expired(&self, shard: &mut Shard, slot: usize, hash: u64, key: &[u8]) -> Option<usize> {
-        if self.replica_expiry.load(Ordering::Relaxed) {
+        // A replica waits for its primary's DEL; a paused node (CLIENT PAUSE,
+        // FAILOVER) keeps its data set still. Reads then see the key as
+        // missing without deleting it; writes (which do not run while paused
+        // on a primary) still delete, so nothing is ever inserted next to it.
+        if self.replica_expiry.load(Ordering::Relaxed) || self.expiry_frozen(crate::util::now_ms())
+        {
             match EXPIRY_MODE.with(|m| m.get()) {
                 ExpiryMode::Keep => return Some(slot),
                 ExpiryMode::Hide => return None,
@@ -357,18 +362,7 @@ impl Keyspace {
     /// key's access word (LRU clock, or LFU counter under an LFU policy).
     #[inline]
     pub fn read(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
-        let found = match shard.find(hash, key) {
-            Some(slot) if shard.view(slot).is_expired(now_ms) => {
-                // While paused, an expired key reads as missing but stays (only
-                // reads run then; writes would delete it through `live`).
-                if self.expiry_frozen(now_ms) {
-                    None
-                } else {
-                    self.expired(shard, slot, hash, key)
-                }
-            }
-            found => found,
-        };
+        let found = self.live(shard, hash, key, now_ms);
         match found {
             Some(slot) => {
                 // Per-event-loop counters: a shared atomic here would bounce one
