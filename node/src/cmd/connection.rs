@@ -443,10 +443,6 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
         b"unpause" => {
             check(argc == 2, "unpause")?;
             ctx.srv.pause.unpause();
-            // FAILOVER's pause (not ended by UNPAUSE) keeps keys frozen.
-            if !ctx.srv.pause.maybe_on() {
-                ctx.srv.keyspace.freeze_expiry_until(0);
-            }
             // Every loop re-runs its held clients now, not at its next timeout.
             for w in ctx.srv.workers.get().into_iter().flatten() {
                 if let Err(e) = w.waker.wake() {
@@ -609,8 +605,6 @@ fn client_pause(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let until = ctx.now_ms.saturating_add(timeout);
     ctx.srv.pause.pause(mode, until, ctx.now_ms);
-    // Keys stop expiring for as long as any pause lasts.
-    ctx.srv.keyspace.freeze_expiry_until(until);
     ctx.out.ok();
     Ok(())
 }

@@ -37,7 +37,7 @@ pub mod types;
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -189,9 +189,9 @@ pub struct Keyspace {
     /// The `notify-keyspace-events` mask (shared with the config; see
     /// `server::notify`), read only when a key expires.
     pub events: Arc<AtomicU32>,
-    /// Unix ms until which reads do not delete expired keys (CLIENT PAUSE
-    /// keeps the data set still; see `server/pause.rs`).
-    expiry_frozen_until: AtomicI64,
+    /// The server's CLIENT PAUSE / FAILOVER state (`server/pause.rs`): while
+    /// it is on, lazy expiry does not delete keys, so the data set stays still.
+    pub pause: Arc<crate::server::pause::Pause>,
     /// Set while this node is a replica: lazy expiry hides a logically expired
     /// key from reads instead of deleting it, and the master link sees it as
     /// live, because a replica's keys are deleted only by its primary's DEL
@@ -251,7 +251,7 @@ impl Keyspace {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             events: Arc::default(),
-            expiry_frozen_until: AtomicI64::new(0),
+            pause: Arc::default(),
             replica_expiry: AtomicBool::new(false),
             log: Arc::default(),
         }
@@ -274,18 +274,10 @@ impl Keyspace {
         }
     }
 
-    /// Reads stop deleting expired keys until `until_ms` (0: from now on they
-    /// do again); the keys still read as missing.
-    pub fn freeze_expiry_until(&self, until_ms: i64) {
-        let cur = self.expiry_frozen_until.load(Ordering::Relaxed);
-        let next = if until_ms == 0 { 0 } else { cur.max(until_ms) };
-        self.expiry_frozen_until.store(next, Ordering::Relaxed);
-    }
-
-    /// Whether expired keys may be deleted at `now_ms`.
+    /// Whether a pause keeps expired keys from being deleted at `now_ms`.
     #[inline]
     pub fn expiry_frozen(&self, now_ms: i64) -> bool {
-        now_ms < self.expiry_frozen_until.load(Ordering::Relaxed)
+        !self.pause.keys_may_change(now_ms)
     }
 
     /// Propagates the deletion of `key` by expiry or eviction (Redis 7.0

@@ -173,10 +173,9 @@ pub fn start(srv: &Server, req: Request) -> Result<(), String> {
     *t = target;
     let generation = f.generation.fetch_add(1, Ordering::AcqRel) + 1;
     f.set(State::WaitForSync);
+    // Also stops lazy expiry (db::Keyspace::expiry_frozen): a propagated DEL
+    // would move the offset the target must reach.
     srv.pause.set_failover(true);
-    // Reads stop deleting expired keys too: a propagated DEL would move the
-    // offset the target must reach.
-    srv.keyspace.freeze_expiry_until(i64::MAX);
     let deadline = (req.timeout_ms > 0)
         .then(|| Instant::now().checked_add(Duration::from_millis(req.timeout_ms as u64)))
         .flatten();
@@ -226,12 +225,6 @@ fn clear(srv: &Server, target: &mut Option<Master>) {
     *target = None;
     f.set(State::None);
     srv.pause.set_failover(false);
-    srv.keyspace.freeze_expiry_until(0);
-    // A CLIENT PAUSE still running keeps its own freeze.
-    let now = crate::util::now_ms();
-    if let Some(until) = srv.pause.deadline(now) {
-        srv.keyspace.freeze_expiry_until(until);
-    }
     for w in srv.workers.get().into_iter().flatten() {
         if let Err(e) = w.waker.wake() {
             tracing::warn!(error = %e, "could not wake an event loop");

@@ -120,7 +120,7 @@ pub struct Server {
     pub blocking: blocking::Registry,
     pub evictor: evict::Evictor,
     /// CLIENT PAUSE state (`pause.rs`).
-    pub pause: pause::Pause,
+    pub pause: Arc<pause::Pause>,
     /// Snapshots: SAVE/BGSAVE state, the changes counter, loading (`persist`).
     pub persist: crate::persist::save::Persistence,
     /// This server, for handlers that hand it to a thread (BGSAVE); set by [`run`].
@@ -149,6 +149,9 @@ impl Server {
         let mut keyspace = Keyspace::new(config.get_i64("databases") as usize, rng.next_u64());
         // Expiry paths test the notification mask without the config lock.
         keyspace.events = config.notify.clone();
+        // One pause state: the request path holds commands by it and lazy
+        // expiry in the keyspace stops deleting by it.
+        let pause = keyspace.pause.clone();
         let run_id = (0..40)
             .map(|_| {
                 let d = (rng.next_u64() % 16) as u8;
@@ -175,7 +178,7 @@ impl Server {
             io_threads,
             blocking: blocking::Registry::default(),
             evictor: evict::Evictor::new(),
-            pause: pause::Pause::default(),
+            pause,
             persist: crate::persist::save::Persistence::new(crate::util::now_ms()),
             me: OnceLock::new(),
             repl: crate::repl::replica::ReplState::new(),
