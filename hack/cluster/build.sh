@@ -46,6 +46,7 @@ k8s_ldflags() {
 }
 
 # go_build OUT MODULE_DIR PACKAGE CGO [extra go build args...]
+# MODULE_DIR is a directory under tools/ or an absolute path.
 go_build() {
   local out=$1 moddir=$2 pkg=$3 cgo=$4; shift 4
   local name start
@@ -57,7 +58,8 @@ go_build() {
   log "building ${name} from ${pkg}"
   mkdir -p "$(dirname "${out}")"
   start=${SECONDS}
-  (cd "${CLUSTER_DIR}/tools/${moddir}" &&
+  [[ ${moddir} == /* ]] || moddir="${CLUSTER_DIR}/tools/${moddir}"
+  (cd "${moddir}" &&
     GOTOOLCHAIN=local CGO_ENABLED=${cgo} GOFLAGS="-trimpath -buildvcs=false -mod=readonly" \
       nice -n 15 go build "$@" -o "${out}.tmp" "${pkg}")
   mv "${out}.tmp" "${out}"
@@ -74,14 +76,45 @@ k8s() {
     -tags=selinux,notest,grpcnotrace -ldflags "$(k8s_ldflags)"
 }
 
+# CoreDNS with the plugins of COREDNS_PLUGINS only: a writable copy of the
+# module (downloaded and checked against tools/coredns/go.sum), its plugin.cfg
+# cut to that list, `go generate` (CoreDNS's generator writes the plugin
+# imports and the directive order), then the usual build in that copy.
+coredns() {
+  local out src work
+  out=$(coredns_bin)
+  if [[ -x ${out} && ${FORCE} -eq 0 ]]; then info "coredns: cached (${out})"; return 0; fi
+  src=$(module_dir coredns "github.com/coredns/coredns@${COREDNS_VERSION}")
+  work="${TOOLS_DIR}/coredns-${COREDNS_BUILD}/src"
+  rm -rf "${work}"
+  mkdir -p "$(dirname "${work}")"
+  cp -r "${src}" "${work}"
+  chmod -R u+w "${work}"
+  local p
+  for p in ${COREDNS_PLUGINS}; do
+    grep -q "^${p}:" "${work}/plugin.cfg" || die "COREDNS_PLUGINS: no plugin ${p} in CoreDNS ${COREDNS_VERSION}'s plugin.cfg"
+  done
+  awk -v keep="${COREDNS_PLUGINS}" 'BEGIN { n = split(keep, k, " "); for (i = 1; i <= n; i++) want[k[i]] = 1 }
+    /^#/ || /^$/ { print; next } { split($0, f, ":"); if (f[1] in want) print }' \
+    "${src}/plugin.cfg" >"${work}/plugin.cfg"
+  (cd "${work}" && GOTOOLCHAIN=local GOFLAGS="-mod=readonly" go generate coredns.go)
+  go_build "${out}" "${work}" . 0 -ldflags "-s -w"
+  rm -rf "${work}"
+}
+
+# module_dir TOOLS_MODULE MODULE@VERSION: the module's directory in the module
+# cache, downloaded through the tools module (so its go.sum verifies it).
+module_dir() {
+  (cd "${CLUSTER_DIR}/tools/$1" && go mod download -json "$2" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+}
+
 # The sandbox ("pause") container's binary, compiled from the C source that
 # ships in the k8s.io/kubernetes module, statically so it runs FROM scratch.
 pause() {
   local out="${IMAGES_DIR}/bin/pause" src
   if [[ -x ${out} && ${FORCE} -eq 0 ]]; then info "pause: cached (${out})"; return 0; fi
   log "building pause from k8s.io/kubernetes@${KUBERNETES_VERSION}/build/pause"
-  src=$(cd "${CLUSTER_DIR}/tools/k8s" && go mod download -json "k8s.io/kubernetes@${KUBERNETES_VERSION}" |
-    sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  src=$(module_dir k8s "k8s.io/kubernetes@${KUBERNETES_VERSION}")
   mkdir -p "$(dirname "${out}")"
   nice -n 15 gcc -Os -Wall -Werror -static -DVERSION="${KUBERNETES_VERSION}-kcache" \
     -o "${out}" "${src}/build/pause/linux/pause.c"
@@ -92,7 +125,7 @@ for c in "${COMPONENTS[@]}"; do
   case ${c} in
     kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy | kubectl) k8s "${c}" ;;
     etcd) go_build "$(etcd_bin)" etcd go.etcd.io/etcd/server/v3 0 -ldflags "-s -w" ;;
-    coredns) go_build "$(coredns_bin)" coredns github.com/coredns/coredns 0 -ldflags "-s -w" ;;
+    coredns) coredns ;;
     helm) go_build "$(helm_bin)" helm helm.sh/helm/v3/cmd/helm 0 \
       -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" ;;
     local-path-provisioner) go_build "$(lpp_bin)" local-path github.com/rancher/local-path-provisioner 0 \

@@ -12,12 +12,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PAUSE_IMAGE="registry.k8s.io/pause:3.10.1"
 BUSYBOX_IMAGE="kcache.local/busybox:1.35"
-COREDNS_IMAGE="kcache.local/coredns:${COREDNS_VERSION}"
+COREDNS_IMAGE="kcache.local/coredns:${COREDNS_BUILD}"
 LPP_IMAGE="kcache.local/local-path-provisioner:${LOCAL_PATH_PROVISIONER_VERSION}"
 # Archive names carry the versions, so a version bump packs a new archive.
 PAUSE_TAR="${IMAGES_DIR}/pause.tar"
 BUSYBOX_TAR="${IMAGES_DIR}/busybox.tar"
-COREDNS_TAR="${IMAGES_DIR}/coredns-${COREDNS_VERSION}.tar"
+COREDNS_TAR="${IMAGES_DIR}/coredns-${COREDNS_BUILD}.tar"
 LPP_TAR="${IMAGES_DIR}/local-path-provisioner-${LOCAL_PATH_PROVISIONER_VERSION}.tar"
 # shellcheck disable=SC2034 # read by up.sh, which sources this file
 CLUSTER_IMAGE_ARCHIVES=("${PAUSE_TAR}" "${BUSYBOX_TAR}" "${COREDNS_TAR}" "${LPP_TAR}")

@@ -44,7 +44,10 @@ CONTAINERD_SOCK="${RUN_DIR}/containerd/containerd.sock"
 
 k8s_bin()   { echo "${TOOLS_DIR}/kubernetes-${KUBERNETES_VERSION}/bin/$1"; }
 etcd_bin()  { echo "${TOOLS_DIR}/etcd-${ETCD_VERSION}/bin/etcd"; }
-coredns_bin() { echo "${TOOLS_DIR}/coredns-${COREDNS_VERSION}/bin/coredns"; }
+# The CoreDNS build is named by its version and its plugin list, so changing
+# either rebuilds it (and its image).
+COREDNS_BUILD="${COREDNS_VERSION}-$(printf '%s' "${COREDNS_PLUGINS}" | sha256sum | cut -c1-8)"
+coredns_bin() { echo "${TOOLS_DIR}/coredns-${COREDNS_BUILD}/bin/coredns"; }
 helm_bin()  { echo "${TOOLS_DIR}/helm-${HELM_VERSION}"; }
 lpp_bin()   { echo "${TOOLS_DIR}/local-path-provisioner-${LOCAL_PATH_PROVISIONER_VERSION}/bin/local-path-provisioner"; }
 IMAGES_DIR="${TOOLS_DIR}/cluster-images-${KUBERNETES_VERSION}"
