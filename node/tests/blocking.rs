@@ -805,7 +805,7 @@ fn run_woken(port: u16, resp3: bool) -> Transcript {
 #[test]
 fn replies_match_redis_in_resp2_and_resp3() {
     let s = node();
-    let redis = Server::start_redis(&[]).expect("redis-server is installed");
+    let redis = Server::start_redis(&[]);
     for resp3 in [false, true] {
         for (what, run) in [
             ("immediate", run_immediate as fn(u16, bool) -> Transcript),
@@ -819,12 +819,7 @@ fn replies_match_redis_in_resp2_and_resp3() {
                 .map(|((a, g), (_, w))| format!("{a}\n  node:  {g:?}\n  redis: {w:?}"))
                 .collect();
             assert_eq!(got.len(), want.len());
-            assert!(
-                diffs.is_empty(),
-                "{what} resp3={resp3}: {} differ:\n{}",
-                diffs.len(),
-                diffs.join("\n")
-            );
+            common::assert_no_diffs(&diffs, &format!("{what} resp3={resp3}"));
         }
     }
 }
@@ -832,7 +827,7 @@ fn replies_match_redis_in_resp2_and_resp3() {
 #[test]
 fn command_info_matches_redis_up_to_key_specs() {
     let s = node();
-    let redis = Server::start_redis(&[]).expect("redis-server is installed");
+    let redis = Server::start_redis(&[]);
     let (mut a, mut b) = (s.conn(), redis.conn());
     for name in [
         "blpop",

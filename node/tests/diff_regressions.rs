@@ -18,15 +18,14 @@ fn same_as_redis(script: &[&[&str]]) -> Vec<String> {
         script.iter().map(|args| c.cmd_s(args)).collect()
     };
     let got = run(node.port);
-    if let Some(redis) = Server::start_redis(&[]) {
-        let want = run(redis.port);
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(
-                g, w,
-                "{:?}: node (left) and redis-server (right)",
-                script[i]
-            );
-        }
+    let redis = Server::start_redis(&[]);
+    let want = run(redis.port);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(
+            g, w,
+            "{:?}: node (left) and redis-server (right)",
+            script[i]
+        );
     }
     got
 }
@@ -119,9 +118,8 @@ fn hll_merge_refuses_a_run_past_the_registers() {
     let got = run(node.port);
     let corrupt = "-INVALIDOBJ Corrupted HLL object detected\r\n";
     assert_eq!(got[1..4], [corrupt, corrupt, corrupt]);
-    if let Some(redis) = Server::start_redis(&[]) {
-        assert_eq!(got, run(redis.port));
-    }
+    let redis = Server::start_redis(&[]);
+    assert_eq!(got, run(redis.port));
 }
 
 /// Sorted set members GEOADD did not write (negative, huge or infinite

@@ -331,10 +331,9 @@ fn node_replies_match_redis() {
         });
     println!("differential: seed {seed}, {iters} commands");
 
-    let redis =
-        Server::start_redis(&[]).expect("redis-server is needed (apt-get install redis-server)");
+    let redis = Server::start_redis(&[]);
     let node = if std::env::var_os("KCACHE_DIFF_SELFCHECK").is_some() {
-        Server::start_redis(&[]).expect("second redis-server")
+        Server::start_redis(&[])
     } else {
         Server::start(&["--save", "", "--appendonly", "no"])
     };

@@ -8,19 +8,11 @@ mod common;
 mod support;
 
 use common::Server;
-use support::{side_by_side, Raw};
+use support::{assert_same, side_by_side, Raw};
 
 #[test]
 fn geo_script_matches_redis() {
-    let node = Server::start(&[]);
-    let redis = Server::start_redis(&[]).expect("redis-server is installed");
-    let diffs = side_by_side(include_str!("zsets_support/geo.txt"), node.port, redis.port);
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    assert_same(include_str!("zsets_support/geo.txt"));
 }
 
 /// A grid of points over Europe in both servers: every search shape and
@@ -28,7 +20,7 @@ fn geo_script_matches_redis() {
 #[test]
 fn searches_over_many_points_match_redis() {
     let node = Server::start(&[]);
-    let redis = Server::start_redis(&[]).expect("redis-server is installed");
+    let redis = Server::start_redis(&[]);
     let mut load = Vec::new();
     for i in 0..40 {
         for j in 0..40 {
@@ -71,12 +63,7 @@ fn searches_over_many_points_match_redis() {
     script += "GEOHASH eu p0_0 p39_39 p17_23\n";
     script += "GEODIST eu p0_0 p39_39 km\n";
     let diffs = side_by_side(&script, node.port, redis.port);
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    common::assert_no_diffs(&diffs, "side by side with redis-server");
     // The comparison is not vacuous: the big searches do find many points.
     let mut c = Raw::connect(node.port, false);
     let r = c.cmd(&[

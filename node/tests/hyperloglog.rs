@@ -18,7 +18,7 @@ fn send(c: &mut Raw, args: &[&[u8]]) -> Vec<u8> {
 /// Runs `script` on both servers; returns the differences.
 fn compare(script: &[Vec<Vec<u8>>], resp3: bool) -> Vec<String> {
     let node = Server::start(&[]);
-    let redis = Server::start_redis(&[]).expect("redis-server is installed");
+    let redis = Server::start_redis(&[]);
     let (mut a, mut b) = (Raw::connect(node.port), Raw::connect(redis.port));
     if resp3 {
         a.cmd(&["HELLO", "3"]);
@@ -151,12 +151,7 @@ fn bytes_and_counts_match_redis_across_promotions() {
         script.extend(growth_script(max));
     }
     let diffs = compare(&script, false);
-    assert!(
-        diffs.is_empty(),
-        "{} replies differ:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    common::assert_no_diffs(&diffs, "side by side with redis-server");
 }
 
 #[test]
@@ -164,12 +159,7 @@ fn errors_match_redis_resp2_and_resp3() {
     let script: Vec<Vec<Vec<u8>>> = ERRORS.iter().map(|a| c(a)).collect();
     for resp3 in [false, true] {
         let diffs = compare(&script, resp3);
-        assert!(
-            diffs.is_empty(),
-            "{} replies differ (resp3={resp3}):\n{}",
-            diffs.len(),
-            diffs.join("\n")
-        );
+        common::assert_no_diffs(&diffs, &format!("resp3={resp3}"));
     }
 }
 

@@ -398,7 +398,7 @@ fn big_script(fill: &str) -> Vec<Vec<String>> {
 
 fn run_both(resp3: bool, script: &[Vec<String>]) -> Vec<String> {
     let node = Server::start(&[]);
-    let redis = Server::start_redis(&[]).expect("redis-server is installed");
+    let redis = Server::start_redis(&[]);
     let (mut a, mut b) = (Raw::connect(node.port), Raw::connect(redis.port));
     if resp3 {
         a.cmd(&["HELLO", "3"]);
@@ -425,35 +425,20 @@ fn owned(script: &[&[&str]]) -> Vec<Vec<String>> {
 #[test]
 fn same_replies_as_redis_resp2() {
     let diffs = run_both(false, &owned(SCRIPT));
-    assert!(
-        diffs.is_empty(),
-        "{} replies differ:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    common::assert_no_diffs(&diffs, "side by side with redis-server");
 }
 
 #[test]
 fn same_replies_as_redis_resp3() {
     let diffs = run_both(true, &owned(SCRIPT));
-    assert!(
-        diffs.is_empty(),
-        "{} replies differ:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    common::assert_no_diffs(&diffs, "side by side with redis-server");
 }
 
 #[test]
 fn sort_matches_redis_resp2_and_resp3() {
     for resp3 in [false, true] {
         let diffs = run_both(resp3, &owned(SORT_SCRIPT));
-        assert!(
-            diffs.is_empty(),
-            "{} replies differ (resp3={resp3}):\n{}",
-            diffs.len(),
-            diffs.join("\n")
-        );
+        common::assert_no_diffs(&diffs, &format!("resp3={resp3}"));
     }
 }
 
@@ -464,12 +449,7 @@ fn long_lists_match_redis_under_every_fill() {
         script.extend(big_script(fill));
     }
     let diffs = run_both(false, &script);
-    assert!(
-        diffs.is_empty(),
-        "{} replies differ:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    common::assert_no_diffs(&diffs, "side by side with redis-server");
 }
 
 #[test]

@@ -167,11 +167,7 @@ fn errors_match_redis() {
     ];
     let mut k = Raw::connect(n.port);
     let got: Vec<String> = cases.iter().map(|c| k.cmd_s(c)).collect();
-    let Some(r) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed: comparing with recorded replies");
-        assert_eq!(got[0], "-ERR timeout is not an integer or out of range\r\n");
-        return;
-    };
+    let r = Server::start_redis(&[]);
     let mut rc = Raw::connect(r.port);
     let want: Vec<String> = cases.iter().map(|c| rc.cmd_s(c)).collect();
     assert_eq!(got, want);

@@ -65,7 +65,7 @@ fn primary(extra: &[&str]) -> Server {
         "0",
     ];
     args.extend_from_slice(extra);
-    Server::start_redis(&args).expect("redis-server")
+    Server::start_redis(&args)
 }
 
 /// A redis-server on a given port (to restart a primary in place).
@@ -401,7 +401,7 @@ fn replicaof_no_one_promotes_and_keeps_the_data() {
 
 #[test]
 fn replicaof_replies_match_redis() {
-    let redis = Server::start_redis(&[]).expect("redis-server");
+    let redis = Server::start_redis(&[]);
     let node = Server::start(&[]);
     let dead = common::free_port().to_string();
     let cmds: Vec<Vec<&str>> = vec![

@@ -202,7 +202,7 @@ fn redis_server_replica_follows_a_kcache_primary() {
         write_every_type(primary.port, db, &format!("before{db}"));
     }
     let port = primary.port.to_string();
-    let replica = Server::start_redis(&["--replicaof", "127.0.0.1", &port]).expect("redis-server");
+    let replica = Server::start_redis(&["--replicaof", "127.0.0.1", &port]);
     wait_until("redis replica link up", || link_up(replica.port));
     assert_eq!(
         contents(primary.port),
@@ -612,13 +612,12 @@ fn full_sync_of_a_million_keys_under_writes_matches_and_is_measured() {
         "yes",
         "--repl-diskless-sync-delay",
         "0",
-    ])
-    .expect("redis-server");
+    ]);
     populate(rprimary.port, N);
     let rport = rprimary.port.to_string();
     let (r_secs, rreplica) = timed_full_sync(
         &rprimary,
-        || Server::start_redis(&["--replicaof", "127.0.0.1", &rport]).expect("redis-server"),
+        || Server::start_redis(&["--replicaof", "127.0.0.1", &rport]),
         N,
     );
     wait_caught_up(rprimary.port, rreplica.port);

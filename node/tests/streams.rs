@@ -7,25 +7,8 @@ mod common;
 #[path = "zsets_support/mod.rs"]
 mod support;
 
-use common::Server;
-use support::{side_by_side, Raw};
-
-fn pair() -> (Server, Server) {
-    let node = Server::start(&[]);
-    let redis = Server::start_redis(&[]).expect("redis-server is installed");
-    (node, redis)
-}
-
-fn assert_same(script: &str) {
-    let (node, redis) = pair();
-    let diffs = side_by_side(script, node.port, redis.port);
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
-}
+use common::{Rng, Server};
+use support::{assert_same, pair, side_by_side, Raw};
 
 #[test]
 fn basics_match_redis() {
@@ -45,25 +28,6 @@ fn consumer_groups_match_redis() {
 #[test]
 fn xread_matches_redis() {
     assert_same(include_str!("streams_support/read.txt"));
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len() as u64) as usize]
-    }
 }
 
 /// One random command whose reply does not depend on the clock.
@@ -187,7 +151,7 @@ fn random_command(rng: &mut Rng, next_ms: &mut u64) -> Vec<String> {
 fn random_commands_match_redis() {
     let (node, redis) = pair();
     for (seed, entries) in [(7u64, "100"), (11, "3")] {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut script = format!("flushall\nconfig set stream-node-max-entries {entries}\n");
         let mut next_ms = 1;
         for _ in 0..1500 {

@@ -134,13 +134,12 @@ fn run(port: u16, script: &[Step]) -> Vec<String> {
 fn both(script: &[Step]) -> Vec<String> {
     let s = node();
     let got = run(s.port, script);
-    if let Some(r) = Server::start_redis(&[]) {
-        let want = run(r.port, script);
-        assert_eq!(
-            got, want,
-            "kcache-node (left) and redis-server (right) differ"
-        );
-    }
+    let r = Server::start_redis(&[]);
+    let want = run(r.port, script);
+    assert_eq!(
+        got, want,
+        "kcache-node (left) and redis-server (right) differ"
+    );
     got
 }
 

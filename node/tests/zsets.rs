@@ -9,25 +9,8 @@ mod support;
 
 use std::collections::HashSet;
 
-use common::Server;
-use support::{side_by_side, Raw};
-
-fn pair() -> (Server, Server) {
-    let node = Server::start(&[]);
-    let redis = Server::start_redis(&[]).expect("redis-server is installed");
-    (node, redis)
-}
-
-fn assert_same(script: &str) {
-    let (node, redis) = pair();
-    let diffs = side_by_side(script, node.port, redis.port);
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
-}
+use common::{Rng, Server};
+use support::{assert_same, pair, Raw};
 
 #[test]
 fn basics_match_redis() {
@@ -42,26 +25,6 @@ fn set_operations_pops_and_scans_match_redis() {
 #[test]
 fn encoding_transitions_match_redis() {
     assert_same(include_str!("zsets_support/encodings.txt"));
-}
-
-/// xorshift64*: a fixed sequence so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len() as u64) as usize]
-    }
 }
 
 fn random_command(rng: &mut Rng) -> Vec<String> {
@@ -202,7 +165,7 @@ fn random_commands_match_redis_in_every_encoding() {
                 }
                 c.pipeline(&[lx]);
             }
-            let mut rng = Rng(seed * 7919 + resp3 as u64);
+            let mut rng = Rng::new(seed * 7919 + resp3 as u64);
             for i in 0..3000 {
                 let cmd = random_command(&mut rng);
                 let args: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
@@ -371,7 +334,7 @@ fn memory_is_at_most_redis_for_small_and_large_sets() {
     };
     let large = |c: &mut Raw| {
         let mut batch = Vec::new();
-        let mut rng = Rng(99);
+        let mut rng = Rng::new(99);
         for i in 0..200_000u64 {
             batch.push(vec![
                 "ZADD".to_string(),

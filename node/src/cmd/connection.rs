@@ -9,19 +9,16 @@ use crate::server::Msg;
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $h:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: 0,
-            last_key: 0,
-            step: 0,
-            handler: $h,
-            group: "connection",
-            since: "1.0.0",
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new(
+            $name,
+            $arity,
+            $flags,
+            (0, 0, 0),
+            $h,
+            "connection",
+            "1.0.0",
+            $summary,
+        )
     };
 }
 

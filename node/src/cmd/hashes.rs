@@ -12,19 +12,16 @@ use crate::db::types::Object;
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: 1,
-            last_key: 1,
-            step: 1,
-            handler: $h,
-            group: "hash",
-            since: $since,
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new(
+            $name,
+            $arity,
+            $flags,
+            (1, 1, 1),
+            $h,
+            "hash",
+            $since,
+            $summary,
+        )
     };
 }
 

@@ -102,6 +102,45 @@ pub struct CommandSpec {
 }
 
 pub type Handler = fn(&mut Ctx, &Args) -> CmdResult;
+
+impl CommandSpec {
+    /// A command without subcommands. `keys` is (first, last, step) as COMMAND
+    /// INFO reports them: (0, 0, 0) for none, a negative last counts from the end.
+    /// Each family's command table wraps this in a `cmd!` of its own shape.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: (i32, i32, i32),
+        handler: Handler,
+        group: &'static str,
+        since: &'static str,
+        summary: &'static str,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            step: keys.2,
+            handler,
+            group,
+            since,
+            summary,
+            subcommands: &[],
+        }
+    }
+
+    /// The same command as a container of `subcommands` (CONFIG, CLIENT, ...).
+    pub const fn with_subcommands(self, subcommands: &'static [SubSpec]) -> CommandSpec {
+        CommandSpec {
+            subcommands,
+            ..self
+        }
+    }
+}
 pub type CmdResult = Result<(), CmdError>;
 
 /// An error reply (the text after `-`).

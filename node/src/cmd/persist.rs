@@ -12,19 +12,7 @@ use crate::persist::save::{self, SaveError};
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $keys:expr, $h:expr, $group:expr, $since:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $keys.0,
-            last_key: $keys.1,
-            step: $keys.2,
-            handler: $h,
-            group: $group,
-            since: $since,
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new($name, $arity, $flags, $keys, $h, $group, $since, $summary)
     };
 }
 

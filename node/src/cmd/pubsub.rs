@@ -9,19 +9,7 @@ use crate::server::pubsub::{self, Kind, SelfSink};
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $keys:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $keys.0,
-            last_key: $keys.1,
-            step: $keys.2,
-            handler: $h,
-            group: "pubsub",
-            since: $since,
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new($name, $arity, $flags, $keys, $h, "pubsub", $since, $summary)
     };
 }
 
@@ -114,18 +102,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Posts a message to a channel."
     ),
-    CommandSpec {
-        subcommands: PUBSUB_SUBS,
-        ..cmd!(
-            "pubsub",
-            -2,
-            0,
-            NO_KEYS,
-            pubsub_cmd,
-            "2.8.0",
-            "A container for Pub/Sub commands."
-        )
-    },
+    cmd!(
+        "pubsub",
+        -2,
+        0,
+        NO_KEYS,
+        pubsub_cmd,
+        "2.8.0",
+        "A container for Pub/Sub commands."
+    )
+    .with_subcommands(PUBSUB_SUBS),
     cmd!(
         "ssubscribe",
         -2,

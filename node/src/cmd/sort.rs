@@ -18,33 +18,26 @@ use crate::db::types::Object;
 use crate::db::{stripe_of, MultiLock, Shard, ShardGuard};
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "sort",
-        arity: -2,
-        flags: WRITE | DENYOOM | MOVABLEKEYS,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        handler: sort,
-        group: "generic",
-        since: "1.0.0",
-        summary:
-            "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-        subcommands: &[],
-    },
-    CommandSpec {
-        name: "sort_ro",
-        arity: -2,
-        flags: READONLY | MOVABLEKEYS,
-        first_key: 1,
-        last_key: 1,
-        step: 1,
-        handler: sort_ro,
-        group: "generic",
-        since: "7.0.0",
-        summary: "Returns the sorted elements of a list, a set, or a sorted set.",
-        subcommands: &[],
-    },
+    CommandSpec::new(
+        "sort",
+        -2,
+        WRITE | DENYOOM | MOVABLEKEYS,
+        (1, 1, 1),
+        sort,
+        "generic",
+        "1.0.0",
+        "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+    ),
+    CommandSpec::new(
+        "sort_ro",
+        -2,
+        READONLY | MOVABLEKEYS,
+        (1, 1, 1),
+        sort_ro,
+        "generic",
+        "7.0.0",
+        "Returns the sorted elements of a list, a set, or a sorted set.",
+    ),
 ];
 
 /// `SORT key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] [STORE destination]`

@@ -123,8 +123,9 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Starts Debian's redis-server on a free port (for differential tests).
-    pub fn start_redis(args: &[&str]) -> Option<Server> {
+    /// Starts Debian's redis-server on a free port, for the side-by-side tests.
+    /// Panics when it is not installed: those tests prove nothing without it.
+    pub fn start_redis(args: &[&str]) -> Server {
         let dir = scratch_dir("redis");
         let port = free_port();
         let child = Command::new("redis-server")
@@ -143,7 +144,9 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .ok()?;
+            .unwrap_or_else(|e| {
+                panic!("cannot start redis-server ({e}): the side-by-side tests need it (apt-get install redis-server)")
+            });
         let s = Server {
             child,
             port,
@@ -151,7 +154,7 @@ impl Server {
             owns_dir: true,
         };
         s.wait_ping();
-        Some(s)
+        s
     }
 
     pub fn wait_ping(&self) {
@@ -261,4 +264,41 @@ pub fn info(port: u16, section: &str) -> std::collections::HashMap<String, Strin
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
         .collect()
+}
+
+/// A seeded generator for the randomised tests (xorshift64*): a fixed seed
+/// replays the same commands, so a failure can be reproduced.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..n` (`0` when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// Fails with every difference listed when `diffs` (one line per differing
+/// reply, from a side-by-side run) is not empty.
+pub fn assert_no_diffs(diffs: &[String], what: &str) {
+    assert!(
+        diffs.is_empty(),
+        "{what}: {} replies differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
 }

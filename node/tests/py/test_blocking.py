@@ -2,25 +2,14 @@
 sorted-set commands (wake-ups, FIFO order, timeouts, BLMOVE, several keys,
 pipelines, CLIENT UNBLOCK, disconnects, WRONGTYPE) in RESP2 and RESP3, and the
 same scenarios side by side with redis-server. Waits poll with deadlines."""
-import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 import redis
 
-from conftest import Node
-
-
-def wait_until(pred, timeout=10.0):
-    """Polls `pred` until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        time.sleep(0.001)
+from conftest import Node, wait_until
 
 
 @pytest.fixture
@@ -221,36 +210,9 @@ def test_wrongtype(mt_node, proto):
 # --- Side by side with redis-server -----------------------------------------
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def redis_server():
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    d = tempfile.mkdtemp(prefix="kcache-py-redis-")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", d],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def up():
-        try:
-            return redis.Redis(port=port).ping()
-        except redis.ConnectionError:
-            return False
-
-    wait_until(up)
-    yield port
-    proc.kill()
-    proc.wait()
-    shutil.rmtree(d, ignore_errors=True)
+def redis_server(redis_port):
+    return redis_port
 
 
 IMMEDIATE = [

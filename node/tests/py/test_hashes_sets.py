@@ -1,11 +1,6 @@
 """redis-py against kcache-node: hash and set commands in RESP2 and RESP3,
 encodings and their transitions, plus a side-by-side run of one script on
 redis-server with unordered replies sorted."""
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 
 import pytest
 import redis
@@ -16,12 +11,6 @@ def rr(node, request):
     c = node.client(protocol=request.param, decode_responses=True)
     yield c
     c.close()
-
-
-def wait_until(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
 
 
 def test_hash_basics(rr):
@@ -142,40 +131,13 @@ def test_set_encodings(r):
 
 # --- Side by side with redis-server -----------------------------------------
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(node, request):
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    d = tempfile.mkdtemp(prefix="kcache-py-redis-")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", d],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    theirs = redis.Redis(port=port, protocol=request.param, decode_responses=True)
-
-    def up():
-        try:
-            return theirs.ping()
-        except redis.ConnectionError:
-            return False
-
-    wait_until(up)
+def pair(node, redis_port, request):
+    theirs = redis.Redis(port=redis_port, protocol=request.param, decode_responses=True)
     ours = node.client(protocol=request.param, decode_responses=True)
     yield ours, theirs
     ours.close()
     theirs.close()
-    proc.kill()
-    proc.wait()
-    shutil.rmtree(d, ignore_errors=True)
 
 
 BIG_HASH = ("HSET", "bh") + tuple(x for i in range(513) for x in (f"f{i}", str(i)))

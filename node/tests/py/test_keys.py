@@ -1,15 +1,11 @@
 """redis-py against kcache-node: keyspace commands and expiry, RESP2 and RESP3,
 plus a side-by-side run of the same commands on redis-server."""
 import datetime
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 
 import pytest
 import redis
+
+from conftest import wait_until
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
@@ -17,13 +13,6 @@ def rr(node, request):
     c = node.client(protocol=request.param, decode_responses=True)
     yield c
     c.close()
-
-
-def wait_until(pred, timeout=10.0):
-    """Polls `pred` until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
 
 
 def test_type_exists_touch_unlink(rr):
@@ -185,38 +174,11 @@ def test_expired_keys_vanish_from_every_reply(rr):
 
 # --- Side by side with redis-server -----------------------------------------
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def redis_server():
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    d = tempfile.mkdtemp(prefix="kcache-py-redis-")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", d],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    c = redis.Redis(port=port, decode_responses=True)
-
-    def up():
-        try:
-            return c.ping()
-        except redis.ConnectionError:
-            return False
-
-    wait_until(up)
+def redis_server(redis_port):
+    c = redis.Redis(port=redis_port, decode_responses=True)
     yield c
     c.close()
-    proc.kill()
-    proc.wait()
-    shutil.rmtree(d, ignore_errors=True)
 
 
 SIDE_BY_SIDE = [

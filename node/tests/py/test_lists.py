@@ -1,11 +1,6 @@
 """redis-py against kcache-node: list commands, SORT and HyperLogLog in RESP2 and
 RESP3, plus a side-by-side run of the same commands on redis-server (including
 GET of HyperLogLog values, which must be byte-identical)."""
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 
 import pytest
 import redis
@@ -16,13 +11,6 @@ def rr(node, request):
     c = node.client(protocol=request.param, decode_responses=True)
     yield c
     c.close()
-
-
-def wait_until(pred, timeout=10.0):
-    """Polls `pred` until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
 
 
 def test_push_pop_and_lengths(rr):
@@ -168,36 +156,9 @@ def test_hyperloglog(rr):
 
 # --- Side by side with redis-server -----------------------------------------
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def redis_server():
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    d = tempfile.mkdtemp(prefix="kcache-py-redis-")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", d],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def up():
-        try:
-            return redis.Redis(port=port).ping()
-        except redis.ConnectionError:
-            return False
-
-    wait_until(up)
-    yield port
-    proc.kill()
-    proc.wait()
-    shutil.rmtree(d, ignore_errors=True)
+def redis_server(redis_port):
+    return redis_port
 
 
 SIDE_BY_SIDE = [

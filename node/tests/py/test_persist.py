@@ -4,7 +4,6 @@ groups, PELs and consumers, several databases), SAVE/BGSAVE/SHUTDOWN restart
 round trips, and DUMP/RESTORE both ways."""
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -12,45 +11,8 @@ import time
 import pytest
 import redis
 
-from conftest import Node
+from conftest import Node, RedisServer
 
-REDIS = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server not installed")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    def __init__(self, dir=None, dbfilename="dump.rdb"):
-        self.dir = dir or tempfile.mkdtemp(prefix="kcache-redis-")
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--dbfilename", dbfilename],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while True:
-            try:
-                self.client().ping()
-                break
-            except redis.exceptions.BusyLoadingError:
-                pass
-            except redis.exceptions.ConnectionError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("redis-server did not start")
-            time.sleep(0.02)  # polling for readiness, bounded by the deadline
-
-    def client(self, **kw):
-        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def populate(c):

@@ -3,7 +3,6 @@ import socket
 import time
 
 import pytest
-import redis
 
 PROTOCOLS = [2, 3]
 

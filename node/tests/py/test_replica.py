@@ -1,60 +1,21 @@
 """redis-py against a kcache-node replica of a real redis-server primary:
 the client library's own parsing of ROLE and INFO replication, pipelined and
 transactional writes on the primary, READONLY as redis-py raises it, WAIT."""
-import os
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
 
 import pytest
 import redis
 
-from conftest import Node
-
-
-def wait_until(pred, timeout=20.0):
-    """Polls `pred` until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        time.sleep(0.02)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import Node, RedisServer, wait_until
 
 
 @pytest.fixture
 def primary():
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    d = tempfile.mkdtemp(prefix="kcache-py-primary-")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
-         "--dir", d, "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    c = redis.Redis(port=port, decode_responses=True)
-
-    def up():
-        try:
-            return c.ping()
-        except redis.ConnectionError:
-            return False
-
-    wait_until(up)
-    yield c, port
+    s = RedisServer("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+    c = s.client(decode_responses=True)
+    yield c, s.port
     c.close()
-    proc.kill()
-    proc.wait()
-    shutil.rmtree(d, ignore_errors=True)
+    s.stop()
 
 
 @pytest.fixture

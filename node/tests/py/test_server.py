@@ -5,6 +5,8 @@ import time
 import pytest
 import redis
 
+from conftest import Node
+
 
 def test_info_parses_like_redis(r):
     r.set("a", 1)
@@ -131,8 +133,6 @@ def test_dbsize_and_shutdown_abort(r):
 
 
 def test_auth_with_requirepass():
-    from conftest import Node
-
     n = Node("--requirepass", "pw")
     try:
         anon = n.client()

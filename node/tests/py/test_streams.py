@@ -1,14 +1,12 @@
 """redis-py against kcache-node: stream commands in RESP2 and RESP3, and
 consumer-group flows side by side with redis-server, with the clock-dependent
 fields (idle times, delivery and seen times) masked."""
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 
 import pytest
 import redis
+
+from conftest import RedisServer
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
@@ -18,37 +16,11 @@ def rr(node, request):
     c.close()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def redis_port():
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    d = tempfile.mkdtemp(prefix="kcache-py-redis-")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", d],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-    yield port
-    proc.kill()
-    proc.wait()
-    shutil.rmtree(d, ignore_errors=True)
+    s = RedisServer()
+    yield s.port
+    s.stop()
 
 
 # --- Single server, both protocols --------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from conftest import Node
-from test_blocking import Blocked, redis_server, wait_until  # noqa: F401 (fixture)
+from test_blocking import Blocked, redis_server  # noqa: F401 (fixture)
 
 
 @pytest.fixture

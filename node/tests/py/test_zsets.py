@@ -1,11 +1,6 @@
 """redis-py against kcache-node: sorted set and geo commands in RESP2 and RESP3,
 plus a seeded random run of the same commands side by side with redis-server."""
 import random
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 
 import pytest
 import redis
@@ -146,37 +141,9 @@ def test_geo(rr):
 
 # --- Side by side with redis-server -----------------------------------------
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def redis_server():
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    d = tempfile.mkdtemp(prefix="kcache-py-redis-")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", d],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-    yield port
-    proc.kill()
-    proc.wait()
-    shutil.rmtree(d, ignore_errors=True)
+def redis_server(redis_port):
+    return redis_port
 
 
 def _outcome(client, cmd):

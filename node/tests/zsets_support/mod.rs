@@ -1,4 +1,4 @@
-//! Shared by the sorted set and geo integration tests: a raw RESP client that
+//! Shared by the sorted set, stream and geo integration tests: a raw RESP client that
 //! keeps replies as bytes (so RESP2 and RESP3 shapes are compared exactly) and
 //! a side-by-side runner that plays a script on kcache-node and redis-server.
 #![allow(dead_code)]
@@ -89,6 +89,21 @@ impl Raw {
             .parse()
             .expect("integer reply")
     }
+}
+
+/// A fresh node and a fresh redis-server.
+pub fn pair() -> (crate::common::Server, crate::common::Server) {
+    let node = crate::common::Server::start(&[]);
+    let redis = crate::common::Server::start_redis(&[]);
+    (node, redis)
+}
+
+/// Plays `script` on a fresh node and a fresh redis-server and fails with
+/// every differing reply.
+pub fn assert_same(script: &str) {
+    let (node, redis) = pair();
+    let diffs = side_by_side(script, node.port, redis.port);
+    crate::common::assert_no_diffs(&diffs, "side by side with redis-server");
 }
 
 /// Plays `script` (one command a line, words split on spaces, `#` comments)

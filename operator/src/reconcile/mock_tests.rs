@@ -140,6 +140,23 @@ const APPS: &str = "/apis/apps/v1/namespaces/shop";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/shop/events";
 const STATUS: &str = "/apis/kcache.io/v1alpha1/namespaces/shop/cacheclusters/demo/status";
 
+/// The applies of a one-shard cluster "demo", in the reconciler's order: the
+/// password Secret, the ConfigMap, the Services, the StatefulSet.
+fn applies() -> Vec<Expect> {
+    [
+        format!("{NS}/secrets/demo-auth"),
+        format!("{NS}/configmaps/demo-config"),
+        format!("{NS}/services/demo-shard-0"),
+        format!("{NS}/services/demo-primary"),
+        format!("{NS}/services/demo-reader"),
+        format!("{NS}/services/demo"),
+        format!("{APPS}/statefulsets/demo-shard-0"),
+    ]
+    .iter()
+    .map(|path| expect("PATCH", path, Reply::Echo))
+    .collect()
+}
+
 async fn run(cc: CacheCluster, script: Vec<Expect>) -> (crate::error::Result<()>, Vec<Seen>) {
     let (ctx, handle) = context();
     let server = tokio::spawn(serve(handle, script));
@@ -163,38 +180,31 @@ fn assert_applied(seen: &[Seen]) {
 
 #[tokio::test]
 async fn first_reconcile_applies_every_object_in_order_then_status() {
-    let script = vec![
-        expect("GET", &format!("{NS}/secrets/demo-auth"), Reply::NotFound),
-        expect(
-            "GET",
-            &format!("{APPS}/statefulsets"),
-            empty_list("StatefulSetList"),
-        ),
-        expect("PATCH", &format!("{NS}/secrets/demo-auth"), Reply::Echo),
-        expect(
-            "PATCH",
-            &format!("{NS}/configmaps/demo-config"),
-            Reply::Echo,
-        ),
-        expect("PATCH", &format!("{NS}/services/demo-shard-0"), Reply::Echo),
-        expect("PATCH", &format!("{NS}/services/demo-primary"), Reply::Echo),
-        expect("PATCH", &format!("{NS}/services/demo-reader"), Reply::Echo),
-        expect("PATCH", &format!("{NS}/services/demo"), Reply::Echo),
-        expect(
-            "PATCH",
-            &format!("{APPS}/statefulsets/demo-shard-0"),
-            Reply::Echo,
-        ),
-        expect(
-            "PATCH",
-            "/apis/policy/v1/namespaces/shop/poddisruptionbudgets/demo-shard-0",
-            Reply::Echo,
-        ),
-        expect("POST", EVENTS, Reply::Echo),
-        expect("POST", EVENTS, Reply::Echo),
-        expect("GET", &format!("{NS}/pods"), empty_list("PodList")),
-        expect("PATCH", STATUS, Reply::Echo),
-    ];
+    let script: Vec<Expect> = [
+        vec![
+            expect("GET", &format!("{NS}/secrets/demo-auth"), Reply::NotFound),
+            expect(
+                "GET",
+                &format!("{APPS}/statefulsets"),
+                empty_list("StatefulSetList"),
+            ),
+        ],
+        applies(),
+        vec![
+            expect(
+                "PATCH",
+                "/apis/policy/v1/namespaces/shop/poddisruptionbudgets/demo-shard-0",
+                Reply::Echo,
+            ),
+            expect("POST", EVENTS, Reply::Echo),
+            expect("POST", EVENTS, Reply::Echo),
+            expect("GET", &format!("{NS}/pods"), empty_list("PodList")),
+            expect("PATCH", STATUS, Reply::Echo),
+        ],
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let (result, seen) = run(cluster(""), script).await;
     result.expect("reconcile succeeds");
     assert_applied(&seen);
@@ -238,41 +248,34 @@ async fn first_reconcile_applies_every_object_in_order_then_status() {
 async fn disabling_disruption_budgets_deletes_them() {
     let existing = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "demo-auth", "namespace": "shop"}, "data": {"password": "c2VjcmV0"}});
-    let script = vec![
-        expect(
-            "GET",
-            &format!("{NS}/secrets/demo-auth"),
-            Reply::Json(existing),
-        ),
-        expect(
-            "GET",
-            &format!("{APPS}/statefulsets"),
-            empty_list("StatefulSetList"),
-        ),
-        expect("PATCH", &format!("{NS}/secrets/demo-auth"), Reply::Echo),
-        expect(
-            "PATCH",
-            &format!("{NS}/configmaps/demo-config"),
-            Reply::Echo,
-        ),
-        expect("PATCH", &format!("{NS}/services/demo-shard-0"), Reply::Echo),
-        expect("PATCH", &format!("{NS}/services/demo-primary"), Reply::Echo),
-        expect("PATCH", &format!("{NS}/services/demo-reader"), Reply::Echo),
-        expect("PATCH", &format!("{NS}/services/demo"), Reply::Echo),
-        expect(
-            "PATCH",
-            &format!("{APPS}/statefulsets/demo-shard-0"),
-            Reply::Echo,
-        ),
-        expect(
-            "DELETE",
-            "/apis/policy/v1/namespaces/shop/poddisruptionbudgets",
-            empty_list("PodDisruptionBudgetList"),
-        ),
-        expect("POST", EVENTS, Reply::Echo),
-        expect("GET", &format!("{NS}/pods"), empty_list("PodList")),
-        expect("PATCH", STATUS, Reply::Echo),
-    ];
+    let script: Vec<Expect> = [
+        vec![
+            expect(
+                "GET",
+                &format!("{NS}/secrets/demo-auth"),
+                Reply::Json(existing),
+            ),
+            expect(
+                "GET",
+                &format!("{APPS}/statefulsets"),
+                empty_list("StatefulSetList"),
+            ),
+        ],
+        applies(),
+        vec![
+            expect(
+                "DELETE",
+                "/apis/policy/v1/namespaces/shop/poddisruptionbudgets",
+                empty_list("PodDisruptionBudgetList"),
+            ),
+            expect("POST", EVENTS, Reply::Echo),
+            expect("GET", &format!("{NS}/pods"), empty_list("PodList")),
+            expect("PATCH", STATUS, Reply::Echo),
+        ],
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let (result, seen) = run(cluster("disruption: {enabled: false}"), script).await;
     result.expect("reconcile succeeds");
     assert!(

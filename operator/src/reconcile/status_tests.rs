@@ -55,6 +55,16 @@ fn pod(name: &str, shard: i32, ready: bool, revision: &str, role: Option<&str>) 
     }
 }
 
+/// The status after an apply that found these StatefulSets and pods.
+fn applied(
+    cc: &CacheCluster,
+    statefulsets: &[StatefulSet],
+    pods: &[Pod],
+    now: &Time,
+) -> CacheClusterStatus {
+    compute(cc, Outcome::Applied { statefulsets, pods }, now)
+}
+
 fn find<'a>(status: &'a CacheClusterStatus, type_: &str) -> &'a Condition {
     status
         .conditions
@@ -71,14 +81,7 @@ fn fresh_cluster_is_creating() {
         pod("demo-shard-0-0", 0, true, "rev-2", None),
         pod("demo-shard-0-1", 0, false, "rev-2", None),
     ];
-    let s = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &pods,
-        },
-        &at(100),
-    );
+    let s = applied(&cc, &sets, &pods, &at(100));
     assert_eq!(s.phase, Some(Phase::Creating));
     assert_eq!(s.ready.as_deref(), Some("1/2"));
     assert_eq!(s.observed_generation, Some(1));
@@ -102,28 +105,14 @@ fn all_ready_is_running_and_keeps_transition_times() {
         pod("demo-shard-0-0", 0, true, "rev-2", Some("primary")),
         pod("demo-shard-0-1", 0, true, "rev-2", Some("replica")),
     ];
-    let first = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &pods,
-        },
-        &at(100),
-    );
+    let first = applied(&cc, &sets, &pods, &at(100));
     assert_eq!(first.phase, Some(Phase::Running));
     assert_eq!(find(&first, READY).status, "True");
     assert_eq!(find(&first, PROGRESSING).reason, "Converged");
     assert_eq!(first.shards[0].primary.as_deref(), Some("demo-shard-0-0"));
 
     cc.status = Some(first);
-    let again = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &pods,
-        },
-        &at(200),
-    );
+    let again = applied(&cc, &sets, &pods, &at(200));
     assert_eq!(
         find(&again, READY).last_transition_time,
         at(100),
@@ -139,26 +128,12 @@ fn losing_a_pod_after_running_is_degraded() {
         pod("a", 0, true, "rev-2", None),
         pod("b", 0, true, "rev-2", None),
     ];
-    cc.status = Some(compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &healthy,
-        },
-        &at(100),
-    ));
+    cc.status = Some(applied(&cc, &sets, &healthy, &at(100)));
     let broken = [
         pod("a", 0, true, "rev-2", None),
         pod("b", 0, false, "rev-2", None),
     ];
-    let s = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &broken,
-        },
-        &at(200),
-    );
+    let s = applied(&cc, &sets, &broken, &at(200));
     assert_eq!(s.phase, Some(Phase::Degraded));
     assert_eq!(find(&s, DEGRADED).status, "True");
     assert_eq!(find(&s, DEGRADED).last_transition_time, at(200));
@@ -166,23 +141,9 @@ fn losing_a_pod_after_running_is_degraded() {
 
     // Still degraded on the next look, until every pod is ready again.
     cc.status = Some(s);
-    let s = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &broken,
-        },
-        &at(300),
-    );
+    let s = applied(&cc, &sets, &broken, &at(300));
     assert_eq!(s.phase, Some(Phase::Degraded));
-    let s = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &healthy,
-        },
-        &at(400),
-    );
+    let s = applied(&cc, &sets, &healthy, &at(400));
     assert_eq!(s.phase, Some(Phase::Running));
 }
 
@@ -194,28 +155,14 @@ fn scaling_up_a_running_cluster_is_updating_not_degraded() {
         pod("a", 0, true, "rev-2", None),
         pod("b", 0, true, "rev-2", None),
     ];
-    cc.status = Some(compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &two,
-        },
-        &at(100),
-    ));
+    cc.status = Some(applied(&cc, &sets, &two, &at(100)));
     cc.spec.replicas_per_shard = 2;
     let three = [
         pod("a", 0, true, "rev-2", None),
         pod("b", 0, true, "rev-2", None),
         pod("c", 0, false, "rev-2", None),
     ];
-    let s = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &sets,
-            pods: &three,
-        },
-        &at(200),
-    );
+    let s = applied(&cc, &sets, &three, &at(200));
     assert_eq!(s.phase, Some(Phase::Updating));
     assert_eq!(find(&s, DEGRADED).status, "False");
     assert_eq!(find(&s, PROGRESSING).reason, "RollingOut");
@@ -228,28 +175,14 @@ fn outdated_pods_or_unobserved_statefulsets_are_updating() {
         pod("a", 0, true, "rev-1", None),
         pod("b", 0, true, "rev-2", None),
     ];
-    let s = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &[sts("demo-shard-0", 2, 2)],
-            pods: &pods,
-        },
-        &at(1),
-    );
+    let s = applied(&cc, &[sts("demo-shard-0", 2, 2)], &pods, &at(1));
     assert_eq!(s.phase, Some(Phase::Updating));
     assert_eq!(s.shards[0].updated_replicas, 1);
     let current = [
         pod("a", 0, true, "rev-2", None),
         pod("b", 0, true, "rev-2", None),
     ];
-    let s = compute(
-        &cc,
-        Outcome::Applied {
-            statefulsets: &[sts("demo-shard-0", 3, 2)],
-            pods: &current,
-        },
-        &at(1),
-    );
+    let s = applied(&cc, &[sts("demo-shard-0", 3, 2)], &current, &at(1));
     assert_eq!(
         s.phase,
         Some(Phase::Updating),

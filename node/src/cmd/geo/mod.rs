@@ -18,19 +18,7 @@ use crate::protocol::Out;
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $keys:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $keys.0,
-            last_key: $keys.1,
-            step: $keys.2,
-            handler: $h,
-            group: "geo",
-            since: $since,
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new($name, $arity, $flags, $keys, $h, "geo", $since, $summary)
     };
 }
 

@@ -12,19 +12,16 @@ use crate::db::Shard;
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $first,
-            last_key: $last,
-            step: 1,
-            handler: $h,
-            group: "hyperloglog",
-            since: $since,
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new(
+            $name,
+            $arity,
+            $flags,
+            ($first, $last, 1),
+            $h,
+            "hyperloglog",
+            $since,
+            $summary,
+        )
     };
 }
 

@@ -25,32 +25,11 @@ use crate::db::{Keyspace, Shard};
 /// since, summary[, subcommands])`
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $keys:expr, $h:expr, $group:expr, $since:expr, $summary:expr) => {
-        cmd!(
-            $name,
-            $arity,
-            $flags,
-            $keys,
-            $h,
-            $group,
-            $since,
-            $summary,
-            &[]
-        )
+        CommandSpec::new($name, $arity, $flags, $keys, $h, $group, $since, $summary)
     };
     ($name:expr, $arity:expr, $flags:expr, $keys:expr, $h:expr, $group:expr, $since:expr, $summary:expr, $subs:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $keys.0,
-            last_key: $keys.1,
-            step: $keys.2,
-            handler: $h,
-            group: $group,
-            since: $since,
-            summary: $summary,
-            subcommands: $subs,
-        }
+        CommandSpec::new($name, $arity, $flags, $keys, $h, $group, $since, $summary)
+            .with_subcommands($subs)
     };
 }
 

@@ -15,19 +15,16 @@ use crate::db::{MultiLock, Shard};
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $first,
-            last_key: $last,
-            step: if $first == 0 { 0 } else { 1 },
-            handler: $h,
-            group: "list",
-            since: $since,
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new(
+            $name,
+            $arity,
+            $flags,
+            ($first, $last, if $first == 0 { 0 } else { 1 }),
+            $h,
+            "list",
+            $since,
+            $summary,
+        )
     };
 }
 

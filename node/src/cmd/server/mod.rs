@@ -20,19 +20,16 @@ use super::{CmdError, SubSpec};
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: 0,
-            last_key: 0,
-            step: 0,
-            handler: $h,
-            group: "server",
-            since: $since,
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new(
+            $name,
+            $arity,
+            $flags,
+            (0, 0, 0),
+            $h,
+            "server",
+            $since,
+            $summary,
+        )
     };
 }
 
@@ -297,9 +294,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     // Containers carry the flags the request path needs (ADMIN keeps CONFIG SET
     // requirepass out of MONITOR); COMMAND INFO prints a container's flags empty,
     // as Redis does, and each subcommand's own flags.
-    CommandSpec {
-        subcommands: CONFIG_SUBS,
-        ..cmd!(
+    cmd!(
             "config",
             -2,
             ADMIN | NOSCRIPT | LOADING | STALE,
@@ -307,10 +302,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.0.0",
             "A container for server configuration commands."
         )
-    },
-    CommandSpec {
-        subcommands: COMMAND_SUBS,
-        ..cmd!(
+    .with_subcommands(CONFIG_SUBS),
+    cmd!(
             "command",
             -1,
             LOADING | STALE,
@@ -318,10 +311,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.8.13",
             "Returns detailed information about all commands."
         )
-    },
-    CommandSpec {
-        subcommands: SLOWLOG_SUBS,
-        ..cmd!(
+    .with_subcommands(COMMAND_SUBS),
+    cmd!(
             "slowlog",
             -2,
             ADMIN | LOADING | STALE,
@@ -329,10 +320,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.2.12",
             "A container for slow log commands."
         )
-    },
-    CommandSpec {
-        subcommands: LATENCY_SUBS,
-        ..cmd!(
+    .with_subcommands(SLOWLOG_SUBS),
+    cmd!(
             "latency",
             -2,
             ADMIN | NOSCRIPT | LOADING | STALE,
@@ -340,10 +329,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.8.13",
             "A container for latency diagnostics commands."
         )
-    },
-    CommandSpec {
-        subcommands: MEMORY_SUBS,
-        ..cmd!(
+    .with_subcommands(LATENCY_SUBS),
+    cmd!(
             "memory",
             -2,
             0,
@@ -351,7 +338,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "4.0.0",
             "A container for memory diagnostics commands."
         )
-    },
+    .with_subcommands(MEMORY_SUBS),
 ];
 
 /// Finds the subcommand named by argument 1 of a container and checks its arity;

@@ -14,19 +14,7 @@ use crate::protocol::Out;
 /// `cmd!(name, arity, flags, (first_key, last_key, step), handler, since, summary)`
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $keys:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $keys.0,
-            last_key: $keys.1,
-            step: $keys.2,
-            handler: $h,
-            group: "set",
-            since: $since,
-            summary: $summary,
-            subcommands: &[],
-        }
+        CommandSpec::new($name, $arity, $flags, $keys, $h, "set", $since, $summary)
     };
 }
 

@@ -25,19 +25,17 @@ macro_rules! cmd {
         cmd!($name, $arity, $flags, $first, $h, $since, $summary, &[])
     };
     ($name:expr, $arity:expr, $flags:expr, $first:expr, $h:expr, $since:expr, $summary:expr, $subs:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $first,
-            last_key: $first,
-            step: $first,
-            handler: $h,
-            group: "stream",
-            since: $since,
-            summary: $summary,
-            subcommands: $subs,
-        }
+        CommandSpec::new(
+            $name,
+            $arity,
+            $flags,
+            ($first, $first, $first),
+            $h,
+            "stream",
+            $since,
+            $summary,
+        )
+        .with_subcommands($subs)
     };
 }
 
