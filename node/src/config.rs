@@ -50,6 +50,10 @@ pub struct Param {
     pub doc: &'static str,
 }
 
+/// Parameters CONFIG SET changes only as `enable-protected-configs` allows
+/// (Redis 7's PROTECTED_CONFIG): they decide where the node writes files.
+pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
 /// In Redis's order, which its CONFIG SET error message lists.
 const POLICIES: &[&str] = &[
     "volatile-lru",
@@ -112,8 +116,9 @@ pub static PARAMS: &[Param] = &[
     p!("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"]), true, "fsync policy of the append-only file."),
     p!("appendfilename", "appendonly.aof", Kind::Str, false, "Append-only file base name."),
     p!("appenddirname", "appendonlydir", Kind::Str, false, "Directory (under dir) of the multi-part append-only file."),
-    p!("dir", "", Kind::Str, true, "Working directory for snapshots and the append-only file (default: current)."),
-    p!("dbfilename", "dump.rdb", Kind::Str, true, "Snapshot file name."),
+    p!("dir", "", Kind::Str, true, "Working directory for snapshots and the append-only file (default: current). Protected: see enable-protected-configs."),
+    p!("dbfilename", "dump.rdb", Kind::Str, true, "Snapshot file name. Protected: see enable-protected-configs."),
+    p!("enable-protected-configs", NO, Kind::Enum(&["no", "yes", "local"]), false, "Whether CONFIG SET may change dir and dbfilename (which choose where the node writes files): no, yes, or local (loopback clients only)."),
     p!("io-threads", "0", int(0, 128), false, "Event-loop threads (0: one per CPU)."),
     p!("hz", "10", int(1, 500), true, "Background task frequency (active expiry cycles per second)."),
     p!("active-expire-effort", "1", int(1, 10), true, "Effort of the active expiry cycle (1-10)."),

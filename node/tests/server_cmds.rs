@@ -650,3 +650,26 @@ fn info_rates_and_memory_move_with_load() {
         );
     }
 }
+
+#[test]
+fn protected_configs_are_refused_unless_enabled_as_in_redis() {
+    let d = common::scratch_dir("protected");
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    let dir = d.to_string_lossy().into_owned();
+    let script: &[&[&str]] = &[
+        &["CONFIG", "SET", "dir", &dir],
+        &["CONFIG", "SET", "dbfilename", "x.rdb"],
+        &["CONFIG", "SET", "maxmemory", "0", "dir", &dir],
+        &["CONFIG", "SET", "enable-protected-configs", "yes"],
+        &["CONFIG", "GET", "enable-protected-configs"],
+        &["CONFIG", "GET", "dbfilename"],
+    ];
+    // Default `no`: refused, and nothing of the command applied.
+    same_on_both(&Server::start(&[]), &Server::start_redis(&[]), script);
+    // `local` allows loopback clients (the test's), `yes` everyone.
+    for mode in ["local", "yes"] {
+        let args = ["--enable-protected-configs", mode];
+        same_on_both(&Server::start(&args), &Server::start_redis(&args), script);
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

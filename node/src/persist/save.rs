@@ -184,6 +184,9 @@ fn save_claimed(srv: &Server) -> Result<Report, SaveError> {
         .store(crate::util::now_ms(), Ordering::Relaxed);
     let result = write_file(srv, progress);
     if let Ok(r) = &result {
+        // As Redis's rdbSave: any successful save clears a failed BGSAVE's
+        // status, and with it the MISCONF refusal.
+        p.last_bgsave_ok.store(true, Ordering::Relaxed);
         p.last_save
             .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
         p.saves.fetch_add(1, Ordering::Relaxed);

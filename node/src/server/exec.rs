@@ -30,6 +30,9 @@ pub struct Hot {
     /// `min-replicas-to-write` and `min-replicas-max-lag` (the NOREPLICAS gate).
     pub min_replicas_to_write: usize,
     pub min_replicas_max_lag: i64,
+    /// `stop-writes-on-bgsave-error`, counted only while save rules are set
+    /// (the MISCONF gate, `persist::write_refusal`).
+    pub stop_writes_on_bgsave_error: bool,
 }
 
 impl Hot {
@@ -53,6 +56,8 @@ impl Hot {
             replica_serve_stale: cfg.get_bool("replica-serve-stale-data"),
             min_replicas_to_write: cfg.get_i64("min-replicas-to-write").max(0) as usize,
             min_replicas_max_lag: cfg.get_i64("min-replicas-max-lag"),
+            stop_writes_on_bgsave_error: cfg.get_bool("stop-writes-on-bgsave-error")
+                && !cfg.get("save").trim().is_empty(),
         }
     }
 
@@ -165,6 +170,16 @@ fn process_batch(
     }
 }
 
+/// Whether `spec` is an EXEC whose queue writes (Redis counts it as a write
+/// command for MISCONF and NOREPLICAS).
+fn exec_writes(srv: &Server, client: &Client, spec: &crate::cmd::CommandSpec) -> bool {
+    spec.name == "exec"
+        && client.tx.queuing()
+        && client
+            .tx
+            .queue_has(|i| srv.commands.specs[i].flags & flags::WRITE != 0)
+}
+
 /// Whether CLIENT PAUSE holds this request now.
 #[cold]
 fn held(srv: &Server, client: &Client, args: &Args, now_ms: i64) -> bool {
@@ -223,8 +238,19 @@ pub fn execute(
         && !super::evict::admit(srv, spec.flags, now_ms)
     {
         Some(super::evict::OOM.into())
+    } else if let Some(e) = crate::persist::write_refusal(srv, hot.stop_writes_on_bgsave_error)
+        .filter(|_| {
+            !client.master_link
+                && (spec.flags & flags::WRITE != 0
+                    || spec.name == "ping"
+                    || exec_writes(srv, client, spec))
+        })
+    {
+        // MISCONF: a failed BGSAVE or AOF write refuses writes, and PING, as
+        // Redis does (persist::write_refusal: two relaxed loads when healthy).
+        Some(e)
     } else if hot.min_replicas_to_write > 0
-        && spec.flags & flags::WRITE != 0
+        && (spec.flags & flags::WRITE != 0 || exec_writes(srv, client, spec))
         && !client.master_link
         && crate::repl::primary::wait::refuses_writes(
             srv,
@@ -247,10 +273,18 @@ pub fn execute(
         None
     };
     if let Some(e) = rejected {
-        out.error(&e);
-        count_error(srv, stats, &e);
         WorkerStats::add(&stats.commands[idx].rejected, 1);
-        client.tx.flag_error();
+        if spec.name == "exec" && client.tx.queuing() {
+            // A rejected EXEC discards the transaction (Redis's execCommandAbort).
+            super::multi::discard(client);
+            let e = format!("EXECABORT Transaction discarded because of: {e}");
+            out.error(&e);
+            count_error(srv, stats, &e);
+        } else {
+            out.error(&e);
+            count_error(srv, stats, &e);
+            client.tx.flag_error();
+        }
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
     }

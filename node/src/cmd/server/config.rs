@@ -56,6 +56,21 @@ fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// Whether this client may change a protected parameter: `enable-protected-configs`
+/// is `yes`, or `local` and the client is on a loopback address.
+fn protected_allowed(ctx: &Ctx) -> bool {
+    match ctx.srv.config.get("enable-protected-configs").as_str() {
+        "yes" => true,
+        "local" => ctx
+            .client
+            .shared
+            .addr
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback()),
+        _ => false,
+    }
+}
+
 /// `CONFIG SET parameter value [parameter value ...]`: all or nothing, with
 /// Redis 7's checks in Redis 7's order (unknown names, then immutable or
 /// duplicate ones, then values).
@@ -78,6 +93,10 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         if !param.mutable {
             refused = Some((name, "can't set immutable config"));
+            continue;
+        }
+        if crate::config::PROTECTED.contains(&param.name) && !protected_allowed(ctx) {
+            refused = Some((name, "can't set protected config"));
             continue;
         }
         if params.iter().any(|p| std::ptr::eq(*p, param)) {

@@ -40,7 +40,9 @@ pub mod schedule;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -136,6 +138,8 @@ pub struct Stats {
     pub rewrites: AtomicU64,
     pub consecutive_failures: AtomicU64,
     pub last_write_failed: AtomicBool,
+    /// The OS error of the last failed write or fsync (MISCONF's text).
+    last_write_errno: AtomicI32,
     pub delayed_fsync: AtomicU64,
     pub current_size: AtomicU64,
     /// Redis's `aof_rewrite_base_size`: the base file's size after a load,
@@ -159,11 +163,24 @@ impl Default for Stats {
             rewrites: Default::default(),
             consecutive_failures: Default::default(),
             last_write_failed: Default::default(),
+            last_write_errno: Default::default(),
             delayed_fsync: Default::default(),
             current_size: Default::default(),
             base_size: Default::default(),
             last_cow: Default::default(),
             limit: Default::default(),
+        }
+    }
+}
+
+impl Stats {
+    /// The last write error as strerror(3) words ("No space left on device").
+    pub fn last_write_error(&self) -> String {
+        let errno = self.last_write_errno.load(Ordering::Relaxed);
+        let text = std::io::Error::from_raw_os_error(errno).to_string();
+        match text.find(" (os error") {
+            Some(i) => text[..i].to_string(),
+            None => text,
         }
     }
 }
@@ -225,7 +242,21 @@ impl Aof {
         if f.spare.is_empty() {
             return;
         }
-        match f.incr.write_all(&f.spare) {
+        let mut done = 0;
+        let result = loop {
+            match f.incr.write(&f.spare[done..]) {
+                Ok(0) => break Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+                Ok(n) => {
+                    done += n;
+                    if done == f.spare.len() {
+                        break Ok(());
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
             Ok(()) => {
                 self.stats
                     .current_size
@@ -235,7 +266,31 @@ impl Aof {
                     tracing::warn!("AOF write error looks solved, the node can write again");
                 }
             }
-            Err(e) => self.write_failed(&e),
+            Err(e) => {
+                self.write_failed(&e);
+                // Nothing logged may go missing from the file: a partial write
+                // is cut off again (or, where that fails, counts as written),
+                // and the rest goes back in front of what was appended since,
+                // for the next attempt (the event loops' next write, or the
+                // once-a-second flush). Writes get MISCONF meanwhile.
+                if done > 0 {
+                    let cut = f
+                        .incr
+                        .metadata()
+                        .and_then(|m| f.incr.set_len(m.len().saturating_sub(done as u64)));
+                    if cut.is_ok() {
+                        done = 0;
+                    } else {
+                        self.stats
+                            .current_size
+                            .fetch_add(done as u64, Ordering::Relaxed);
+                    }
+                }
+                let mut p = self.pending.lock();
+                f.spare.drain(..done);
+                f.spare.extend_from_slice(&p.buf);
+                std::mem::swap(&mut p.buf, &mut f.spare);
+            }
         }
         f.spare.clear();
         if f.spare.capacity() > 4 << 20 {
@@ -256,14 +311,20 @@ impl Aof {
 
     #[cold]
     fn write_failed(&self, e: &std::io::Error) {
-        self.stats.last_write_failed.store(true, Ordering::Relaxed);
+        self.stats
+            .last_write_errno
+            .store(e.raw_os_error().unwrap_or(0), Ordering::Relaxed);
+        let first = !self.stats.last_write_failed.swap(true, Ordering::Relaxed);
         if self.fsync_policy() == Fsync::Always {
             // As Redis: with `always`, a reply must never claim a write that
             // may not be on disk.
             tracing::error!(error = %e, "can't recover from AOF write error when the AOF fsync policy is 'always'; exiting");
             std::process::exit(1);
         }
-        tracing::error!(error = %e, "error writing to the AOF file");
+        // Retried every 100 ms: said once, not at every attempt.
+        if first {
+            tracing::error!(error = %e, "error writing to the AOF file; writes get MISCONF until a write succeeds");
+        }
     }
 
     /// Writes and fsyncs everything pending (shutdown, file switch).
