@@ -147,6 +147,7 @@ pub static PARAMS: &[Param] = &[
     p!("min-replicas-max-lag", alias "min-slaves-max-lag", "10", int(0, i32::MAX as i64), true, "Seconds of lag that still count a replica as in sync."),
     p!("replica-read-only", alias "slave-read-only", YES, Kind::Bool, true, "Replicas refuse writes from clients."),
     p!("replica-serve-stale-data", alias "slave-serve-stale-data", YES, Kind::Bool, true, "Replicas answer reads while out of sync."),
+    p!("replica-ignore-maxmemory", alias "slave-ignore-maxmemory", YES, Kind::Bool, true, "Replicas never evict: the primary's DELs keep them identical (set the same maxmemory on both)."),
     p!("repl-backlog-size", "1048576", Kind::Memory { min: 16 * 1024 }, true, "Replication backlog for partial resyncs."),
     p!("replicaof", alias "slaveof", "", Kind::Str, false, "Replicate this primary from start-up: <host> <port> (REPLICAOF changes it at run time)."),
     p!("masteruser", "", Kind::Str, true, "User name to AUTH with on the primary (with masterauth)."),
@@ -416,6 +417,8 @@ pub struct EvictionParams {
     pub samples: AtomicU64,
     pub tenacity: AtomicU64,
     pub lazy_eviction: std::sync::atomic::AtomicBool,
+    /// `replica-ignore-maxmemory`: a replica leaves eviction to its primary.
+    pub replica_ignore: std::sync::atomic::AtomicBool,
 }
 
 /// The position of a `maxmemory-policy` name in Redis's list
@@ -450,6 +453,9 @@ impl EvictionParams {
             "maxmemory-samples" => self.samples.store(num(), Ordering::Relaxed),
             "maxmemory-eviction-tenacity" => self.tenacity.store(num(), Ordering::Relaxed),
             "lazyfree-lazy-eviction" => self.lazy_eviction.store(value == "yes", Ordering::Relaxed),
+            "replica-ignore-maxmemory" => {
+                self.replica_ignore.store(value == "yes", Ordering::Relaxed)
+            }
             _ => {}
         }
     }

@@ -883,3 +883,45 @@ fn a_hundred_waiters_on_one_key_are_served_in_order() {
     assert_eq!(ctl.cmd_s(&["LLEN", "q"]), ":5\r\n");
     wait_blocked_count(&mut ctl, 0);
 }
+
+/// What a client blocked in `cmd` on a primary sees when the primary becomes a
+/// replica of `target`, and whether the connection is then closed.
+fn unblocked_by_replicaof(primary: u16, target: u16, cmd: &[&str]) -> (String, bool) {
+    let mut blocked = Raw::connect(primary);
+    let a: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+    blocked.send(&encode(&a));
+    let mut ctl = Raw::connect(primary);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ctl
+        .cmd_s(&["INFO", "clients"])
+        .contains("blocked_clients:1\r\n")
+    {
+        assert!(Instant::now() < deadline, "{cmd:?} did not block");
+        std::thread::sleep(Duration::from_millis(5)); // polling, bounded by the deadline
+    }
+    let port = target.to_string();
+    assert_eq!(ctl.cmd_s(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+    let reply = String::from_utf8_lossy(&blocked.reply()).into_owned();
+    let closed = blocked.until_closed(Duration::from_secs(10)).is_some();
+    assert_eq!(ctl.cmd_s(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    (reply, closed)
+}
+
+#[test]
+fn a_primary_turned_replica_unblocks_and_closes_its_blocked_clients_as_redis() {
+    let (node, node_target) = (Server::start(&[]), Server::start(&[]));
+    let (redis, redis_target) = (Server::start_redis(&[]), Server::start_redis(&[]));
+    for cmd in [
+        &["BLPOP", "nothing", "0"][..],
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+        &["WAIT", "1", "0"],
+    ] {
+        let ours = unblocked_by_replicaof(node.port, node_target.port, cmd);
+        let theirs = unblocked_by_replicaof(redis.port, redis_target.port, cmd);
+        assert_eq!(
+            ours, theirs,
+            "{cmd:?}: kcache-node (left) and redis-server (right)"
+        );
+        assert!(ours.0.starts_with("-UNBLOCKED "), "{cmd:?}: {}", ours.0);
+    }
+}

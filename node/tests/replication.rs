@@ -724,3 +724,50 @@ fn a_replica_of_a_replica_gets_the_primarys_stream_byte_for_byte() {
         field(primary.port, "replication", "master_replid")
     );
 }
+
+/// A replica over its maxmemory evicts nothing by default (its primary's DELs
+/// keep it identical, as Redis's `replica-ignore-maxmemory yes`), and evicts on
+/// its own when that is turned off.
+#[test]
+fn a_replica_over_maxmemory_leaves_eviction_to_its_primary() {
+    let primary = Server::start(&[]);
+    let limits = ["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-random"];
+    let replica = kcache_replica(primary.port, &limits);
+    wait_until("link up", || link_up(replica.port));
+    populate(primary.port, 60_000);
+    wait_caught_up(primary.port, replica.port);
+    let dbsize = |port: u16| -> i64 {
+        redis::cmd("DBSIZE")
+            .query(&mut conn_on(port))
+            .expect("DBSIZE")
+    };
+    assert_eq!(dbsize(replica.port), 60_000, "the replica evicted keys");
+    assert!(
+        num(replica.port, "memory", "used_memory") > 2 << 20,
+        "the data set must exceed the replica's maxmemory for this test"
+    );
+    // Reads on the replica run (no OOM, no eviction).
+    let v: Option<String> = redis::cmd("GET")
+        .arg("key:7")
+        .query(&mut conn_on(replica.port))
+        .expect("GET");
+    assert!(v.is_some_and(|v| v.starts_with("value:7:")));
+    assert_eq!(num(replica.port, "stats", "evicted_keys"), 0);
+    assert_eq!(digest(primary.port), digest(replica.port));
+
+    // With the setting off the replica enforces its own limit.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("replica-ignore-maxmemory")
+        .arg("no")
+        .query(&mut conn_on(replica.port))
+        .expect("CONFIG SET");
+    let _: Option<String> = redis::cmd("GET")
+        .arg("key:7")
+        .query(&mut conn_on(replica.port))
+        .expect("GET");
+    wait_until("the replica evicts", || {
+        num(replica.port, "stats", "evicted_keys") > 0
+    });
+    assert!(dbsize(replica.port) < 60_000);
+}

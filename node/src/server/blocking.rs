@@ -412,6 +412,32 @@ pub fn unblock_by_id(srv: &Server, id: u64, with_error: bool) -> bool {
     true
 }
 
+/// A role change (REPLICAOF) ends every blocking command, WAIT included, with
+/// Redis's `-UNBLOCKED ... (master -> replica?)` and closes those clients
+/// after the reply (Redis's `disconnectAllBlockedClients`): what they waited
+/// for may never come on a replica.
+pub fn unblock_all_for_role_change(srv: &Server) {
+    let waiters: Vec<Arc<Waiter>> = srv.blocking.inner.lock().by_id.values().cloned().collect();
+    for w in waiters {
+        if !w.claim() {
+            continue;
+        }
+        srv.blocking.remove(w.id);
+        w.shared.set_blocked(false);
+        if let Some(h) = srv.worker(w.worker) {
+            h.send(Msg::Write {
+                token: w.token,
+                id: w.id,
+                bytes: b"-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n".to_vec(),
+            });
+            h.send(Msg::CloseAfterReply {
+                token: w.token,
+                id: w.id,
+            });
+        }
+    }
+}
+
 /// Drops the waiter of a client that is going away; nothing is replied.
 pub fn cancel(srv: &Server, w: &Waiter) {
     w.claim();

@@ -56,6 +56,9 @@ pub enum Msg {
     /// This blocked client was served (its reply was sent just before as
     /// `Write`), timed out or unblocked: resume executing its buffered input.
     Unblock { token: usize, id: u64 },
+    /// Close this client once its pending output is written (a blocked client
+    /// unblocked by a role change, as Redis closes it).
+    CloseAfterReply { token: usize, id: u64 },
 }
 
 /// How other threads reach an event loop.

@@ -641,6 +641,14 @@ impl Worker {
                         self.resume(token);
                     }
                 }
+                Msg::CloseAfterReply { token, id } => {
+                    if self.conn_is(token, id) {
+                        if let Some(conn) = self.conns[token].as_mut() {
+                            conn.client.close_after_reply = true;
+                        }
+                        self.after_io(token);
+                    }
+                }
                 Msg::Shutdown => shutdown = true,
             }
         }

@@ -128,7 +128,12 @@ impl Evictor {
     pub fn perform(&self, srv: &Server, now_ms: i64, background: bool) -> Outcome {
         let p = &srv.config.evict;
         let max = p.maxmemory() as usize;
-        if max == 0 || self.counted() <= max {
+        // A replica evicts nothing of its own (Redis's isSafeToPerformEvictions):
+        // its primary's evictions arrive as DELs, which keeps the two identical.
+        if max == 0
+            || self.counted() <= max
+            || (srv.repl.is_replica() && p.replica_ignore.load(Ordering::Relaxed))
+        {
             self.running.store(false, Ordering::Relaxed);
             return Outcome::Ok;
         }
