@@ -140,6 +140,19 @@ const APPS: &str = "/apis/apps/v1/namespaces/shop";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/shop/events";
 const STATUS: &str = "/apis/kcache.io/v1alpha1/namespaces/shop/cacheclusters/demo/status";
 
+/// The reconciler's first reads: the password Secret `secret` (answered
+/// `reply`), then the cluster's StatefulSets (none).
+fn lookups(secret: &str, reply: Reply) -> Vec<Expect> {
+    vec![
+        expect("GET", &format!("{NS}/secrets/{secret}"), reply),
+        expect(
+            "GET",
+            &format!("{APPS}/statefulsets"),
+            empty_list("StatefulSetList"),
+        ),
+    ]
+}
+
 /// The applies of a one-shard cluster "demo", in the reconciler's order: the
 /// password Secret, the ConfigMap, the Services, the StatefulSet.
 fn applies() -> Vec<Expect> {
@@ -181,14 +194,7 @@ fn assert_applied(seen: &[Seen]) {
 #[tokio::test]
 async fn first_reconcile_applies_every_object_in_order_then_status() {
     let script: Vec<Expect> = [
-        vec![
-            expect("GET", &format!("{NS}/secrets/demo-auth"), Reply::NotFound),
-            expect(
-                "GET",
-                &format!("{APPS}/statefulsets"),
-                empty_list("StatefulSetList"),
-            ),
-        ],
+        lookups("demo-auth", Reply::NotFound),
         applies(),
         vec![
             expect(
@@ -249,18 +255,7 @@ async fn disabling_disruption_budgets_deletes_them() {
     let existing = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "demo-auth", "namespace": "shop"}, "data": {"password": "c2VjcmV0"}});
     let script: Vec<Expect> = [
-        vec![
-            expect(
-                "GET",
-                &format!("{NS}/secrets/demo-auth"),
-                Reply::Json(existing),
-            ),
-            expect(
-                "GET",
-                &format!("{APPS}/statefulsets"),
-                empty_list("StatefulSetList"),
-            ),
-        ],
+        lookups("demo-auth", Reply::Json(existing)),
         applies(),
         vec![
             expect(
@@ -290,16 +285,16 @@ async fn disabling_disruption_budgets_deletes_them() {
 #[tokio::test]
 async fn invalid_spec_reports_in_status_and_event_and_applies_nothing() {
     let spec = "resources: {limits: {memory: 1Gi}}\nmaxMemory: 2Gi";
-    let script = vec![
-        expect("GET", &format!("{NS}/secrets/demo-auth"), Reply::NotFound),
-        expect(
-            "GET",
-            &format!("{APPS}/statefulsets"),
-            empty_list("StatefulSetList"),
-        ),
-        expect("POST", EVENTS, Reply::Echo),
-        expect("PATCH", STATUS, Reply::Echo),
-    ];
+    let script: Vec<Expect> = [
+        lookups("demo-auth", Reply::NotFound),
+        vec![
+            expect("POST", EVENTS, Reply::Echo),
+            expect("PATCH", STATUS, Reply::Echo),
+        ],
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let (result, seen) = run(cluster(spec), script).await;
     let err = result.expect_err("invalid spec fails the reconcile");
     assert_eq!(err.category(), Category::InvalidSpec);
@@ -318,16 +313,16 @@ async fn invalid_spec_reports_in_status_and_event_and_applies_nothing() {
 #[tokio::test]
 async fn missing_user_secret_is_a_dependency_error() {
     let spec = "auth: {passwordSecret: {name: app-pass}}";
-    let script = vec![
-        expect("GET", &format!("{NS}/secrets/app-pass"), Reply::NotFound),
-        expect(
-            "GET",
-            &format!("{APPS}/statefulsets"),
-            empty_list("StatefulSetList"),
-        ),
-        expect("POST", EVENTS, Reply::Echo),
-        expect("PATCH", STATUS, Reply::Echo),
-    ];
+    let script: Vec<Expect> = [
+        lookups("app-pass", Reply::NotFound),
+        vec![
+            expect("POST", EVENTS, Reply::Echo),
+            expect("PATCH", STATUS, Reply::Echo),
+        ],
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let (result, seen) = run(cluster(spec), script).await;
     assert_eq!(
         result.expect_err("missing secret").category(),
