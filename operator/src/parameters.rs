@@ -67,6 +67,7 @@ pub const ALLOWED: &[Parameter] = &[
     p("proto-max-bulk-len", Kind::Bytes),
     p("repl-backlog-size", Kind::Bytes),
     p("replica-read-only", Kind::Bool),
+    p("stop-writes-on-bgsave-error", Kind::Bool),
     p("tcp-keepalive", Kind::Int { min: 0, max: 7200 }),
     p(
         "timeout",
