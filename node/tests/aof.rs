@@ -245,3 +245,96 @@ fn config_set_appendonly_writes_a_base_of_the_current_data() {
         .expect("get");
     assert_eq!(late, None);
 }
+
+/// A Redis 6 single-file AOF (`dir/appendonly.aof`): plain commands, or an RDB
+/// preamble followed by commands.
+fn legacy_aof(dir: &Path, preamble: Option<&[u8]>) {
+    let mut bytes = preamble.map(<[u8]>::to_vec).unwrap_or_default();
+    for cmd in [
+        &["SELECT", "0"][..],
+        &["SET", "plain", "1"],
+        &["RPUSH", "list", "a", "b", "c"],
+        &["INCR", "plain"],
+        &["PEXPIREAT", "list", "4102444800000"],
+        &["SELECT", "1"],
+        &["HSET", "h", "f", "v", "g", "w"],
+        &["SADD", "s", "1", "2", "x"],
+    ] {
+        bytes.extend_from_slice(format!("*{}\r\n", cmd.len()).as_bytes());
+        for a in cmd {
+            bytes.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+    }
+    std::fs::write(dir.join("appendonly.aof"), bytes).expect("write legacy AOF");
+}
+
+#[test]
+fn a_redis_6_single_file_aof_is_migrated_as_redis_7_does() {
+    // An RDB preamble as Redis 6 writes it with aof-use-rdb-preamble: a dump.
+    let seed = TempDir(common::scratch_dir("legacy-seed"));
+    std::fs::create_dir_all(&seed.0).expect("mkdir");
+    let rdb = {
+        let s = Server::start_in(&seed.0, &["--save", ""]);
+        let mut c = s.conn();
+        let _: () = redis::cmd("SET")
+            .arg("from-rdb")
+            .arg("yes")
+            .query(&mut c)
+            .expect("set");
+        let _: () = redis::cmd("ZADD")
+            .arg("z")
+            .arg(1)
+            .arg("m")
+            .query(&mut c)
+            .expect("zadd");
+        let _: () = redis::cmd("SAVE").query(&mut c).expect("save");
+        std::fs::read(seed.0.join("dump.rdb")).expect("dump.rdb")
+    };
+    for preamble in [None, Some(rdb.as_slice())] {
+        let root = TempDir(common::scratch_dir("legacy"));
+        let (nd, rd) = (root.0.join("node"), root.0.join("redis"));
+        let mut contents = Vec::new();
+        let mut manifests = Vec::new();
+        for d in [&nd, &rd] {
+            std::fs::create_dir_all(d).expect("mkdir");
+            legacy_aof(d, preamble);
+            let ds = d.to_string_lossy().into_owned();
+            let args = ["--appendonly", "yes", "--dir", ds.as_str(), "--save", ""];
+            let s = if d == &nd {
+                Server::start_in(d, &args)
+            } else {
+                Server::start_redis(&args)
+            };
+            let mut c = s.conn();
+            contents.push(dump(&mut c));
+            assert!(!d.join("appendonly.aof").exists(), "the old file was moved");
+            let dir = d.join("appendonlydir");
+            assert!(
+                dir.join("appendonly.aof").is_file(),
+                "the old file is the base"
+            );
+            manifests.push(
+                std::fs::read_to_string(dir.join("appendonly.aof.manifest")).expect("manifest"),
+            );
+        }
+        let what = format!("preamble={}", preamble.is_some());
+        assert_same(&contents[0], &contents[1], &what);
+        assert_eq!(manifests[0], manifests[1], "{what}: manifests");
+        assert!(contents[0].len() >= 4, "{what}: {:?}", contents[0]);
+        // The migrated set keeps working: a write, a restart, everything there.
+        let args = ["--appendonly", "yes", "--save", ""];
+        let s = Server::start_in(&nd, &args);
+        let mut c = s.conn();
+        let _: () = redis::cmd("SET")
+            .arg("after")
+            .arg("1")
+            .query(&mut c)
+            .expect("set");
+        let want = dump(&mut c);
+        drop(c);
+        drop(s);
+        let s = Server::start_in(&nd, &args);
+        let got = dump(&mut s.conn());
+        assert_same(&got, &want, &format!("{what}: after a restart"));
+    }
+}

@@ -488,6 +488,7 @@ pub fn start(srv: &Arc<Server>) -> anyhow::Result<()> {
     let file_name = srv.config.get("appendfilename");
     let mname = manifest::manifest_name(&file_name);
     let mpath = dir.join(&mname);
+    migrate_single_file(srv, &dir, &file_name, &mname)?;
     let manifest = match std::fs::read_to_string(&mpath) {
         Ok(text) => Manifest::parse(&text)
             .map_err(|e| anyhow::anyhow!("bad AOF manifest {}: {e}", mpath.display()))?,
@@ -531,6 +532,73 @@ pub fn start(srv: &Arc<Server>) -> anyhow::Result<()> {
         }
     };
     finish_start(srv, Files::open(dir, file_name, manifest, &incr_name)?)
+}
+
+/// Redis 6's single-file AOF (`dir/appendfilename`) becomes the base of a
+/// multi-part set, as redis-server 7.0 upgrades it at start
+/// (`aofUpgradePrepare`): the AOF directory is created, a manifest naming the
+/// old file as base 1 is written, then the file is moved in. Started again after
+/// a crash between the two steps, the move is completed. Without this, a node
+/// started with `appendonly yes` on a Redis 6 data directory would start empty.
+fn migrate_single_file(
+    srv: &Server,
+    dir: &std::path::Path,
+    file_name: &str,
+    manifest_name: &str,
+) -> anyhow::Result<()> {
+    let root = srv.config.get("dir");
+    let root = if root.is_empty() { "." } else { root.as_str() };
+    let old = std::path::Path::new(root).join(file_name);
+    if !old.is_file() {
+        return Ok(());
+    }
+    let mpath = dir.join(manifest_name);
+    let existing = match std::fs::read_to_string(&mpath) {
+        Ok(text) => Some(
+            Manifest::parse(&text)
+                .map_err(|e| anyhow::anyhow!("bad AOF manifest {}: {e}", mpath.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => anyhow::bail!("reading the AOF manifest {}: {e}", mpath.display()),
+    };
+    // Redis's three cases: no AOF directory, a directory without a (non-empty)
+    // manifest, or a manifest naming only the old file as base while the file
+    // is not in the directory yet.
+    let upgrade = match &existing {
+        None => true,
+        Some(m) if m.base.is_none() && m.incrs.is_empty() => true,
+        Some(m) => {
+            m.incrs.is_empty()
+                && m.base.as_ref().is_some_and(|b| b.name == file_name)
+                && !dir.join(file_name).exists()
+        }
+    };
+    if !upgrade {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("creating the AOF directory {}: {e}", dir.display()))?;
+    let manifest = Manifest {
+        base: Some(manifest::Part {
+            name: file_name.to_string(),
+            seq: 1,
+        }),
+        incrs: Vec::new(),
+        history: Vec::new(),
+    };
+    manifest
+        .store(dir, manifest_name)
+        .map_err(|e| anyhow::anyhow!("writing the AOF manifest {}: {e}", mpath.display()))?;
+    std::fs::rename(&old, dir.join(file_name)).map_err(|e| {
+        anyhow::anyhow!(
+            "moving the old AOF {} into {}: {e}",
+            old.display(),
+            dir.display()
+        )
+    })?;
+    manifest::sync_dir(dir)?;
+    tracing::info!(dir = %dir.display(), "Successfully migrated an old-style AOF into the AOF directory");
+    Ok(())
 }
 
 fn finish_start(srv: &Arc<Server>, files: Files) -> anyhow::Result<()> {
