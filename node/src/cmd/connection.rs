@@ -465,7 +465,6 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         b"help" => {
             let lines = [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GETNAME",
                 "    Return the name of the current connection.",
                 "ID",
@@ -494,13 +493,8 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "    Set client meta attr. Options are:",
                 "    * LIB-NAME: the client lib name.",
                 "    * LIB-VER: the client lib version.",
-                "HELP",
-                "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            super::server::help(ctx, "client", &lines);
         }
         _ => return err(unknown_subcommand(args.get(1), "client")),
     }

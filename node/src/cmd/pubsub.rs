@@ -285,7 +285,6 @@ fn pubsub_cmd(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 return err(arity_error("pubsub|help"));
             }
             let lines = [
-                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "CHANNELS [<pattern>]",
                 "    Return the currently active channels matching a <pattern> (default: '*').",
                 "NUMPAT",
@@ -297,13 +296,8 @@ fn pubsub_cmd(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "    Return the currently active shard level channels matching a <pattern> (default: '*').",
                 "SHARDNUMSUB [<shardchannel> ...]",
                 "    Return the number of subscribers for the specified shard level channel(s)",
-                "HELP",
-                "    Prints this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            super::server::help(ctx, "pubsub", &lines);
         }
         _ => return err(unknown_subcommand(args.get(1), "pubsub")),
     }
