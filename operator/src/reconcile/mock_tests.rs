@@ -153,6 +153,23 @@ fn lookups(secret: &str, reply: Reply) -> Vec<Expect> {
     ]
 }
 
+/// A script in parts.
+fn join<const N: usize>(parts: [Vec<Expect>; N]) -> Vec<Expect> {
+    parts.into_iter().flatten().collect()
+}
+
+/// A reconcile that stops after its reads: the lookups (the password Secret
+/// `secret` missing), a Warning event, the status.
+fn refused(secret: &str) -> Vec<Expect> {
+    join([
+        lookups(secret, Reply::NotFound),
+        vec![
+            expect("POST", EVENTS, Reply::Echo),
+            expect("PATCH", STATUS, Reply::Echo),
+        ],
+    ])
+}
+
 /// The applies of a one-shard cluster "demo", in the reconciler's order: the
 /// password Secret, the ConfigMap, the Services, the StatefulSet.
 fn applies() -> Vec<Expect> {
@@ -193,7 +210,7 @@ fn assert_applied(seen: &[Seen]) {
 
 #[tokio::test]
 async fn first_reconcile_applies_every_object_in_order_then_status() {
-    let script: Vec<Expect> = [
+    let script = join([
         lookups("demo-auth", Reply::NotFound),
         applies(),
         vec![
@@ -207,10 +224,7 @@ async fn first_reconcile_applies_every_object_in_order_then_status() {
             expect("GET", &format!("{NS}/pods"), empty_list("PodList")),
             expect("PATCH", STATUS, Reply::Echo),
         ],
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    ]);
     let (result, seen) = run(cluster(""), script).await;
     result.expect("reconcile succeeds");
     assert_applied(&seen);
@@ -254,7 +268,7 @@ async fn first_reconcile_applies_every_object_in_order_then_status() {
 async fn disabling_disruption_budgets_deletes_them() {
     let existing = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "demo-auth", "namespace": "shop"}, "data": {"password": "c2VjcmV0"}});
-    let script: Vec<Expect> = [
+    let script = join([
         lookups("demo-auth", Reply::Json(existing)),
         applies(),
         vec![
@@ -267,10 +281,7 @@ async fn disabling_disruption_budgets_deletes_them() {
             expect("GET", &format!("{NS}/pods"), empty_list("PodList")),
             expect("PATCH", STATUS, Reply::Echo),
         ],
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    ]);
     let (result, seen) = run(cluster("disruption: {enabled: false}"), script).await;
     result.expect("reconcile succeeds");
     assert!(
@@ -285,16 +296,7 @@ async fn disabling_disruption_budgets_deletes_them() {
 #[tokio::test]
 async fn invalid_spec_reports_in_status_and_event_and_applies_nothing() {
     let spec = "resources: {limits: {memory: 1Gi}}\nmaxMemory: 2Gi";
-    let script: Vec<Expect> = [
-        lookups("demo-auth", Reply::NotFound),
-        vec![
-            expect("POST", EVENTS, Reply::Echo),
-            expect("PATCH", STATUS, Reply::Echo),
-        ],
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let script = refused("demo-auth");
     let (result, seen) = run(cluster(spec), script).await;
     let err = result.expect_err("invalid spec fails the reconcile");
     assert_eq!(err.category(), Category::InvalidSpec);
@@ -313,16 +315,7 @@ async fn invalid_spec_reports_in_status_and_event_and_applies_nothing() {
 #[tokio::test]
 async fn missing_user_secret_is_a_dependency_error() {
     let spec = "auth: {passwordSecret: {name: app-pass}}";
-    let script: Vec<Expect> = [
-        lookups("app-pass", Reply::NotFound),
-        vec![
-            expect("POST", EVENTS, Reply::Echo),
-            expect("PATCH", STATUS, Reply::Echo),
-        ],
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let script = refused("app-pass");
     let (result, seen) = run(cluster(spec), script).await;
     assert_eq!(
         result.expect_err("missing secret").category(),
