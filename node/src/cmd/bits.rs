@@ -8,20 +8,9 @@ use super::flags::*;
 use super::strings::{store, str_of, with_string_mut};
 use super::{err, Args, CmdError, CmdResult, CommandSpec, Ctx, SYNTAX};
 
-macro_rules! cmd {
-    ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec::new(
-            $name,
-            $arity,
-            $flags,
-            ($first, $last, $step),
-            $h,
-            "bitmap",
-            $since,
-            $summary,
-        )
-    };
-}
+use super::keyed as cmd;
+
+const GROUP: &str = "bitmap";
 
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("setbit", 4, WRITE | DENYOOM, 1, 1, 1, setbit, "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),

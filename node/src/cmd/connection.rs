@@ -7,20 +7,9 @@ use super::{arity_error, err, unknown_subcommand, Args, CmdResult, CommandSpec, 
 use crate::server::client::{ClientShared, ReplyMode};
 use crate::server::Msg;
 
-macro_rules! cmd {
-    ($name:expr, $arity:expr, $flags:expr, $h:expr, $summary:expr) => {
-        CommandSpec::new(
-            $name,
-            $arity,
-            $flags,
-            (0, 0, 0),
-            $h,
-            "connection",
-            "1.0.0",
-            $summary,
-        )
-    };
-}
+use super::keyless as cmd;
+
+const GROUP: &str = "connection";
 
 const CLIENT_SUBS: &[SubSpec] = &[
     SubSpec {
@@ -109,24 +98,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         -1,
         FAST,
         ping,
+        "1.0.0",
         "Returns the server's liveliness response."
     ),
-    cmd!("echo", 2, FAST, echo, "Returns the given string."),
-    CommandSpec {
-        since: "6.0.0",
-        ..cmd!(
-            "hello",
-            -1,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
-            hello,
-            "Handshakes with the Redis server."
-        )
-    },
+    cmd!("echo", 2, FAST, echo, "1.0.0", "Returns the given string."),
+    cmd!(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        hello,
+        "6.0.0",
+        "Handshakes with the Redis server."
+    ),
     cmd!(
         "auth",
         -2,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
         auth,
+        "1.0.0",
         "Authenticates the connection."
     ),
     cmd!(
@@ -134,6 +123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         2,
         LOADING | STALE | FAST,
         select,
+        "1.0.0",
         "Changes the selected database."
     ),
     cmd!(
@@ -141,29 +131,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         -1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
         quit,
+        "1.0.0",
         "Closes the connection."
     ),
-    CommandSpec {
-        since: "6.2.0",
-        ..cmd!(
-            "reset",
-            1,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
-            reset,
-            "Resets the connection."
-        )
-    },
-    CommandSpec {
-        since: "2.4.0",
-        subcommands: CLIENT_SUBS,
-        ..cmd!(
-            "client",
-            -2,
-            0,
-            client,
-            "A container for client connection commands."
-        )
-    },
+    cmd!(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        reset,
+        "6.2.0",
+        "Resets the connection."
+    ),
+    cmd!(
+        "client",
+        -2,
+        0,
+        client,
+        "2.4.0",
+        "A container for client connection commands."
+    )
+    .with_subcommands(CLIENT_SUBS),
 ];
 
 fn ping(ctx: &mut Ctx, args: &Args) -> CmdResult {

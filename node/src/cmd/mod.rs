@@ -103,6 +103,43 @@ pub struct CommandSpec {
 
 pub type Handler = fn(&mut Ctx, &Args) -> CmdResult;
 
+/// A command table row for the families that give key positions as three
+/// numbers (`first, last, step`), in the calling module's `GROUP`:
+/// `keyed!(name, arity, flags, first, last, step, handler, since, summary)`.
+macro_rules! keyed {
+    ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $h:expr, $since:expr, $summary:expr) => {
+        $crate::cmd::CommandSpec::new(
+            $name,
+            $arity,
+            $flags,
+            ($first, $last, $step),
+            $h,
+            GROUP,
+            $since,
+            $summary,
+        )
+    };
+}
+pub(crate) use keyed;
+
+/// A command table row for a command without keys, in the calling module's
+/// `GROUP`: `keyless!(name, arity, flags, handler, since, summary)`.
+macro_rules! keyless {
+    ($name:expr, $arity:expr, $flags:expr, $h:expr, $since:expr, $summary:expr) => {
+        $crate::cmd::CommandSpec::new(
+            $name,
+            $arity,
+            $flags,
+            (0, 0, 0),
+            $h,
+            GROUP,
+            $since,
+            $summary,
+        )
+    };
+}
+pub(crate) use keyless;
+
 impl CommandSpec {
     /// A command without subcommands. `keys` is (first, last, step) as COMMAND
     /// INFO reports them: (0, 0, 0) for none, a negative last counts from the end.

@@ -15,20 +15,9 @@ use super::{err, Args, CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRONGTYPE}
 use crate::db::entry::{Entry, ValueRef};
 use crate::db::{access, new_access, Keyspace, Shard};
 
-macro_rules! cmd {
-    ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec::new(
-            $name,
-            $arity,
-            $flags,
-            ($first, $last, $step),
-            $h,
-            "string",
-            $since,
-            $summary,
-        )
-    };
-}
+use super::keyed as cmd;
+
+const GROUP: &str = "string";
 
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("get", 2, READONLY | FAST, 1, 1, 1, get, "1.0.0", "Returns the string value of a key."),

@@ -10,20 +10,9 @@ use super::{err, Args, CmdResult, CommandSpec, Ctx};
 use crate::server::multi;
 use crate::server::watch::WatchSet;
 
-macro_rules! cmd {
-    ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec::new(
-            $name,
-            $arity,
-            $flags,
-            ($first, $last, $step),
-            $h,
-            "transactions",
-            $since,
-            $summary,
-        )
-    };
-}
+use super::keyed as cmd;
+
+const GROUP: &str = "transactions";
 
 const TX: u32 = NOSCRIPT | LOADING | STALE;
 

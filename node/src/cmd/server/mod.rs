@@ -18,20 +18,9 @@ use super::flags::*;
 use super::{arity_error, arity_ok, err, unknown_subcommand, Args, CmdResult, CommandSpec, Ctx};
 use super::{CmdError, SubSpec};
 
-macro_rules! cmd {
-    ($name:expr, $arity:expr, $flags:expr, $h:expr, $since:expr, $summary:expr) => {
-        CommandSpec::new(
-            $name,
-            $arity,
-            $flags,
-            (0, 0, 0),
-            $h,
-            "server",
-            $since,
-            $summary,
-        )
-    };
-}
+use super::keyless as cmd;
+
+const GROUP: &str = "server";
 
 macro_rules! sub {
     ($name:expr, $arity:expr, $flags:expr, $summary:expr) => {
