@@ -40,8 +40,10 @@ class Node:
         return redis.Redis(host="127.0.0.1", port=self.port, **kw)
 
     def stop(self):
+        """Kills the node and removes its directory."""
         self.proc.kill()
         self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """redis-py against a kcache-node replica of a real redis-server primary:
 the client library's own parsing of ROLE and INFO replication, pipelined and
 transactional writes on the primary, READONLY as redis-py raises it, WAIT."""
-import shutil
 
 import pytest
 import redis
@@ -23,7 +22,6 @@ def replica():
     n = Node()
     yield n
     n.stop()
-    shutil.rmtree(n.dir, ignore_errors=True)
 
 
 def test_replica_follows_and_reports(primary, replica):
