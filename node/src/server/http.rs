@@ -53,6 +53,17 @@ pub fn start(srv: Arc<Server>) -> anyhow::Result<Http> {
         let _ = srv.http_addr.set(std_listener.local_addr()?);
         Some(std_listener)
     };
+    // The signal handlers are installed here, before the node says it is ready:
+    // a SIGTERM that arrives early must shut down gracefully, not kill the
+    // process (tokio registers a handler when the stream is created).
+    let (mut term, mut int) = {
+        let _rt = rt.enter();
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
     let thread = std::thread::Builder::new()
         .name("http".into())
         .spawn(move || {
@@ -65,8 +76,6 @@ pub fn start(srv: Arc<Server>) -> anyhow::Result<Http> {
                     }
                     None => None,
                 };
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
                 loop {
                     tokio::select! {
                         _ = &mut stop_rx => break,
@@ -74,7 +83,7 @@ pub fn start(srv: Arc<Server>) -> anyhow::Result<Http> {
                             tracing::info!("received SIGTERM");
                             srv.shutdown();
                         }
-                        _ = tokio::signal::ctrl_c() => {
+                        _ = async { match int.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {
                             tracing::info!("received SIGINT");
                             srv.shutdown();
                         }

@@ -790,6 +790,14 @@ impl Worker {
     /// Stops accepting, gives every client up to [`SHUTDOWN_FLUSH`] to take what it
     /// is owed, and closes everything.
     fn finish_shutdown(&mut self) {
+        // Connections the kernel completed before the shutdown but this loop
+        // had not accepted yet: take them in, so that the requests they sent
+        // are served like everyone else's instead of being reset with the
+        // listener.
+        let now_ms = crate::util::now_ms();
+        for which in 0..self.listeners.len() {
+            self.accept(which, now_ms);
+        }
         self.accepting = false;
         for l in &mut self.listeners {
             let _ = self.poll.registry().deregister(l);
@@ -802,7 +810,6 @@ impl Worker {
         // A pipeline may still be in flight from the client's send buffer, so a
         // connection counts as drained only after it has been quiet for
         // SHUTDOWN_QUIET (or the overall deadline passes).
-        let now_ms = crate::util::now_ms();
         let mut last_data = std::time::Instant::now();
         while std::time::Instant::now() < deadline && last_data.elapsed() < SHUTDOWN_QUIET {
             let mut any = false;
