@@ -15,7 +15,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 NODE_BIN = os.environ.get("KCACHE_NODE_BIN", os.path.join(ROOT, "target", "release", "kcache-node"))
 
 
-class Node:
+class Process:
+    """A server process on a loopback port with a scratch directory of its own."""
+
+    def client(self, **kw):
+        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
+
+    def stop(self):
+        """Kills the process and removes its directory."""
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Node(Process):
     """A kcache-node process started with `--port 0`; its port is read from stdout."""
 
     def __init__(self, *args):
@@ -35,15 +48,6 @@ class Node:
                 break
         if self.port is None:
             raise RuntimeError("kcache-node did not start")
-
-    def client(self, **kw):
-        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
-
-    def stop(self):
-        """Kills the node and removes its directory."""
-        self.proc.kill()
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -74,7 +78,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-class RedisServer:
+class RedisServer(Process):
     """Debian's redis-server on a free loopback port, no persistence unless the
     extra arguments ask for it. A missing redis-server fails the test: the
     side-by-side tests prove nothing without it."""
@@ -102,14 +106,6 @@ class RedisServer:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("redis-server did not start")
             time.sleep(0.01)  # polling for readiness, bounded by the deadline
-
-    def client(self, **kw):
-        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
