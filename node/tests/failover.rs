@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{conn_on, field, info, num, replicaof, Server};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -26,34 +25,6 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("timed out waiting for: {what}");
-}
-
-fn conn_on(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
-}
-
-fn info(port: u16, section: &str) -> HashMap<String, String> {
-    let mut c = conn_on(port);
-    let text: String = redis::cmd("INFO").arg(section).query(&mut c).unwrap();
-    text.lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
-}
-
-fn field(port: u16, section: &str, name: &str) -> String {
-    info(port, section).get(name).cloned().unwrap_or_default()
-}
-
-fn num(port: u16, section: &str, name: &str) -> i64 {
-    field(port, section, name).parse().unwrap_or(-1)
-}
-
-fn replicaof(port: u16) -> String {
-    format!("127.0.0.1 {port}")
 }
 
 fn kcache_replica(primary: u16) -> Server {

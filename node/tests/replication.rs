@@ -13,25 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{conn_on, info, wait_until_for, Server};
+use common::{conn_on, field, info, num, replicaof, wait_until_for, Server};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Polls `f` until it holds or the deadline passes.
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     wait_until_for(what, DEADLINE, &mut f)
-}
-
-fn field(port: u16, section: &str, name: &str) -> String {
-    info(port, section).get(name).cloned().unwrap_or_default()
-}
-
-fn num(port: u16, section: &str, name: &str) -> i64 {
-    field(port, section, name).parse().unwrap_or(-1)
-}
-
-fn replicaof(port: u16) -> String {
-    format!("127.0.0.1 {port}")
 }
 
 /// A kcache replica of `primary`.

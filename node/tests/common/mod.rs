@@ -266,6 +266,21 @@ pub fn info(port: u16, section: &str) -> std::collections::HashMap<String, Strin
         .collect()
 }
 
+/// One INFO field, empty when absent.
+pub fn field(port: u16, section: &str, name: &str) -> String {
+    info(port, section).get(name).cloned().unwrap_or_default()
+}
+
+/// One numeric INFO field, -1 when absent.
+pub fn num(port: u16, section: &str, name: &str) -> i64 {
+    field(port, section, name).parse().unwrap_or(-1)
+}
+
+/// The `replicaof` value naming a primary on loopback.
+pub fn replicaof(port: u16) -> String {
+    format!("127.0.0.1 {port}")
+}
+
 /// A seeded generator for the randomised tests (xorshift64*): a fixed seed
 /// replays the same commands, so a failure can be reproduced.
 pub struct Rng(u64);

@@ -260,13 +260,7 @@ fn rewrite(srv: &Arc<Server>) -> Result<(), RewriteError> {
         w: BufWriter::with_capacity(1 << 20, file),
         cancel: aof.cancel.clone(),
     };
-    let mut opts = crate::persist::save::options(srv);
-    opts.aof_base = true;
-    opts.format = if preamble {
-        Format::Rdb
-    } else {
-        Format::Commands
-    };
+    let opts = base_options(srv, preamble);
     let mut started: Option<Result<Manifest, RewriteError>> = None;
     let result = snapshot::run(
         &srv.keyspace,
@@ -406,6 +400,18 @@ fn open_append(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Snapshot options of an AOF base file: an RDB preamble or commands.
+fn base_options(srv: &Server, preamble: bool) -> snapshot::Options {
+    let mut opts = crate::persist::save::options(srv);
+    opts.aof_base = true;
+    opts.format = if preamble {
+        Format::Rdb
+    } else {
+        Format::Commands
+    };
+    opts
+}
+
 /// First start with `appendonly yes` and no AOF: as redis-server 7.0, a base
 /// from the data set (empty: an RDB file is not loaded when the AOF is on),
 /// in RDB format with `aof-use-rdb-preamble yes`, an empty incr file and the
@@ -416,13 +422,7 @@ pub fn create_fresh(srv: &Arc<Server>, dir: PathBuf, file_name: String) -> anyho
     let base = manifest::base_name(&file_name, 1, preamble);
     let incr = manifest::incr_name(&file_name, 1);
     {
-        let mut opts = crate::persist::save::options(srv);
-        opts.aof_base = true;
-        opts.format = if preamble {
-            Format::Rdb
-        } else {
-            Format::Commands
-        };
+        let opts = base_options(srv, preamble);
         let f = File::create(dir.join(&base))?;
         let (w, _) = snapshot::run(
             &srv.keyspace,
