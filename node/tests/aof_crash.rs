@@ -3,6 +3,7 @@
 //! always`; with `everysec` the loss is measured), and start-up on a file
 //! with a truncated tail or a corrupt middle.
 
+mod aof_support;
 mod common;
 
 use std::io::Write;
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aof_support::preload;
 use common::Server;
 
 /// A directory removed when the test ends.
@@ -121,23 +123,6 @@ fn sigkill_with_fsync_always_loses_no_acknowledged_write() {
     );
 }
 
-/// Fills the node with `n` string keys of 200 bytes (pipelined MSETs).
-fn preload(node: &Server, n: usize) {
-    let mut c = node.conn();
-    let value = "v".repeat(200);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
-        let mut p = redis::pipe();
-        for batch in chunk.chunks(100) {
-            let mut cmd = redis::cmd("MSET");
-            for i in batch {
-                cmd.arg(format!("pre:{i}")).arg(&value);
-            }
-            p.add_command(cmd).ignore();
-        }
-        let () = p.query(&mut c).expect("preload");
-    }
-}
-
 /// The AOF directory's file names.
 fn aof_files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
@@ -162,7 +147,7 @@ fn sigkill_during_a_rewrite_loses_no_acknowledged_write() {
         "0",
     ];
     let mut node = Server::start_in(&dir.0, &args);
-    preload(&node, 300_000);
+    preload(&node, 300_000, 200);
     let acked = load_then_kill_with(&mut node, Duration::from_millis(300), |node| {
         let reply: String = redis::cmd("BGREWRITEAOF")
             .query(&mut node.conn())

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aof_support::{assert_same, dump};
+use aof_support::{assert_same, dump, preload};
 use common::Server;
 
 /// A directory removed when the test ends.
@@ -49,24 +49,6 @@ fn wait_field(c: &mut redis::Connection, name: &str, want: &str) {
             "{name} stayed {v}, wanted {want}"
         );
         std::thread::yield_now();
-    }
-}
-
-/// Fills the node with `n` string keys (pipelined MSETs of 100 keys).
-fn preload(node: &Server, n: usize, value_len: usize) {
-    let mut c = node.conn();
-    let value = "v".repeat(value_len);
-    let keys: Vec<usize> = (0..n).collect();
-    for chunk in keys.chunks(10_000) {
-        let mut p = redis::pipe();
-        for batch in chunk.chunks(100) {
-            let mut cmd = redis::cmd("MSET");
-            for i in batch {
-                cmd.arg(format!("pre:{i}")).arg(&value);
-            }
-            p.add_command(cmd).ignore();
-        }
-        let () = p.query(&mut c).expect("preload");
     }
 }
 

@@ -512,3 +512,21 @@ pub fn assert_same(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>, w
             .join("\n")
     );
 }
+
+/// Fills the node with `n` string keys (pipelined MSETs of 100 keys).
+pub fn preload(node: &crate::common::Server, n: usize, value_len: usize) {
+    let mut c = node.conn();
+    let value = "v".repeat(value_len);
+    let keys: Vec<usize> = (0..n).collect();
+    for chunk in keys.chunks(10_000) {
+        let mut p = redis::pipe();
+        for batch in chunk.chunks(100) {
+            let mut cmd = redis::cmd("MSET");
+            for i in batch {
+                cmd.arg(format!("pre:{i}")).arg(&value);
+            }
+            p.add_command(cmd).ignore();
+        }
+        let () = p.query(&mut c).expect("preload");
+    }
+}
