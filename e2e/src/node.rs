@@ -3,8 +3,10 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kcache_operator::builders::names;
 use kcache_operator::constants::{PASSWORD_KEY, RESP_PORT};
+use kube::api::ListParams;
 use kube::api::Portforwarder;
 use kube::{Api, Client};
 use tokio::io::DuplexStream;
@@ -113,4 +115,41 @@ pub async fn cluster_password(
     Ok(Some(
         String::from_utf8(value.0.clone()).context("password is not UTF-8")?,
     ))
+}
+
+/// The pods a Service routes to now: the ready endpoints of its EndpointSlices,
+/// as kube-proxy sees them. A client of the Service reaches one of these.
+pub async fn service_pods(client: &Client, namespace: &str, service: &str) -> Result<Vec<String>> {
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), namespace);
+    let list = slices
+        .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}")))
+        .await
+        .with_context(|| format!("EndpointSlices of {service}"))?;
+    let mut pods: Vec<String> = list
+        .items
+        .iter()
+        .flat_map(|s| s.endpoints.iter())
+        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+        .filter_map(|e| e.target_ref.as_ref())
+        .filter(|r| r.kind.as_deref() == Some("Pod"))
+        .filter_map(|r| r.name.clone())
+        .collect();
+    pods.sort();
+    pods.dedup();
+    Ok(pods)
+}
+
+/// A connection to the pod behind a Service, as a client of the Service gets:
+/// fails when the Service routes to no pod (a client would be refused).
+pub async fn connect_service(
+    client: &Client,
+    namespace: &str,
+    service: &str,
+    password: Option<&str>,
+) -> Result<NodeConn> {
+    let pods = service_pods(client, namespace, service).await?;
+    let pod = pods
+        .first()
+        .ok_or_else(|| anyhow!("Service {service} routes to no pod"))?;
+    NodeConn::connect(client, namespace, pod, password).await
 }

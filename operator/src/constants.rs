@@ -79,6 +79,9 @@ pub mod labels {
     /// primary and reader Services.
     pub const ROLE: &str = "kcache.io/role";
 
+    /// `true` on the pods the reader Service routes to: in-sync replicas, and
+    /// the primary while its shard has no ready replica. Set by the topology step.
+    pub const READER: &str = "kcache.io/reader";
     pub const NAME_VALUE: &str = "kcache";
     pub const COMPONENT_NODE: &str = "cache-node";
     pub const ROLE_PRIMARY: &str = "primary";
@@ -90,4 +93,8 @@ pub mod annotations {
     /// Hash of the rendered config on the pod template: a config change becomes a
     /// new StatefulSet revision, which the topology step rolls out in order.
     pub const CONFIG_HASH: &str = "kcache.io/config-hash";
+    /// On a CacheCluster: `<shard index>` asks for a planned switchover of that
+    /// shard's primary to its most caught-up replica (a failover drill), and
+    /// `<shard index>:<pod>` to that pod; removed once it has started.
+    pub const SWITCHOVER: &str = "kcache.io/switchover";
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ListParams;
 use kube::core::PartialObjectMeta;
@@ -65,7 +65,17 @@ pub async fn run(
         .owns(api::<StatefulSet>(&client, ns), owned.clone())
         .owns(api::<Service>(&client, ns), owned.clone())
         .owns(api::<PodDisruptionBudget>(&client, ns), owned.clone())
-        .owns(api::<ConfigMap>(&client, ns), owned)
+        .owns(api::<ConfigMap>(&client, ns), owned.clone())
+        // Pods belong to the StatefulSets, not to the CacheCluster: they are
+        // mapped to their cluster by label, so that a pod that dies, restarts,
+        // turns ready or starts terminating is acted on in about a second,
+        // not at the next resync.
+        .watches(api::<Pod>(&client, ns), owned, |pod| {
+            let cluster = pod.labels().get(labels::CLUSTER).cloned();
+            cluster.map(|name| {
+                ObjectRef::<CacheCluster>::new(&name).within(&pod.namespace().unwrap_or_default())
+            })
+        })
         .watches(
             api::<PartialObjectMeta<Secret>>(&client, ns),
             watcher::Config::default().any_semantic(),

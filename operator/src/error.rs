@@ -31,6 +31,14 @@ pub enum Error {
     #[error("serialization: {0}")]
     Serialization(#[from] serde_json::Error),
 
+    /// A node refused or did not answer a topology command.
+    #[error("node {pod}: {source}")]
+    Node {
+        pod: String,
+        #[source]
+        source: crate::resp::RespError,
+    },
+
     /// An invariant the operator relies on does not hold (for example an object
     /// without a namespace or uid).
     #[error("internal: {0}")]
@@ -46,6 +54,8 @@ pub enum Category {
     Dependency,
     /// The API server failed or refused; retried soon.
     KubeApi,
+    /// A node did not answer or refused a topology command; retried at once.
+    Node,
     /// A bug; retried with a long delay so that it does not spin.
     Internal,
 }
@@ -56,6 +66,7 @@ impl Error {
             Self::InvalidSpec(_) | Self::UnsupportedEngine(_) => Category::InvalidSpec,
             Self::MissingSecret { .. } => Category::Dependency,
             Self::Kube(_) => Category::KubeApi,
+            Self::Node { .. } => Category::Node,
             Self::Serialization(_) | Self::Internal(_) => Category::Internal,
         }
     }
@@ -67,6 +78,7 @@ impl Error {
             Self::UnsupportedEngine(_) => "EngineNotSupported",
             Self::MissingSecret { .. } => "SecretNotFound",
             Self::Kube(_) => "KubernetesApiError",
+            Self::Node { .. } => "NodeCommandFailed",
             Self::Serialization(_) | Self::Internal(_) => "InternalError",
         }
     }
@@ -79,6 +91,7 @@ impl Category {
             Self::InvalidSpec => "invalid_spec",
             Self::Dependency => "dependency",
             Self::KubeApi => "kube_api",
+            Self::Node => "node",
             Self::Internal => "internal",
         }
     }
@@ -90,6 +103,7 @@ impl Category {
             Self::InvalidSpec => Duration::from_secs(300),
             Self::Dependency => Duration::from_secs(30),
             Self::KubeApi => Duration::from_secs(5),
+            Self::Node => Duration::from_secs(1),
             Self::Internal => Duration::from_secs(120),
         }
     }

@@ -17,3 +17,5 @@ pub mod metrics;
 pub mod parameters;
 pub mod quantity;
 pub mod reconcile;
+pub mod resp;
+pub mod topology;

@@ -194,8 +194,12 @@ fn shape_of_the_crd() {
         .collect();
     assert_eq!(
         columns,
-        ["Shards", "Replicas", "Ready", "Phase", "Primary", "Age"]
+        ["Shards", "Replicas", "Ready", "Phase", "Primary", "Epoch", "Endpoint", "Age"]
     );
+    // `kubectl get cc` shows the primary pod; `-o wide` adds the epoch and endpoint.
+    let primary = &version["additionalPrinterColumns"][4];
+    assert_eq!(primary["jsonPath"], ".status.shards[0].primary");
+    assert_eq!(version["additionalPrinterColumns"][5]["priority"], 1);
 
     let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
     assert_eq!(

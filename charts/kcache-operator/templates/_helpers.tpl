@@ -40,9 +40,10 @@ collector cascade deletions; the operator itself deletes only the budgets of a
 cluster whose disruption.enabled was turned off.
 */}}
 {{- define "kcache-operator.rules" -}}
+# patch: removing the switchover-drill annotation once it has run.
 - apiGroups: ["kcache.io"]
   resources: ["cacheclusters"]
-  verbs: ["list", "watch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["kcache.io"]
   resources: ["cacheclusters/status"]
   verbs: ["patch"]
@@ -63,10 +64,15 @@ cluster whose disruption.enabled was turned off.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["list", "watch", "create", "patch", "deletecollection"]
-# Pods are listed for status.
+# Pods: listed for status, watched to react to failures in seconds, patched
+# for their role labels (which the primary and reader Services select).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  verbs: ["list", "watch", "patch"]
+# Rolling updates go through the Eviction API, so PodDisruptionBudgets hold.
+- apiGroups: [""]
+  resources: ["pods/eviction"]
+  verbs: ["create"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::NamespaceResourceScope;
-use kcache_e2e::node::{cluster_password, NodeConn};
+use kcache_e2e::node::{cluster_password, connect_service, NodeConn};
 use kcache_e2e::resp::Reply;
 use kcache_e2e::writer::Writer;
 use kcache_e2e::{manifests, wait, Scenario};
@@ -68,6 +68,7 @@ async fn one_shard_one_replica_becomes_ready_and_serves() -> Result<()> {
 
         let password = cluster_password(&s.client, &s.namespace, &ready).await?;
         ensure!(password.is_some(), "auth is on by default");
+        let primary = shard.primary.clone().context("no primary in status")?;
         for pod in &shard.pods {
             // Without the password a node refuses commands.
             let mut anonymous = NodeConn::connect(&s.client, &s.namespace, &pod.name, None).await?;
@@ -82,24 +83,31 @@ async fn one_shard_one_replica_becomes_ready_and_serves() -> Result<()> {
                 "PING on {}",
                 pod.name
             );
-            node.ok(&["SET", "greeting", pod.name.as_str()]).await?;
-            let got = node.get("greeting").await?;
-            ensure!(
-                got.as_deref() == Some(pod.name.as_str()),
-                "GET on {}: {got:?}",
-                pod.name
-            );
+            // Only the primary takes writes; its replica refuses them.
+            let set = node.call(&["SET", "greeting", pod.name.as_str()]).await?;
+            if pod.name == primary {
+                ensure!(
+                    set.text().as_deref() == Some("OK"),
+                    "SET on the primary: {set:?}"
+                );
+            } else {
+                ensure!(
+                    matches!(&set, Reply::Error(e) if e.starts_with("READONLY")),
+                    "SET on replica {}: {set:?}",
+                    pod.name
+                );
+            }
         }
 
-        // The recording writer, as failover scenarios will use it: every
-        // acknowledged write reads back.
-        let primary = shard.pods[0].name.clone();
+        // The recording writer, through the primary Service as a client sees it:
+        // every acknowledged write reads back.
         let writer = Writer::new("e2e", 300, Duration::from_secs(60));
         let (_stop_tx, stop) = watch::channel(false);
         let (client, ns, pw) = (s.client.clone(), s.namespace.clone(), password.clone());
+        let service = names::primary_service(&name);
         let log = writer
             .run(
-                || NodeConn::connect(&client, &ns, &primary, pw.as_deref()),
+                || connect_service(&client, &ns, &service, pw.as_deref()),
                 stop,
             )
             .await;

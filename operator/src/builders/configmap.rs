@@ -49,10 +49,10 @@ pub fn render(v: &Validated) -> String {
     };
     set("appendonly", appendonly.into());
     set("save", save);
-    set(
-        "min-replicas-to-write",
-        spec.failover.min_replicas_to_write.to_string(),
-    );
+    // Off at start: a new or restarted shard must not refuse writes while its
+    // replicas sync. The topology step raises it to failover.minReplicasToWrite
+    // with CONFIG SET once that many replicas are in sync.
+    set("min-replicas-to-write", "0".into());
     set(
         "min-replicas-max-lag",
         spec.failover.max_lag_seconds.to_string(),

@@ -51,6 +51,14 @@ pub fn role_selector(cluster: &str, role: &str) -> Labels {
     labels
 }
 
+/// Selects the pods the reader Service routes to (in-sync replicas, or the
+/// primary of a shard without one; maintained on pods by the topology step).
+pub fn reader_selector(cluster: &str) -> Labels {
+    let mut labels = cluster_selector(cluster);
+    labels.insert(READER.into(), "true".into());
+    labels
+}
+
 /// `k=v,k=v` form of a selector, for list calls.
 pub fn selector_string(labels: &Labels) -> String {
     labels

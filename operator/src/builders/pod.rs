@@ -104,6 +104,9 @@ pub fn args(v: &Validated) -> Vec<String> {
     flag("bind", "0.0.0.0".into());
     flag("http-port", HTTP_PORT.to_string());
     flag("dir", DATA_DIR.into());
+    // Roles come from the operator only: the node starts unconfirmed (not
+    // ready, out of every Service) until told its role with an epoch.
+    flag("managed-topology", "yes".into());
     flag(
         "cluster-enabled",
         if v.cluster_mode() { "yes" } else { "no" }.into(),

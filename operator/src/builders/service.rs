@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{labels, names, owned_meta};
-use crate::constants::labels::{ROLE_PRIMARY, ROLE_REPLICA};
+use crate::constants::labels::ROLE_PRIMARY;
 use crate::constants::{HTTP_PORT, HTTP_PORT_NAME, RESP_PORT, RESP_PORT_NAME};
 use crate::reconcile::validate::Validated;
 
@@ -54,7 +54,7 @@ pub fn endpoints(v: &Validated) -> Vec<Service> {
         ),
         (
             names::reader_service(&v.name),
-            labels::role_selector(&v.name, ROLE_REPLICA),
+            labels::reader_selector(&v.name),
         ),
         (
             names::configuration_service(&v.name),
@@ -87,7 +87,7 @@ fn endpoint(v: &Validated, name: String, selector: labels::Labels) -> Service {
 mod tests {
     use super::*;
     use crate::builders::fixtures::validated;
-    use crate::constants::labels::ROLE;
+    use crate::constants::labels::{READER, ROLE};
 
     #[test]
     fn headless_service_publishes_unready_pods_of_its_shard() {
@@ -113,17 +113,22 @@ mod tests {
             .filter_map(|s| s.metadata.name.clone())
             .collect();
         assert_eq!(names, ["demo-primary", "demo-reader", "demo"]);
-        let role = |i: usize| {
+        let label = |i: usize, key: &str| {
             svcs[i]
                 .spec
                 .as_ref()
                 .and_then(|s| s.selector.as_ref())
-                .and_then(|s| s.get(ROLE))
+                .and_then(|s| s.get(key))
                 .cloned()
         };
-        assert_eq!(role(0).as_deref(), Some("primary"));
-        assert_eq!(role(1).as_deref(), Some("replica"));
-        assert_eq!(role(2), None, "configuration endpoint selects every pod");
+        assert_eq!(label(0, ROLE).as_deref(), Some("primary"));
+        assert_eq!(label(1, READER).as_deref(), Some("true"));
+        assert_eq!(label(1, ROLE), None, "the reader falls back to the primary");
+        assert_eq!(
+            label(2, ROLE),
+            None,
+            "configuration endpoint selects every pod"
+        );
     }
 
     #[test]

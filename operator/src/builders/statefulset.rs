@@ -27,7 +27,7 @@ pub fn build(v: &Validated, shard: i32, config_hash: &str) -> StatefulSet {
     StatefulSet {
         metadata: owned_meta(v, name.clone(), labels::shard(&v.name, shard)),
         spec: Some(StatefulSetSpec {
-            replicas: Some(v.pods_per_shard()),
+            replicas: Some(v.statefulset_pods(shard)),
             service_name: Some(name),
             selector: LabelSelector {
                 match_labels: Some(labels::shard_selector(&v.name, shard)),

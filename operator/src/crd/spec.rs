@@ -32,7 +32,9 @@ use super::status::CacheClusterStatus;
     printcolumn(name = "Replicas", type_ = "integer", json_path = ".spec.replicasPerShard", description = "Replicas per shard"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready", description = "Ready pods of all pods"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Primary", type_ = "string", json_path = ".status.endpoints.primary", description = "Primary (write) endpoint"),
+    printcolumn(name = "Primary", type_ = "string", json_path = ".status.shards[0].primary", description = "Primary pod (of the first shard)"),
+    printcolumn(name = "Epoch", type_ = "integer", json_path = ".status.topologyEpoch", priority = 1, description = "Topology epoch"),
+    printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.endpoints.primary", priority = 1, description = "Primary (write) endpoint"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = Rule::new("!has(self.image) || !has(self.version)").message("set either image (a full image reference) or version (a tag of the operator's default node image), not both"))]

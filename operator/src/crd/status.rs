@@ -44,6 +44,12 @@ pub struct CacheClusterStatus {
     /// The most recent failover or switchover (set by the topology step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failover: Option<FailoverRecord>,
+
+    /// What the operator is doing or waiting for, when anything (a failover
+    /// waiting for its detection time, a switchover, a rolling update with its
+    /// progress), one line per shard concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_operation: Option<String>,
 }
 
 /// Phase of a CacheCluster.
@@ -97,6 +103,14 @@ pub struct ShardStatus {
     /// Pod that holds the primary role (set by the topology step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary: Option<String>,
+    /// Replication offset of the primary when last observed: a replica further
+    /// behind than the shard ever was is never promoted over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_offset: Option<i64>,
+    /// Since when the operator cannot reach the primary (automatic failover
+    /// starts `failover.detectionSeconds` later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<Time>,
     /// Hash slot ranges served by the shard, like `0-5460` (set by the topology step).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<String>,
@@ -115,6 +129,12 @@ pub struct PodStatus {
     pub role: Option<String>,
     /// The pod runs the StatefulSet's newest revision.
     pub updated: bool,
+    /// For a replica: `up` while its replication link works, else `down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// For a replica: bytes of the replication stream it has not applied yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_bytes: Option<i64>,
 }
 
 /// A failover or switchover.
@@ -129,6 +149,11 @@ pub struct FailoverRecord {
     pub from: String,
     /// New primary pod.
     pub to: String,
-    /// Why: for example `PrimaryUnreachable`, `Switchover`, `Eviction`.
+    /// Why: `PrimaryUnreachable`, `PrimaryRestarted` (failovers), or
+    /// `PodTerminating`, `ScaleDown`, `Requested`, `RollingUpdate` (switchovers).
     pub reason: String,
+    /// Bytes of the replication stream the old primary had and the new one did
+    /// not when it took over (0 for a switchover, which waits for the replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_gap: Option<i64>,
 }

@@ -26,6 +26,7 @@ use crate::builders::{self, labels};
 use crate::crd::{CacheCluster, Phase};
 use crate::error::{Category, Error, Result};
 use crate::metrics::Metrics;
+use crate::topology;
 use status::Outcome;
 
 /// Converged clusters are looked at again this often even without a watch event.
@@ -78,17 +79,42 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
         publish(&ctx, &cluster, event).await;
     }
 
-    // Topology (roles, failover, slots) goes here, once the objects exist.
-
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &validated.namespace);
     let selector = labels::selector_string(&labels::cluster_selector(&validated.name));
     let pods = pods
         .list(&ListParams::default().labels(&selector))
         .await?
         .items;
+
+    // Topology: roles, failover, switchovers and rolls, over RESP to each pod.
+    let password = password(&validated, &refs);
+    let topology = topology::step(
+        &ctx.client,
+        &cluster,
+        &validated,
+        &applied.statefulsets,
+        &pods,
+        password.as_deref(),
+        Timestamp::now(),
+    )
+    .await;
+    let report = match &topology {
+        Ok(report) => {
+            for event in &report.events {
+                publish(&ctx, &cluster, event).await;
+            }
+            Some(report)
+        }
+        Err(e) => {
+            warn!(cluster = %cluster.name_any(), error = %e, "topology step");
+            None
+        }
+    };
+
     let outcome = Outcome::Applied {
         statefulsets: &applied.statefulsets,
         pods: &pods,
+        topology: report,
     };
     let status = status::compute(&cluster, outcome, &now);
     status::patch(&ctx.client, &cluster, &status).await?;
@@ -97,13 +123,33 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
         namespace = %validated.namespace,
         phase = ?status.phase,
         ready = status.ready.as_deref().unwrap_or_default(),
+        epoch = status.topology_epoch.unwrap_or_default(),
         "reconciled"
     );
-    Ok(Action::requeue(if status.phase == Some(Phase::Running) {
-        RESYNC
-    } else {
-        CONVERGING
-    }))
+    let detection = Duration::from_secs(validated.spec.failover.detection_seconds.max(1) as u64);
+    match topology {
+        Ok(report) => Ok(Action::requeue(report.requeue(detection).min(
+            if status.phase == Some(Phase::Running) {
+                RESYNC
+            } else {
+                CONVERGING
+            },
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The password the nodes require, for the topology step's connections.
+fn password(v: &validate::Validated, refs: &dereference::Referenced) -> Option<String> {
+    let validate::Auth::Secret { key, generated, .. } = &v.auth else {
+        return None;
+    };
+    if let Some(p) = generated {
+        return Some(p.clone());
+    }
+    let data = refs.auth_secret.as_ref()?.data.as_ref()?;
+    let bytes = data.get(key)?;
+    String::from_utf8(bytes.0.clone()).ok()
 }
 
 /// Says why a spec cannot run, in status and as a Warning event. Only for errors

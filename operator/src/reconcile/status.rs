@@ -11,6 +11,7 @@ use crate::builders::names;
 use crate::constants::{labels, FIELD_MANAGER, RESP_PORT};
 use crate::crd::{CacheCluster, CacheClusterStatus, Endpoints, Phase, PodStatus, ShardStatus};
 use crate::error::{Category, Error, Result};
+use crate::topology::Report;
 
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
@@ -22,6 +23,8 @@ pub enum Outcome<'a> {
     Applied {
         statefulsets: &'a [StatefulSet],
         pods: &'a [Pod],
+        /// What the topology step saw and did; `None` before it ran.
+        topology: Option<&'a Report>,
     },
     /// The spec cannot be run, or something it refers to is missing.
     Failed(&'a Error),
@@ -79,8 +82,15 @@ pub fn compute(cluster: &CacheCluster, outcome: Outcome<'_>, now: &Time) -> Cach
                 cond(DEGRADED, true, reason, message),
             ];
         }
-        Outcome::Applied { statefulsets, pods } => {
+        Outcome::Applied {
+            statefulsets,
+            pods,
+            topology,
+        } => {
             applied(cluster, &old, &mut status, statefulsets, pods, &cond);
+            if let Some(report) = topology {
+                with_topology(&mut status, report, &cond);
+            }
         }
     }
     status
@@ -201,6 +211,7 @@ fn shard_status(
             role: p.labels().get(labels::ROLE).cloned(),
             updated: update_revision.is_some()
                 && p.labels().get("controller-revision-hash") == update_revision.as_ref(),
+            ..PodStatus::default()
         })
         .collect();
     shard_pods.sort_by(|a, b| a.name.cmp(&b.name));
@@ -218,7 +229,67 @@ fn shard_status(
             .find(|p| p.role.as_deref() == Some(labels::ROLE_PRIMARY))
             .map(|p| p.name.clone()),
         pods: shard_pods,
-        slots: Vec::new(),
+        ..ShardStatus::default()
+    }
+}
+
+/// Roles, lag, epochs and what the topology step waits for. `Ready` also
+/// requires every shard to serve writes through a confirmed primary: ready
+/// pods without one are no use to a client.
+fn with_topology(
+    status: &mut CacheClusterStatus,
+    report: &Report,
+    cond: &dyn Fn(&str, bool, &str, String) -> Condition,
+) {
+    status.topology_epoch = (report.epoch > 0).then_some(report.epoch);
+    status.last_failover = report.last_failover.clone();
+    let mut waiting = Vec::new();
+    let mut not_serving = Vec::new();
+    for (shard, rep) in status.shards.iter_mut().zip(&report.shards) {
+        shard.primary = rep.primary.clone();
+        shard.primary_offset = (rep.primary_offset > 0).then_some(rep.primary_offset);
+        shard.unreachable_since = rep.unreachable_since.map(Time);
+        let primary_offset = rep
+            .members
+            .iter()
+            .find(|m| Some(&m.pod) == rep.primary.as_ref())
+            .and_then(|m| m.node.as_ref())
+            .map(|n| n.offset);
+        for pod in &mut shard.pods {
+            let Some(node) = rep
+                .members
+                .iter()
+                .find(|m| m.pod == pod.name)
+                .and_then(|m| m.node.as_ref())
+            else {
+                continue;
+            };
+            if node.role == Some(crate::topology::facts::NodeRole::Replica) {
+                pod.link = Some(if node.link_up { "up" } else { "down" }.into());
+                pod.lag_bytes = primary_offset.map(|p| (p - node.offset).max(0));
+            }
+        }
+        if let Some(why) = &rep.waiting {
+            waiting.push(format!("shard {}: {why}", shard.index));
+        }
+        if !rep.serving() {
+            not_serving.push(match &rep.waiting {
+                Some(why) => format!("shard {} has no primary serving writes: {why}", shard.index),
+                None => format!("shard {} has no primary serving writes yet", shard.index),
+            });
+        }
+    }
+    status.current_operation = (!waiting.is_empty()).then(|| waiting.join("; "));
+    if !not_serving.is_empty() {
+        let message = not_serving.join("; ");
+        for c in status.conditions.iter_mut() {
+            if c.type_ == READY && c.status == "True" {
+                *c = cond(READY, false, "NoPrimary", message.clone());
+            }
+        }
+        if status.phase == Some(Phase::Running) {
+            status.phase = Some(Phase::Degraded);
+        }
     }
 }
 

@@ -62,7 +62,15 @@ fn applied(
     pods: &[Pod],
     now: &Time,
 ) -> CacheClusterStatus {
-    compute(cc, Outcome::Applied { statefulsets, pods }, now)
+    compute(
+        cc,
+        Outcome::Applied {
+            statefulsets,
+            pods,
+            topology: None,
+        },
+        now,
+    )
 }
 
 fn find<'a>(status: &'a CacheClusterStatus, type_: &str) -> &'a Condition {
@@ -216,4 +224,107 @@ fn invalid_spec_and_pause_are_reported() {
     let s = compute(&cc, Outcome::Paused, &at(1));
     assert_eq!(s.phase, Some(Phase::Paused));
     assert_eq!(find(&s, PROGRESSING).reason, "Paused");
+}
+
+/// Ready pods are not enough: a shard without a confirmed, routed primary
+/// makes the cluster not Ready, and status says which shard and why; once
+/// it serves, Ready, with the primary, epoch and lag recorded.
+#[test]
+fn ready_requires_a_serving_primary_per_shard() {
+    use crate::topology::decide::{Action, Decision};
+    use crate::topology::facts::{Member, NodeFacts, NodeRole};
+    use crate::topology::{Report, ShardReport};
+
+    let cc = cluster("replicasPerShard: 1");
+    let sets = [sts("demo-shard-0", 1, 1)];
+    let pods = [
+        pod("demo-shard-0-0", 0, true, "rev-2", None),
+        pod("demo-shard-0-1", 0, true, "rev-2", None),
+    ];
+    let node = |role, offset| NodeFacts {
+        role: Some(role),
+        offset,
+        link_up: true,
+        ..NodeFacts::default()
+    };
+    let member = |name: &str, facts| Member {
+        pod: name.into(),
+        node: Some(facts),
+        ..Member::default()
+    };
+    let report = |serving: bool, waiting: Option<&str>| Report {
+        shards: vec![ShardReport {
+            members: vec![
+                member("demo-shard-0-0", node(NodeRole::Primary, 500)),
+                member("demo-shard-0-1", node(NodeRole::Replica, 450)),
+            ],
+            decision: Some(Decision {
+                action: Action::None,
+                leader: serving.then(|| "demo-shard-0-0".into()),
+                labels: vec![],
+                unreachable_since: None,
+                serving,
+            }),
+            primary: Some("demo-shard-0-0".into()),
+            primary_offset: 500,
+            unreachable_since: None,
+            waiting: waiting.map(String::from),
+        }],
+        epoch: 7,
+        ..Report::default()
+    };
+
+    let waiting = report(
+        false,
+        Some("demo-shard-0-0 unreachable for 3s of 10s detection time"),
+    );
+    let status = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &pods,
+            topology: Some(&waiting),
+        },
+        &at(100),
+    );
+    let ready = find(&status, READY);
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "NoPrimary")
+    );
+    assert!(
+        ready.message.contains("shard 0") && ready.message.contains("unreachable"),
+        "{}",
+        ready.message
+    );
+    assert!(status
+        .current_operation
+        .as_deref()
+        .is_some_and(|o| o.contains("detection time")));
+
+    let serving = report(true, None);
+    let status = compute(
+        &cc,
+        Outcome::Applied {
+            statefulsets: &sets,
+            pods: &pods,
+            topology: Some(&serving),
+        },
+        &at(100),
+    );
+    assert_eq!(find(&status, READY).status, "True");
+    assert_eq!(status.topology_epoch, Some(7));
+    let shard = &status.shards[0];
+    assert_eq!(shard.primary.as_deref(), Some("demo-shard-0-0"));
+    assert_eq!(shard.primary_offset, Some(500));
+    let replica = shard
+        .pods
+        .iter()
+        .find(|p| p.name == "demo-shard-0-1")
+        .expect("replica");
+    assert_eq!(
+        (replica.link.as_deref(), replica.lag_bytes),
+        (Some("up"), Some(50))
+    );
+    assert_eq!(status.current_operation, None);
 }

@@ -5,6 +5,8 @@
 //! checks what admission cannot (Secrets, quantities, parameter ranges) and
 //! re-checks the rest, because an object written before a CRD upgrade skipped them.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Resource, ResourceExt};
@@ -31,6 +33,9 @@ pub struct Validated {
     /// `maxmemory` in bytes; `None` leaves the node unlimited.
     pub maxmemory: Option<u64>,
     pub auth: Auth,
+    /// Ordinal of each shard's recorded primary (from status): a scale-down
+    /// keeps that pod until the topology step has handed its role over.
+    pub primary_ordinals: BTreeMap<i32, i32>,
 }
 
 /// Where the node's password comes from.
@@ -58,6 +63,14 @@ impl Validated {
     /// Pods per shard: the primary and its replicas.
     pub fn pods_per_shard(&self) -> i32 {
         1 + self.spec.replicas_per_shard
+    }
+
+    /// Pods the StatefulSet of `shard` runs now: the spec's count, or more
+    /// while the primary sits on an ordinal a scale-down would remove (a
+    /// StatefulSet removes the highest ordinals, whatever their role).
+    pub fn statefulset_pods(&self, shard: i32) -> i32 {
+        let held = self.primary_ordinals.get(&shard).map_or(0, |o| o + 1);
+        self.pods_per_shard().max(held)
     }
 }
 
@@ -108,6 +121,7 @@ pub fn validate(
     }
     let auth = resolve_auth(cluster, &name, refs)?;
 
+    let primary_ordinals = primary_ordinals(cluster, &name);
     Ok(Validated {
         name,
         namespace,
@@ -116,7 +130,24 @@ pub fn validate(
         image,
         maxmemory,
         auth,
+        primary_ordinals,
     })
+}
+
+/// Ordinals of the recorded primaries, by shard.
+fn primary_ordinals(cluster: &CacheCluster, name: &str) -> BTreeMap<i32, i32> {
+    let Some(status) = &cluster.status else {
+        return BTreeMap::new();
+    };
+    status
+        .shards
+        .iter()
+        .filter_map(|s| {
+            let prefix = format!("{}-", names::shard(name, s.index));
+            let ordinal = s.primary.as_deref()?.strip_prefix(&prefix)?.parse().ok()?;
+            Some((s.index, ordinal))
+        })
+        .collect()
 }
 
 fn invalid(message: &str) -> Error {

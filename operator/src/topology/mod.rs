@@ -1,0 +1,342 @@
+//! The topology step: observe -> decide -> act -> record, once per shard per
+//! reconcile. The operator is the single source of truth for roles: nodes obey
+//! the newest epoch they were given and never promote themselves.
+//!
+//! - `facts`: what a pod and its node report (plain data).
+//! - `observe`: pods and `INFO` over RESP into facts.
+//! - `decide`: a pure function from facts and the recorded state to one action.
+//! - `act`: the action over RESP or the API (Eviction), and the role labels.
+//!
+//! One action per shard and reconcile: each is small, idempotent and
+//! epoch-stamped, and the next reconcile (at once after an action) sees its
+//! effect before deciding again. A restarted operator resumes from what the
+//! nodes report and status recorded, never from memory.
+
+pub mod act;
+pub mod decide;
+#[cfg(test)]
+mod decide_tests;
+pub mod facts;
+pub mod observe;
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::builders::names;
+use crate::constants::annotations::SWITCHOVER;
+use crate::crd::{CacheCluster, FailoverRecord};
+use crate::error::Result;
+use crate::reconcile::validate::Validated;
+use decide::{Action, Decision, Policy, Recorded, Why};
+use facts::Member;
+
+/// What the step saw and did, for status and events.
+#[derive(Default)]
+pub struct Report {
+    pub shards: Vec<ShardReport>,
+    /// The newest epoch given to or held by any node.
+    pub epoch: i64,
+    pub last_failover: Option<FailoverRecord>,
+    pub events: Vec<Event>,
+    /// Something was done: look again soon.
+    pub acted: bool,
+}
+
+/// One shard's part of the report.
+#[derive(Clone, Debug, Default)]
+pub struct ShardReport {
+    pub members: Vec<Member>,
+    pub decision: Option<Decision>,
+    /// The primary to record.
+    pub primary: Option<String>,
+    pub primary_offset: i64,
+    pub unreachable_since: Option<Timestamp>,
+    /// What the shard waits for, when it waits.
+    pub waiting: Option<String>,
+}
+
+impl ShardReport {
+    /// The shard's primary is confirmed, ready and routed to.
+    pub fn serving(&self) -> bool {
+        self.decision.as_ref().is_some_and(|d| d.serving)
+    }
+}
+
+impl Report {
+    /// Requeue delay: at once after an action, quickly while anything waits,
+    /// and at a heartbeat otherwise, so that a silent primary is noticed even
+    /// when no pod event comes (a partition changes no pod).
+    pub fn requeue(&self, detection: Duration) -> Duration {
+        if self.acted {
+            Duration::from_millis(200)
+        } else if self
+            .shards
+            .iter()
+            .any(|s| s.waiting.is_some() || !s.serving())
+        {
+            Duration::from_secs(1)
+        } else {
+            (detection / 2).clamp(Duration::from_secs(1), Duration::from_secs(10))
+        }
+    }
+}
+
+/// Runs the step over every shard.
+pub async fn step(
+    client: &kube::Client,
+    cluster: &CacheCluster,
+    v: &Validated,
+    statefulsets: &[StatefulSet],
+    pods: &[Pod],
+    password: Option<&str>,
+    now: Timestamp,
+) -> Result<Report> {
+    let status = cluster.status.clone().unwrap_or_default();
+    let pod_api: Api<Pod> = Api::namespaced(client.clone(), &v.namespace);
+    // `<shard>` or `<shard>:<pod>`.
+    let requested: Option<(i32, Option<String>)> =
+        cluster.annotations().get(SWITCHOVER).and_then(|value| {
+            let (shard, pod) = match value.trim().split_once(':') {
+                Some((shard, pod)) => (shard, Some(pod.trim().to_string())),
+                None => (value.trim(), None),
+            };
+            Some((shard.parse().ok()?, pod))
+        });
+
+    let mut observed = Vec::new();
+    for index in 0..v.spec.shards {
+        let sts_name = names::shard(&v.name, index);
+        let sts = statefulsets.iter().find(|s| s.name_any() == sts_name);
+        observed.push(observe::shard(&v.name, index, pods, sts, password).await);
+    }
+    let node_epoch = observed
+        .iter()
+        .flatten()
+        .filter_map(|m| m.node.as_ref().map(|n| n.epoch))
+        .max()
+        .unwrap_or(0);
+    let mut report = Report {
+        epoch: status.topology_epoch.unwrap_or(0).max(node_epoch),
+        last_failover: status.last_failover.clone(),
+        ..Report::default()
+    };
+    // One shard at a time takes pods down for a roll: the first with outdated pods.
+    let rolling = observed
+        .iter()
+        .position(|members| members.iter().any(|m| !m.updated && !m.terminating));
+
+    for (index, members) in observed.into_iter().enumerate() {
+        let index = index as i32;
+        let old = status.shards.iter().find(|s| s.index == index);
+        let recorded = Recorded {
+            primary: old.and_then(|s| s.primary.clone()),
+            primary_offset: old.and_then(|s| s.primary_offset).unwrap_or(0),
+            unreachable_since: old.and_then(|s| s.unreachable_since.as_ref()).map(|t| t.0),
+        };
+        let policy = Policy {
+            automatic: v.spec.failover.automatic,
+            detection: Duration::from_secs(v.spec.failover.detection_seconds.max(1) as u64),
+            min_replicas_to_write: v.spec.failover.min_replicas_to_write as i64,
+            desired_pods: v.pods_per_shard(),
+            epoch: report.epoch,
+            switchover_requested: requested.as_ref().is_some_and(|r| r.0 == index),
+            switchover_target: requested.as_ref().and_then(|r| r.1.clone()),
+            may_roll: rolling.is_none_or(|r| r as i32 == index),
+        };
+        let decision = decide::decide(&members, &recorded, &policy, now);
+        act::labels(&pod_api, &decision.labels).await?;
+        report.acted |= !decision.labels.is_empty();
+
+        let mut shard = ShardReport {
+            primary: decision.leader.clone().or(recorded.primary.clone()),
+            primary_offset: decision
+                .leader
+                .as_ref()
+                .and_then(|l| members.iter().find(|m| &m.pod == l))
+                .and_then(|m| m.node.as_ref())
+                .map_or(recorded.primary_offset, |n| {
+                    n.offset.max(recorded.primary_offset)
+                }),
+            unreachable_since: decision.unreachable_since,
+            waiting: match &decision.action {
+                Action::Wait(why) => Some(why.clone()),
+                _ => None,
+            },
+            ..ShardReport::default()
+        };
+        if !matches!(decision.action, Action::None | Action::Wait(_)) {
+            info!(cluster = %v.name, shard = index, action = ?decision.action, "topology");
+            match act::run(&decision.action, &pod_api, password).await? {
+                act::Done::Ran => {
+                    report.acted = true;
+                    record(&mut report, &mut shard, index, &decision.action, now);
+                    if matches!(
+                        decision.action,
+                        Action::Switchover {
+                            why: Why::Requested,
+                            ..
+                        }
+                    ) {
+                        clear_request(client, cluster).await;
+                    }
+                }
+                act::Done::EvictionRefused(msg) => {
+                    shard.waiting = Some(format!("eviction refused: {msg}"));
+                }
+            }
+        } else if let Action::Wait(why) = &decision.action {
+            if recorded.unreachable_since.is_none() && decision.unreachable_since.is_some() {
+                warn!(cluster = %v.name, shard = index, "{why}");
+            }
+        }
+        shard.members = members;
+        shard.decision = Some(decision);
+        report.shards.push(shard);
+    }
+    Ok(report)
+}
+
+/// Epoch, last failover and the event of an action that ran.
+fn record(
+    report: &mut Report,
+    shard: &mut ShardReport,
+    index: i32,
+    action: &Action,
+    now: Timestamp,
+) {
+    let event = |type_: EventType, reason: &str, note: String| Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Topology".into(),
+        secondary: None,
+    };
+    match action {
+        Action::Promote {
+            target,
+            epoch,
+            why,
+            from,
+            offset_gap,
+        } => {
+            report.epoch = report.epoch.max(*epoch);
+            shard.primary = Some(target.pod.clone());
+            shard.unreachable_since = None;
+            let note = match from {
+                Some(from) => format!(
+                    "shard {index}: promoted {} to primary in place of {from} ({}, epoch {epoch}, offset gap {offset_gap} bytes)",
+                    target.pod,
+                    why.as_str()
+                ),
+                None => format!("shard {index}: {} is the primary ({}, epoch {epoch})", target.pod, why.as_str()),
+            };
+            let failover = from.is_some() && *why != Why::Reconfirm;
+            if failover {
+                report.last_failover = Some(FailoverRecord {
+                    time: Time(now),
+                    shard: index,
+                    from: from.clone().unwrap_or_default(),
+                    to: target.pod.clone(),
+                    reason: why.as_str().into(),
+                    offset_gap: Some(*offset_gap),
+                });
+            }
+            let kind = if failover {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
+            let reason = if failover {
+                "Failover"
+            } else {
+                "PrimaryAssigned"
+            };
+            report.events.push(event(kind, reason, note));
+        }
+        Action::Switchover {
+            from,
+            to,
+            epoch,
+            why,
+        } => {
+            report.epoch = report.epoch.max(*epoch);
+            report.last_failover = Some(FailoverRecord {
+                time: Time(now),
+                shard: index,
+                from: from.pod.clone(),
+                to: to.pod.clone(),
+                reason: why.as_str().into(),
+                offset_gap: Some(0),
+            });
+            report.events.push(event(
+                EventType::Normal,
+                "Switchover",
+                format!(
+                    "shard {index}: handing the primary role from {} to {} ({}, epoch {epoch}); writes pause until it has caught up",
+                    from.pod,
+                    to.pod,
+                    why.as_str()
+                ),
+            ));
+        }
+        Action::Repoint {
+            targets,
+            primary,
+            epoch,
+        } => {
+            let pods: Vec<&str> = targets.iter().map(|t| t.pod.as_str()).collect();
+            report.events.push(event(
+                EventType::Normal,
+                "ReplicaAssigned",
+                format!(
+                    "shard {index}: {} now replicate from {} (epoch {epoch})",
+                    pods.join(", "),
+                    primary.pod
+                ),
+            ));
+        }
+        Action::Evict { pod } => report.events.push(event(
+            EventType::Normal,
+            "RollingUpdate",
+            format!("shard {index}: evicted {pod} to replace it with the new revision"),
+        )),
+        Action::SetMinReplicas { target, value } => report.events.push(event(
+            EventType::Normal,
+            "MinReplicasToWrite",
+            format!(
+                "shard {index}: min-replicas-to-write {value} on {}",
+                target.pod
+            ),
+        )),
+        Action::None | Action::Wait(_) => {}
+    }
+}
+
+/// Removes the drill annotation once its switchover started. Best effort: if
+/// it stays, the next reconcile hands over once more, which loses nothing.
+async fn clear_request(client: &kube::Client, cluster: &CacheCluster) {
+    let Some(ns) = cluster.namespace() else {
+        return;
+    };
+    let api: Api<CacheCluster> = Api::namespaced(client.clone(), &ns);
+    let patch = json!({"metadata": {"annotations": {SWITCHOVER: null}}});
+    if let Err(e) = api
+        .patch(
+            &cluster.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        warn!(cluster = %cluster.name_any(), error = %e, "removing the switchover annotation");
+    }
+}

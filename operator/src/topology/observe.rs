@@ -1,0 +1,142 @@
+//! `observe`: the facts of each pod of a shard, from the pod objects and from
+//! the node in each pod over RESP (its pod IP, the RESP port, the cluster's
+//! password). Every node is asked at once, each within a bound, so one silent
+//! node costs the step one timeout, not one per node.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use super::facts::{Member, NodeFacts};
+use crate::constants::{labels, RESP_PORT};
+use crate::resp::{Connection, Reply, RespError};
+
+/// Bound on connecting to a node: a pod on a live host answers in
+/// milliseconds; a partitioned one must not hold the step.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Bound on the whole exchange with one node.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_millis(2000);
+/// The label the StatefulSet controller puts on each pod with its revision.
+const REVISION_LABEL: &str = "controller-revision-hash";
+
+/// The members of shard `index`, by ordinal.
+pub async fn shard(
+    cluster: &str,
+    index: i32,
+    pods: &[Pod],
+    statefulset: Option<&StatefulSet>,
+    password: Option<&str>,
+) -> Vec<Member> {
+    let shard_label = index.to_string();
+    let update_revision = statefulset
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.update_revision.clone());
+    let prefix = format!("{}-", crate::builders::names::shard(cluster, index));
+    let mut members: Vec<Member> = pods
+        .iter()
+        .filter(|p| p.labels().get(labels::SHARD) == Some(&shard_label))
+        .filter_map(|p| member(p, &prefix, update_revision.as_deref()))
+        .collect();
+    members.sort_by_key(|m| m.ordinal);
+    let reports = futures::future::join_all(members.iter().map(|m| async move {
+        match (&m.ip, running(m)) {
+            (Some(ip), true) => query(ip, password).await.ok(),
+            _ => None,
+        }
+    }))
+    .await;
+    for (m, node) in members.iter_mut().zip(reports) {
+        m.node = node;
+    }
+    members
+}
+
+/// A pod that may hold a node process worth asking.
+fn running(m: &Member) -> bool {
+    m.ip.is_some()
+}
+
+fn member(pod: &Pod, prefix: &str, update_revision: Option<&str>) -> Option<Member> {
+    let name = pod.name_any();
+    let ordinal = name.strip_prefix(prefix)?.parse().ok()?;
+    let status = pod.status.as_ref();
+    let phase_running = status.and_then(|s| s.phase.as_deref()) == Some("Running");
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let labels = pod.labels();
+    Some(Member {
+        pod: name,
+        ordinal,
+        ip: status
+            .and_then(|s| s.pod_ip.clone())
+            .filter(|ip| !ip.is_empty() && phase_running),
+        ready,
+        terminating: pod.metadata.deletion_timestamp.is_some(),
+        updated: match (update_revision, labels.get(REVISION_LABEL)) {
+            (Some(want), Some(have)) => want == have,
+            // No revision known yet: nothing to roll.
+            _ => true,
+        },
+        role_label: labels.get(labels::ROLE).cloned(),
+        reader_label: labels.get(labels::READER).map(String::as_str) == Some("true"),
+        node: None,
+    })
+}
+
+/// Connects to a node and asks for its report.
+pub async fn query(ip: &str, password: Option<&str>) -> Result<NodeFacts, RespError> {
+    let mut conn = connect(ip, password).await?;
+    timeout(EXCHANGE_TIMEOUT, async {
+        let info = conn
+            .ok(&["INFO", "replication", "persistence", "keyspace"])
+            .await?;
+        let mut facts = NodeFacts::parse(&info.text().unwrap_or_default());
+        if facts.is_primary() {
+            let reply = conn.ok(&["CONFIG", "GET", "min-replicas-to-write"]).await?;
+            facts.min_replicas_to_write = config_value(&reply).and_then(|v| v.parse().ok());
+        }
+        Ok(facts)
+    })
+    .await
+    .map_err(|_| timed_out())?
+}
+
+/// An authenticated connection to the node at `ip`.
+pub async fn connect(ip: &str, password: Option<&str>) -> Result<Connection<TcpStream>, RespError> {
+    let addr = if ip.contains(':') {
+        format!("[{ip}]:{RESP_PORT}")
+    } else {
+        format!("{ip}:{RESP_PORT}")
+    };
+    let stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+        .await
+        .map_err(|_| timed_out())??;
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::new(stream);
+    if let Some(password) = password {
+        timeout(EXCHANGE_TIMEOUT, conn.ok(&["AUTH", password]))
+            .await
+            .map_err(|_| timed_out())??;
+    }
+    Ok(conn)
+}
+
+fn timed_out() -> RespError {
+    RespError::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "node did not answer in time",
+    ))
+}
+
+/// The value of a one-parameter `CONFIG GET` reply.
+fn config_value(reply: &Reply) -> Option<String> {
+    match reply {
+        Reply::Array(Some(items)) if items.len() == 2 => items[1].text(),
+        _ => None,
+    }
+}
