@@ -158,6 +158,7 @@ pub static PARAMS: &[Param] = &[
     p!("replica-accept-empty-sync", NO, Kind::Bool, true, "kcache safety rule: a replica holding data refuses a full sync with an empty dataset from a primary of unknown replication history (a primary that restarted empty); yes accepts it."),
     p!("repl-diskless-sync", YES, Kind::Bool, true, "Send full syncs over the socket."),
     p!("cluster-enabled", NO, Kind::Bool, false, "Cluster mode (hash slots)."),
+    p!("managed-topology", NO, Kind::Bool, false, "kcache: the operator drives this node's role: it starts unconfirmed (/readyz 503) until a TOPOLOGY ROLE command, in every process lifetime."),
     p!("lfu-log-factor", "10", int(0, i32::MAX as i64), true, "LFU counter logarithm factor."),
     p!("lfu-decay-time", "1", int(0, i32::MAX as i64), true, "LFU counter decay period in minutes."),
     p!("hash-max-listpack-entries", alias "hash-max-ziplist-entries", "512", int(0, i64::MAX), true, "Largest hash kept compact."),
@@ -848,6 +849,20 @@ mod tests {
         assert_eq!(cfg.get("notify-keyspace-events"), "AKE");
         assert_eq!(cfg.matching(b"maxmemory*").len(), 4);
         assert_ne!(cfg.notify.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn managed_topology_is_immutable() {
+        let cfg = Config::defaults();
+        assert_eq!(cfg.get("managed-topology"), "no");
+        cfg.set_initial("managed-topology", "YES").unwrap();
+        assert!(cfg.get_bool("managed-topology"));
+        assert_eq!(
+            cfg.set_runtime(&[("managed-topology".into(), "no".into())])
+                .unwrap_err()
+                .1,
+            ConfigError::Immutable
+        );
     }
 
     #[test]

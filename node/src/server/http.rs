@@ -158,12 +158,16 @@ async fn serve(srv: Arc<Server>, mut stream: tokio::net::TcpStream) {
     let _ = stream.shutdown().await;
 }
 
-/// Ready when the node serves its role: not shutting down, and for a replica,
-/// linked to its primary and in sync (never a candidate for promotion while
-/// syncing or cut off).
+/// Ready when the node serves its role: not shutting down, its role
+/// confirmed by the operator (`managed-topology`), and for a replica, linked
+/// to its primary and in sync (never a candidate for promotion while syncing
+/// or cut off).
 pub fn readiness(srv: &Server) -> Result<(), &'static str> {
     if srv.shutting_down.load(Ordering::Acquire) {
         return Err("shutting down");
+    }
+    if !srv.topology.confirmed() {
+        return Err(crate::repl::topology::UNCONFIRMED);
     }
     if srv.persist.loading.load(Ordering::Acquire) {
         return Err("loading the dataset");

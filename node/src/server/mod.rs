@@ -136,6 +136,9 @@ pub struct Server {
     /// The primary side of replication: backlog, replicas, WAIT
     /// (`repl::primary`).
     pub primary: crate::repl::primary::Primary,
+    /// The operator's topology epoch and role confirmation
+    /// (`repl::topology`).
+    pub topology: crate::repl::topology::Topology,
 }
 
 impl Server {
@@ -161,6 +164,7 @@ impl Server {
                 (if d < 10 { b'0' + d } else { b'a' + d - 10 }) as char
             })
             .collect();
+        let topology = crate::repl::topology::Topology::new(config.get_bool("managed-topology"));
         Server {
             config,
             keyspace,
@@ -187,6 +191,7 @@ impl Server {
             repl: crate::repl::replica::ReplState::new(),
             aof: Arc::default(),
             primary: Default::default(),
+            topology,
         }
     }
 
@@ -226,6 +231,11 @@ impl Server {
 pub fn run(config: Config) -> anyhow::Result<()> {
     let srv = Arc::new(Server::new(config));
     let _ = srv.me.set(Arc::downgrade(&srv));
+    // Before any client: a TOPOLOGY command must meet the epoch already held.
+    let epoch_dir = crate::repl::topology::epoch_dir(&srv.config.get("dir"));
+    srv.topology
+        .load(epoch_dir.as_deref())
+        .map_err(anyhow::Error::msg)?;
     // Load the AOF before accepting any client.
     crate::persist::aof::start(&srv)?;
     let listeners = worker::bind_listeners(&srv)?;

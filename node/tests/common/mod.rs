@@ -195,6 +195,58 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The HTTP port (`/healthz`, `/readyz`, `/metrics`) from INFO server.
+    pub fn http_port(&self) -> u16 {
+        field(self.port, "server", "http_port")
+            .parse()
+            .expect("http_port in INFO server")
+    }
+
+    /// The exit code once the process exits within `limit` (None: still
+    /// running, or killed by a signal).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// Sends `sig` (`-STOP`, `-CONT`, `-TERM`, ...) to a process with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// `(status code, body)` of an HTTP GET on loopback.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect http");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send http request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read http response");
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (code, body)
 }
 
 impl Drop for Server {

@@ -1,18 +1,20 @@
 //! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR SLOWLOG
-//! LATENCY MEMORY REPLICAOF SLAVEOF ROLE.
+//! LATENCY MEMORY REPLICAOF SLAVEOF ROLE, and kcache's TOPOLOGY.
 //!
 //! One file per container command: [`info`] renders INFO (also used by the HTTP
 //! endpoint's callers and tests), [`config`] is CONFIG, [`command`] is COMMAND and
 //! the derived ACL categories and key specs, [`diag`] holds SLOWLOG, LATENCY and
-//! MEMORY. Containers dispatch their subcommands through [`subcommand`], which
-//! checks names and arities against the same [`SubSpec`] tables that feed COMMAND
-//! INFO, so the two never disagree.
+//! MEMORY, [`topology`] the operator's epoch-stamped TOPOLOGY. Containers
+//! dispatch their subcommands through [`subcommand`], which checks names and
+//! arities against the same [`SubSpec`] tables that feed COMMAND INFO, so the
+//! two never disagree.
 
 pub mod command;
 pub mod config;
 pub mod diag;
 pub mod info;
 pub mod replication;
+pub mod topology;
 
 use super::flags::*;
 use super::{arity_error, arity_ok, err, unknown_subcommand, Args, CmdResult, CommandSpec, Ctx};
@@ -172,6 +174,28 @@ const MEMORY_SUBS: &[SubSpec] = &[
     ),
 ];
 
+const TOPOLOGY_SUBS: &[SubSpec] = &[
+    sub!(
+        "role",
+        -4,
+        ADMIN_SUB,
+        "Sets the node's role (primary, or replica of a host and port) under a topology epoch."
+    ),
+    sub!(
+        "fence",
+        3,
+        ADMIN_SUB,
+        "Stores a topology epoch: commands stamped with an older one are refused."
+    ),
+    sub!("epoch", 2, ADMIN_SUB, "Returns the topology epoch held."),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
 pub static COMMANDS: &[CommandSpec] = &[
     // NO_MULTI (Redis allows them in MULTI): EXEC holds the stripe locks of
     // its commands, and a role change waits for the link thread, which may
@@ -192,6 +216,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Sets a Redis server as a replica of another, or promotes it to being a master."
     ),
+    // kcache extension ("since" is kcache's version). NO_MULTI for
+    // REPLICAOF's reason.
+    cmd!(
+            "topology",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+            topology::topology,
+            "0.1.0",
+            "A container for the operator's epoch-stamped topology commands (kcache)."
+        )
+    .with_subcommands(TOPOLOGY_SUBS),
     cmd!(
         "replconf",
         -1,
