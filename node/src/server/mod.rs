@@ -27,6 +27,7 @@ pub mod multi;
 pub mod notify;
 pub mod pause;
 pub mod pubsub;
+pub mod shutdown;
 pub mod watch;
 pub mod worker;
 
@@ -139,6 +140,8 @@ pub struct Server {
     /// The operator's topology epoch and role confirmation
     /// (`repl::topology`).
     pub topology: crate::repl::topology::Topology,
+    /// A shutdown waiting for replicas (`shutdown`).
+    pub shutdown_state: shutdown::Shutdown,
 }
 
 impl Server {
@@ -192,6 +195,7 @@ impl Server {
             aof: Arc::default(),
             primary: Default::default(),
             topology,
+            shutdown_state: Default::default(),
         }
     }
 
@@ -214,6 +218,16 @@ impl Server {
         if let Some(ws) = self.workers.get() {
             for w in ws {
                 w.send(Msg::Shutdown);
+            }
+        }
+    }
+
+    /// Wakes every event loop (a pause ended: held clients run now, not at
+    /// the loop's next timeout).
+    pub fn wake_loops(&self) {
+        for w in self.workers.get().into_iter().flatten() {
+            if let Err(e) = w.waker.wake() {
+                tracing::warn!(error = %e, "could not wake an event loop");
             }
         }
     }
@@ -311,8 +325,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     cron.stop();
-    // A signal (SIGTERM, SIGINT) saves as SHUTDOWN without options does.
-    crate::persist::save::on_exit(&srv);
+    // A signal (SIGTERM, SIGINT) saves as SHUTDOWN with its
+    // `shutdown-on-sig*` flags does.
+    let exit = srv.shutdown_state.exit_flags();
+    crate::persist::save::on_exit(&srv, exit.save, exit.nosave);
     http.stop();
     // Everything acknowledged is written and fsynced before exiting.
     srv.aof.turn_off(&srv);

@@ -249,6 +249,78 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
     (code, body)
 }
 
+/// Writers that SET `w:<t>:<i>` until a write fails, recording each one
+/// acknowledged with +OK (the failover and shutdown tests' load).
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+pub fn start_load(port: u16, writers: usize) -> Load {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let threads = (0..writers)
+        .map(|t| {
+            let stop = stop.clone();
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                let mut c = conn_on(port);
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let k = format!("w:{t}:{i}");
+                    let r: redis::RedisResult<String> =
+                        redis::cmd("SET").arg(&k).arg(i).query(&mut c);
+                    match r {
+                        Ok(s) if s == "OK" => acked.lock().unwrap().push(k),
+                        _ => return,
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    Load {
+        stop,
+        acked,
+        threads,
+    }
+}
+
+impl Load {
+    /// Stops the writers (those still running) and returns every key acknowledged.
+    pub fn finish(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        let v = self.acked.lock().unwrap().clone();
+        v
+    }
+
+    pub fn count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Whether every writer has stopped by itself (a write failed).
+    pub fn all_stopped(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+}
+
+/// How many of `keys` are missing on the server at `port`.
+pub fn missing(port: u16, keys: &[String]) -> usize {
+    let mut c = conn_on(port);
+    keys.chunks(500)
+        .map(|ch| {
+            let n: usize = redis::cmd("EXISTS").arg(ch).query(&mut c).unwrap();
+            ch.len() - n
+        })
+        .sum()
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

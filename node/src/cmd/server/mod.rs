@@ -429,39 +429,64 @@ fn monitor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 
 /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
 ///
-/// Saves a snapshot first with SAVE, or when `save` rules are configured and
-/// NOSAVE is not given (as Redis does); a failed save refuses to shut down
-/// ("ERR Errors trying to SHUTDOWN. Check logs.") unless FORCE. A shutdown
-/// never waits for replicas, so there is never one in progress to ABORT.
+/// A primary with replicas first holds writes and waits until every replica
+/// acknowledged its offset, or `shutdown-timeout` seconds (`NOW`: no wait);
+/// meanwhile this client blocks and `SHUTDOWN ABORT` (`+OK`) cancels, which
+/// answers the waiting clients `-ERR Errors trying to SHUTDOWN. Check logs.`
+/// (see `server::shutdown`). Then it saves with SAVE, or when `save` rules
+/// are configured and NOSAVE is not given (as Redis does); a failed save
+/// refuses to shut down with that same error unless FORCE. On success there
+/// is no reply: the connection closes and the process exits 0. ABORT with
+/// no shutdown waiting: `-ERR No shutdown in progress.`.
 fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
-    let mut force = false;
+    use crate::server::shutdown::{self as stop, Flags, Origin, Started};
+    let mut flags = Flags::default();
+    let mut abort = false;
     for i in 1..args.len() {
         if args.is(i, "nosave") {
-            nosave = true;
+            flags.nosave = true;
         } else if args.is(i, "save") {
-            save = true;
-        } else if args.is(i, "now") || args.is(i, "force") {
-            force |= args.is(i, "force");
-            other = true;
+            flags.save = true;
+        } else if args.is(i, "now") {
+            flags.now = true;
+        } else if args.is(i, "force") {
+            flags.force = true;
         } else if args.is(i, "abort") {
             abort = true;
         } else {
             return err(super::SYNTAX);
         }
     }
-    if (abort && (save || nosave || other)) || (save && nosave) {
+    if (abort && flags != Flags::default()) || (flags.save && flags.nosave) {
         return err(super::SYNTAX);
     }
     if abort {
-        return err("ERR No shutdown in progress.");
+        if !stop::abort(ctx.srv) {
+            return err("ERR No shutdown in progress.");
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
+    let waiter = std::sync::Arc::new(crate::server::blocking::Waiter::new(
+        ctx.client.shared.clone(),
+        ctx.client.resp3,
+        ctx.client.db,
+        ctx.cmd,
+        crate::server::blocking::BlockOp::Shutdown,
+        None,
+    ));
+    if stop::request(ctx.srv, flags, Origin::Command, Some(waiter.clone())) == Started::Waiting {
+        waiter.shared.set_blocked(true);
+        ctx.client.blocked = Some(waiter);
+        return Ok(());
     }
     use crate::persist::save as persist;
-    if save || (!nosave && !persist::save_points(ctx.srv).is_empty()) {
+    if flags.save || (!flags.nosave && !persist::save_points(ctx.srv).is_empty()) {
         if let Err(e) = persist::save_for_shutdown(ctx.srv) {
             tracing::error!(error = %e, "SHUTDOWN could not save the DB");
-            if !force {
-                return err("ERR Errors trying to SHUTDOWN. Check logs.");
+            if !flags.force {
+                return err(stop::ERRORS);
             }
         }
     }
@@ -469,7 +494,6 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .persist
         .shutdown_decided
         .store(true, std::sync::atomic::Ordering::Release);
-    tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
     ctx.client.close_after_reply = true;
     ctx.srv.shutdown();
     Ok(())
