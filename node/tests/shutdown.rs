@@ -81,6 +81,35 @@ fn redis_server_as_primary_behaves_the_same() {
     eprintln!("redis-server primary: {acked} writes acknowledged, all on the replica; exit {ms} ms after SIGTERM");
 }
 
+#[test]
+fn shutdown_command_waits_then_saves_and_readyz_says_so() {
+    let mut p = Server::start(&[]);
+    let r = replica_of(p.port);
+    signal(r.pid(), "-STOP");
+    let mut c = Raw::connect(p.port);
+    assert_eq!(c.cmd_s(&["SET", "k", "v"]), "+OK\r\n");
+    let mut a = Raw::connect(p.port);
+    a.send(b"*1\r\n$8\r\nSHUTDOWN\r\n");
+    wait_until("SHUTDOWN blocks", || {
+        c.cmd_s(&["CLIENT", "LIST"]).contains("cmd=shutdown")
+    });
+    // Out of the Services while it waits: writes are held.
+    assert_eq!(
+        common::http_get(p.http_port(), "/readyz"),
+        (503, "shutting down\n".to_string())
+    );
+    assert!(quiet(&a));
+    signal(r.pid(), "-CONT");
+    // Like Redis: no reply, the connection closes and the process exits 0.
+    assert_eq!(
+        a.until_closed(Duration::from_secs(15)).as_deref(),
+        Some(&b""[..])
+    );
+    assert_eq!(p.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(p.dir.join("dump.rdb").exists(), "saved after the wait");
+    assert_eq!(missing(r.port, &["k".to_string()]), 0);
+}
+
 /// SHUTDOWN waits (a second one, NOW included, joins it), reads are
 /// served, writes held, ABORT answers the waiting clients and lets the
 /// writes through; then SHUTDOWN NOW exits at once. What each client saw.
