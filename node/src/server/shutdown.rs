@@ -27,7 +27,7 @@
 //! Why a thread for the wait: like FAILOVER's, it polls ACK offsets every few
 //! milliseconds with a deadline, off the event loops.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,14 +92,18 @@ pub struct Shutdown {
     pending: Mutex<Option<Pending>>,
     /// Bumped by every start and abort: a driver with an older one stops.
     generation: AtomicU64,
+    /// From the start of a wait until it is cancelled (the node stops
+    /// otherwise): `/readyz` and signals read it without waiting for the
+    /// lock, which the final save holds.
+    stopping: AtomicBool,
     /// What the exit path saves by: a signal's flags.
     exit: Mutex<Flags>,
 }
 
 impl Shutdown {
-    /// Whether a shutdown is waiting for replicas.
+    /// Whether a shutdown waited or waits for replicas, or saves after it.
     pub fn waiting(&self) -> bool {
-        self.pending.lock().is_some()
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// The flags the exit path (`persist::save::on_exit`) honours.
@@ -119,6 +123,10 @@ struct Pending {
 pub fn on_signal(srv: &Server, name: &'static str, param: &str) {
     let flags = Flags::from_config(&srv.config.get(param));
     tracing::info!(signal = name, "received {name}, shutting down");
+    if srv.shutdown_state.waiting() {
+        tracing::info!("shutdown already in progress");
+        return;
+    }
     if request(srv, flags, Origin::Signal(name), None) == Started::Now {
         *srv.shutdown_state.exit.lock() = flags;
         srv.shutdown();
@@ -145,6 +153,7 @@ pub fn request(srv: &Server, flags: Flags, origin: Origin, waiter: Option<Arc<Wa
     };
     let generation = st.generation.fetch_add(1, Ordering::AcqRel) + 1;
     srv.pause.set_shutdown(true);
+    st.stopping.store(true, Ordering::Release);
     let deadline = Instant::now() + Duration::from_secs(timeout);
     let spawned = std::thread::Builder::new()
         .name("shutdown".into())
@@ -152,6 +161,7 @@ pub fn request(srv: &Server, flags: Flags, origin: Origin, waiter: Option<Arc<Wa
     if let Err(e) = spawned {
         tracing::error!(error = %e, "could not start waiting for replicas: shutting down now");
         srv.pause.set_shutdown(false);
+        st.stopping.store(false, Ordering::Release);
         return Started::Now;
     }
     tracing::info!(
@@ -182,6 +192,7 @@ pub fn abort(srv: &Server) -> bool {
 
 /// Back to serving: writes resume, the SHUTDOWN clients get the error.
 fn cancel(srv: &Server, p: Pending) {
+    srv.shutdown_state.stopping.store(false, Ordering::Release);
     srv.pause.set_shutdown(false);
     srv.wake_loops();
     for w in p.waiters {
