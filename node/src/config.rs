@@ -36,6 +36,9 @@ pub enum Kind {
     Bind,
     /// `client-output-buffer-limit`: `<class> <hard> <soft> <soft-seconds>` groups.
     OutputLimits,
+    /// `shutdown-on-sigterm`/`-sigint`: `default`, or any of save, nosave,
+    /// now, force (not save with nosave).
+    ShutdownFlags,
 }
 
 /// One parameter.
@@ -157,7 +160,11 @@ pub static PARAMS: &[Param] = &[
     p!("replica-announced", YES, Kind::Bool, true, "Reported in INFO replication (replica_announced)."),
     p!("replica-accept-empty-sync", NO, Kind::Bool, true, "kcache safety rule: a replica holding data refuses a full sync with an empty dataset from a primary of unknown replication history (a primary that restarted empty); yes accepts it."),
     p!("repl-diskless-sync", YES, Kind::Bool, true, "Send full syncs over the socket."),
+    p!("shutdown-timeout", "10", int(0, i32::MAX as i64), true, "Seconds a primary with replicas waits at shutdown (writes held) for every replica to acknowledge its offset (0: no wait)."),
+    p!("shutdown-on-sigterm", "default", Kind::ShutdownFlags, true, "SHUTDOWN options a SIGTERM uses: default, or any of save, nosave, now, force."),
+    p!("shutdown-on-sigint", "default", Kind::ShutdownFlags, true, "SHUTDOWN options a SIGINT uses: default, or any of save, nosave, now, force."),
     p!("cluster-enabled", NO, Kind::Bool, false, "Cluster mode (hash slots)."),
+    p!("managed-topology", NO, Kind::Bool, false, "kcache: the operator drives this node's role: it starts unconfirmed (/readyz 503) until a TOPOLOGY ROLE command, in every process lifetime."),
     p!("lfu-log-factor", "10", int(0, i32::MAX as i64), true, "LFU counter logarithm factor."),
     p!("lfu-decay-time", "1", int(0, i32::MAX as i64), true, "LFU counter decay period in minutes."),
     p!("hash-max-listpack-entries", alias "hash-max-ziplist-entries", "512", int(0, i64::MAX), true, "Largest hash kept compact."),
@@ -292,7 +299,39 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, ConfigError> {
         Kind::NotifyFlags => normalize_notify(value),
         Kind::Bind => Ok(value.split_whitespace().collect::<Vec<_>>().join(" ")),
         Kind::OutputLimits => merge_output_limits(OUTPUT_LIMITS_DEFAULT, value),
+        Kind::ShutdownFlags => normalize_shutdown_flags(value),
     }
+}
+
+/// Redis's multi-word enum for the signals' SHUTDOWN flags, printed in its
+/// order (`default` alone when none is set).
+fn normalize_shutdown_flags(value: &str) -> Result<String, ConfigError> {
+    const FLAGS: &[&str] = &["save", "nosave", "now", "force"];
+    let words: Vec<String> = value
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if words.is_empty()
+        || words
+            .iter()
+            .any(|w| w != "default" && !FLAGS.contains(&w.as_str()))
+    {
+        return Err(ConfigError::NotInEnum(
+            "default, save, nosave, now, force".into(),
+        ));
+    }
+    let has = |f: &str| words.iter().any(|w| w == f);
+    if has("save") && has("nosave") {
+        return Err(ConfigError::Other(
+            "shutdown options SAVE and NOSAVE can't be used simultaneously".into(),
+        ));
+    }
+    let set: Vec<&str> = FLAGS.iter().copied().filter(|f| has(f)).collect();
+    Ok(if set.is_empty() {
+        "default".into()
+    } else {
+        set.join(" ")
+    })
 }
 
 /// One class of `client-output-buffer-limit`: hard and soft limits in bytes and
@@ -848,6 +887,34 @@ mod tests {
         assert_eq!(cfg.get("notify-keyspace-events"), "AKE");
         assert_eq!(cfg.matching(b"maxmemory*").len(), 4);
         assert_ne!(cfg.notify.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn managed_topology_is_immutable() {
+        let cfg = Config::defaults();
+        assert_eq!(cfg.get("managed-topology"), "no");
+        cfg.set_initial("managed-topology", "YES").unwrap();
+        assert!(cfg.get_bool("managed-topology"));
+        assert_eq!(
+            cfg.set_runtime(&[("managed-topology".into(), "no".into())])
+                .unwrap_err()
+                .1,
+            ConfigError::Immutable
+        );
+    }
+
+    #[test]
+    fn shutdown_signal_flags_normalise_as_redis_prints_them() {
+        let p = find_param("shutdown-on-sigterm").unwrap();
+        assert_eq!(normalize(p, "FORCE now").unwrap(), "now force");
+        assert_eq!(normalize(p, "default nosave").unwrap(), "nosave");
+        assert_eq!(normalize(p, "default").unwrap(), "default");
+        assert!(normalize(p, "").is_err());
+        assert!(normalize(p, "save bogus").is_err());
+        assert_eq!(
+            normalize(p, "save nosave").unwrap_err().to_string(),
+            "shutdown options SAVE and NOSAVE can't be used simultaneously"
+        );
     }
 
     #[test]

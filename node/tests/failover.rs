@@ -7,12 +7,9 @@
 
 mod common;
 
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{conn_on, field, info, num, replicaof, Server};
+use common::{conn_on, field, info, missing, num, replicaof, signal, start_load, Server};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -78,78 +75,6 @@ fn wait_caught_up(primary: u16, replica: u16) {
         let r = num(replica, "replication", "slave_repl_offset");
         p > 0 && p == r
     });
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill {sig} {pid}");
-}
-
-/// Writers that SET `w:<t>:<i>` until a write fails, recording each one
-/// acknowledged with +OK.
-struct Load {
-    stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<String>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-fn start_load(port: u16, writers: usize) -> Load {
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let threads = (0..writers)
-        .map(|t| {
-            let stop = stop.clone();
-            let acked = acked.clone();
-            std::thread::spawn(move || {
-                let mut c = conn_on(port);
-                let mut i = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let k = format!("w:{t}:{i}");
-                    let r: redis::RedisResult<String> =
-                        redis::cmd("SET").arg(&k).arg(i).query(&mut c);
-                    match r {
-                        Ok(s) if s == "OK" => acked.lock().unwrap().push(k),
-                        _ => return,
-                    }
-                    i += 1;
-                }
-            })
-        })
-        .collect();
-    Load {
-        stop,
-        acked,
-        threads,
-    }
-}
-
-impl Load {
-    fn finish(self) -> Vec<String> {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        let v = self.acked.lock().unwrap().clone();
-        v
-    }
-
-    fn count(&self) -> usize {
-        self.acked.lock().unwrap().len()
-    }
-}
-
-fn missing(port: u16, keys: &[String]) -> usize {
-    let mut c = conn_on(port);
-    keys.chunks(500)
-        .map(|ch| {
-            let n: usize = redis::cmd("EXISTS").arg(ch).query(&mut c).unwrap();
-            ch.len() - n
-        })
-        .sum()
 }
 
 #[test]

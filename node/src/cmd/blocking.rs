@@ -78,6 +78,9 @@ pub enum BlockOp {
     XRead(ReadRequest),
     /// WAIT: no key; answered by replica ACKs (`repl::primary::wait`).
     Wait { offset: i64, numreplicas: i64 },
+    /// SHUTDOWN waiting for replicas: no key, never times out; answered only
+    /// if the shutdown is aborted (`server::shutdown`).
+    Shutdown,
 }
 
 impl BlockOp {
@@ -90,7 +93,7 @@ impl BlockOp {
             | BlockOp::ZPop { keys, .. }
             | BlockOp::ZMPop { keys, .. } => keys,
             BlockOp::XRead(req) => &req.keys,
-            BlockOp::Wait { .. } => &[],
+            BlockOp::Wait { .. } | BlockOp::Shutdown => &[],
         }
     }
 
@@ -364,7 +367,7 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
             ZPopReply::KeyAndArray(*count),
         ),
         // Served above, before the list and sorted set checks.
-        BlockOp::XRead(_) | BlockOp::Wait { .. } => Ok(false),
+        BlockOp::XRead(_) | BlockOp::Wait { .. } | BlockOp::Shutdown => Ok(false),
     };
     if matches!(result, Ok(true)) && srv.keyspace.log.active() {
         // Logged as the non-blocking pop it did, under the same locks.

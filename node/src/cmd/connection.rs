@@ -428,11 +428,7 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
             check(argc == 2, "unpause")?;
             ctx.srv.pause.unpause();
             // Every loop re-runs its held clients now, not at its next timeout.
-            for w in ctx.srv.workers.get().into_iter().flatten() {
-                if let Err(e) = w.waker.wake() {
-                    tracing::warn!(error = %e, "could not wake an event loop");
-                }
-            }
+            ctx.srv.wake_loops();
             ctx.out.ok();
         }
         b"reply" => {

@@ -321,12 +321,13 @@ pub fn save_for_shutdown(srv: &Server) -> Result<Report, SaveError> {
 }
 
 /// After the event loops stop: unless SHUTDOWN decided already, save when
-/// `save` rules are configured (as Redis does on SIGTERM).
-pub fn on_exit(srv: &Server) {
-    if srv.persist.shutdown_decided.swap(true, Ordering::AcqRel) {
+/// `save` rules are configured or `save` asks, unless `nosave` (as Redis
+/// does on SIGTERM, by `shutdown-on-sigterm`).
+pub fn on_exit(srv: &Server, save: bool, nosave: bool) {
+    if srv.persist.shutdown_decided.swap(true, Ordering::AcqRel) || nosave {
         return;
     }
-    if !save_points(srv).is_empty() {
+    if save || !save_points(srv).is_empty() {
         if let Err(e) = save_for_shutdown(srv) {
             tracing::error!(error = %e, "could not save the DB on exit");
         }

@@ -4,10 +4,8 @@
 //! 1. `waiting-for-sync`: writes are paused (FAILOVER's own WRITE pause,
 //!    `server::pause`) so `master_repl_offset` stops moving; a driver thread
 //!    waits until the target replica (the `TO` one, or the most caught-up
-//!    one) acknowledged that offset. It asks with `REPLCONF GETACK *`; a
-//!    replica answers GETACK with the offset *before* it, so "caught up" is
-//!    either an ACK of the current offset or, when nothing but our last
-//!    GETACK was appended since, an ACK of the offset it was appended at.
+//!    one) acknowledged that offset (`repl::primary::catchup`: it asks with
+//!    `REPLCONF GETACK *`).
 //!    At the `TIMEOUT` the failover is aborted (writes resume), or with
 //!    `FORCE` goes on regardless.
 //! 2. `failover-in-progress`: this node becomes a replica of the target
@@ -28,13 +26,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::primary::catchup::CatchUp;
 use super::primary::ReplicaState;
 use super::replica::state::Master;
 use crate::server::Server;
 
-const GETACK: &[u8] = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
 const TICK: Duration = Duration::from_millis(5);
-const GETACK_EVERY: Duration = Duration::from_millis(100);
 
 /// The failover's state, named as INFO prints it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,11 +222,7 @@ fn clear(srv: &Server, target: &mut Option<Master>) {
     *target = None;
     f.set(State::None);
     srv.pause.set_failover(false);
-    for w in srv.workers.get().into_iter().flatten() {
-        if let Err(e) = w.waker.wake() {
-            tracing::warn!(error = %e, "could not wake an event loop");
-        }
-    }
+    srv.wake_loops();
 }
 
 /// Whether the handshake's PSYNC carries `FAILOVER`.
@@ -258,7 +251,7 @@ pub fn on_link_failed(srv: &Server, why: &str) {
 fn drive(srv: Arc<Server>, generation: u64, deadline: Option<Instant>, force: bool) {
     let f = &srv.primary.failover;
     let current = || f.generation.load(Ordering::Acquire) == generation;
-    let mut last_getack: Option<(Instant, i64, i64)> = None;
+    let mut probe = CatchUp::default();
     // A target must be seen caught up on two ticks in a row with the offset
     // unchanged: a write that passed the pause check just before it started
     // may still be landing.
@@ -281,9 +274,7 @@ fn drive(srv: Arc<Server>, generation: u64, deadline: Option<Instant>, force: bo
             return;
         }
         let offset = srv.repl.offset.load(Ordering::Relaxed);
-        let caught_up = |ack: i64| {
-            ack >= offset || last_getack.is_some_and(|(_, pre, post)| post == offset && ack >= pre)
-        };
+        let caught_up = |ack: i64| probe.caught_up(offset, ack);
         let target = f.target.lock().clone();
         let found = match &target {
             Some(t) => find_replica(&srv, &t.host, t.port)
@@ -310,12 +301,7 @@ fn drive(srv: Arc<Server>, generation: u64, deadline: Option<Instant>, force: bo
             }
             None => {
                 seen = None;
-                if last_getack.is_none_or(|(at, _, _)| at.elapsed() >= GETACK_EVERY) {
-                    let pre = srv.repl.offset.load(Ordering::Relaxed);
-                    super::primary::send_to_replicas(&srv, GETACK);
-                    let post = srv.repl.offset.load(Ordering::Relaxed);
-                    last_getack = Some((Instant::now(), pre, post));
-                }
+                probe.ask(&srv);
             }
         }
     }

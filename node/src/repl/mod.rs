@@ -10,6 +10,8 @@
 //!   streaming to replicas, WAIT and min-replicas.
 //! - [`replica`]: the replica side: the link to a primary, full and partial
 //!   sync, applying its stream.
+//! - [`topology`]: the operator's topology epoch (the fence of TOPOLOGY
+//!   commands, kept in `dir`) and whether the node's role was confirmed.
 //! - [`rewrite`]: helpers that build the deterministic forms of time-relative
 //!   and random commands (absolute expiry times, `SET ... KEEPTTL`, ...).
 
@@ -19,6 +21,7 @@ pub mod primary;
 pub mod prop;
 pub mod replica;
 pub mod rewrite;
+pub mod topology;
 
 pub use self::log::{Consumer, ReplLog};
 pub use self::prop::Prop;

@@ -30,7 +30,7 @@ impl Http {
 }
 
 /// Binds the HTTP port (on the first bind address) and serves it on its own thread;
-/// also turns SIGTERM/SIGINT into a graceful shutdown.
+/// also turns SIGTERM/SIGINT into a graceful shutdown (`server::shutdown`).
 pub fn start(srv: Arc<Server>) -> anyhow::Result<Http> {
     let port = srv.config.get_i64("http-port");
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
@@ -80,12 +80,10 @@ pub fn start(srv: Arc<Server>) -> anyhow::Result<Http> {
                     tokio::select! {
                         _ = &mut stop_rx => break,
                         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {
-                            tracing::info!("received SIGTERM");
-                            srv.shutdown();
+                            super::shutdown::on_signal(&srv, "SIGTERM", "shutdown-on-sigterm");
                         }
                         _ = async { match int.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {
-                            tracing::info!("received SIGINT");
-                            srv.shutdown();
+                            super::shutdown::on_signal(&srv, "SIGINT", "shutdown-on-sigint");
                         }
                         accepted = async { match &listener { Some(l) => l.accept().await, None => std::future::pending().await } } => {
                             if let Ok((stream, _)) = accepted {
@@ -158,12 +156,17 @@ async fn serve(srv: Arc<Server>, mut stream: tokio::net::TcpStream) {
     let _ = stream.shutdown().await;
 }
 
-/// Ready when the node serves its role: not shutting down, and for a replica,
-/// linked to its primary and in sync (never a candidate for promotion while
-/// syncing or cut off).
+/// Ready when the node serves its role: not shutting down, its role
+/// confirmed by the operator (`managed-topology`), and for a replica, linked
+/// to its primary and in sync (never a candidate for promotion while syncing
+/// or cut off).
 pub fn readiness(srv: &Server) -> Result<(), &'static str> {
-    if srv.shutting_down.load(Ordering::Acquire) {
+    // Waiting for replicas before stopping counts: writes are held.
+    if srv.shutting_down.load(Ordering::Acquire) || srv.shutdown_state.waiting() {
         return Err("shutting down");
+    }
+    if !srv.topology.confirmed() {
+        return Err(crate::repl::topology::UNCONFIRMED);
     }
     if srv.persist.loading.load(Ordering::Acquire) {
         return Err("loading the dataset");

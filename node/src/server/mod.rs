@@ -27,6 +27,7 @@ pub mod multi;
 pub mod notify;
 pub mod pause;
 pub mod pubsub;
+pub mod shutdown;
 pub mod watch;
 pub mod worker;
 
@@ -136,6 +137,11 @@ pub struct Server {
     /// The primary side of replication: backlog, replicas, WAIT
     /// (`repl::primary`).
     pub primary: crate::repl::primary::Primary,
+    /// The operator's topology epoch and role confirmation
+    /// (`repl::topology`).
+    pub topology: crate::repl::topology::Topology,
+    /// A shutdown waiting for replicas (`shutdown`).
+    pub shutdown_state: shutdown::Shutdown,
 }
 
 impl Server {
@@ -161,6 +167,7 @@ impl Server {
                 (if d < 10 { b'0' + d } else { b'a' + d - 10 }) as char
             })
             .collect();
+        let topology = crate::repl::topology::Topology::new(config.get_bool("managed-topology"));
         Server {
             config,
             keyspace,
@@ -187,6 +194,8 @@ impl Server {
             repl: crate::repl::replica::ReplState::new(),
             aof: Arc::default(),
             primary: Default::default(),
+            topology,
+            shutdown_state: Default::default(),
         }
     }
 
@@ -213,6 +222,16 @@ impl Server {
         }
     }
 
+    /// Wakes every event loop (a pause ended: held clients run now, not at
+    /// the loop's next timeout).
+    pub fn wake_loops(&self) {
+        for w in self.workers.get().into_iter().flatten() {
+            if let Err(e) = w.waker.wake() {
+                tracing::warn!(error = %e, "could not wake an event loop");
+            }
+        }
+    }
+
     /// The RESP port actually bound (useful with `--port 0`).
     pub fn port(&self) -> u16 {
         self.listen_addrs
@@ -226,6 +245,11 @@ impl Server {
 pub fn run(config: Config) -> anyhow::Result<()> {
     let srv = Arc::new(Server::new(config));
     let _ = srv.me.set(Arc::downgrade(&srv));
+    // Before any client: a TOPOLOGY command must meet the epoch already held.
+    let epoch_dir = crate::repl::topology::epoch_dir(&srv.config.get("dir"));
+    srv.topology
+        .load(epoch_dir.as_deref())
+        .map_err(anyhow::Error::msg)?;
     // Load the AOF before accepting any client.
     crate::persist::aof::start(&srv)?;
     let listeners = worker::bind_listeners(&srv)?;
@@ -301,8 +325,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     cron.stop();
-    // A signal (SIGTERM, SIGINT) saves as SHUTDOWN without options does.
-    crate::persist::save::on_exit(&srv);
+    // A signal (SIGTERM, SIGINT) saves as SHUTDOWN with its
+    // `shutdown-on-sig*` flags does.
+    let exit = srv.shutdown_state.exit_flags();
+    crate::persist::save::on_exit(&srv, exit.save, exit.nosave);
     http.stop();
     // Everything acknowledged is written and fsynced before exiting.
     srv.aof.turn_off(&srv);

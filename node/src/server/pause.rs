@@ -23,9 +23,10 @@
 //!
 //! Cost when no pause is on: one relaxed load per request.
 //!
-//! FAILOVER holds writes too, with a pause of its own (`failover`): as in
-//! Redis 7.0 it has no deadline and CLIENT UNPAUSE does not end it; the mode
-//! in force is the stronger of the two.
+//! FAILOVER and a shutdown waiting for its replicas (`server::shutdown`)
+//! hold writes too, each with a pause of its own: as in Redis 7.0 they have
+//! no deadline and CLIENT UNPAUSE does not end them; the mode in force is the
+//! strongest of them.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 
@@ -48,6 +49,9 @@ pub struct Pause {
     until_ms: AtomicI64,
     /// FAILOVER's WRITE pause (no deadline; `repl::failover` ends it).
     failover: AtomicBool,
+    /// The WRITE pause of a shutdown waiting for its replicas (no deadline;
+    /// `server::shutdown` ends it if the shutdown is aborted).
+    shutdown: AtomicBool,
 }
 
 impl Pause {
@@ -55,7 +59,7 @@ impl Pause {
     #[inline]
     pub fn mode(&self, now_ms: i64) -> Mode {
         let client = self.client_mode(now_ms);
-        if self.failover.load(Ordering::Acquire) {
+        if self.failover.load(Ordering::Acquire) || self.shutdown.load(Ordering::Acquire) {
             return client.max(Mode::Write);
         }
         client
@@ -78,12 +82,19 @@ impl Pause {
     /// passed): the cheap check of the request path.
     #[inline]
     pub fn maybe_on(&self) -> bool {
-        self.mode.load(Ordering::Relaxed) != 0 || self.failover.load(Ordering::Relaxed)
+        self.mode.load(Ordering::Relaxed) != 0
+            || self.failover.load(Ordering::Relaxed)
+            || self.shutdown.load(Ordering::Relaxed)
     }
 
     /// Starts or ends FAILOVER's write pause.
     pub fn set_failover(&self, on: bool) {
         self.failover.store(on, Ordering::Release);
+    }
+
+    /// Starts or ends the write pause of a shutdown waiting for replicas.
+    pub fn set_shutdown(&self, on: bool) {
+        self.shutdown.store(on, Ordering::Release);
     }
 
     /// The deadline of the pause in force, if any.
@@ -168,6 +179,11 @@ mod tests {
         assert_eq!(p.mode(500), Mode::Write);
         p.set_failover(false);
         assert_eq!(p.mode(500), Mode::Off);
+        assert!(!p.maybe_on());
+        p.set_shutdown(true);
+        assert!(p.maybe_on());
+        assert_eq!(p.mode(500), Mode::Write);
+        p.set_shutdown(false);
         assert!(!p.maybe_on());
     }
 }

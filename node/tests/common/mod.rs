@@ -195,6 +195,130 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The HTTP port (`/healthz`, `/readyz`, `/metrics`) from INFO server.
+    pub fn http_port(&self) -> u16 {
+        field(self.port, "server", "http_port")
+            .parse()
+            .expect("http_port in INFO server")
+    }
+
+    /// The exit code once the process exits within `limit` (None: still
+    /// running, or killed by a signal).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// Sends `sig` (`-STOP`, `-CONT`, `-TERM`, ...) to a process with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// `(status code, body)` of an HTTP GET on loopback.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect http");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send http request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read http response");
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (code, body)
+}
+
+/// Writers that SET `w:<t>:<i>` until a write fails, recording each one
+/// acknowledged with +OK (the failover and shutdown tests' load).
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+pub fn start_load(port: u16, writers: usize) -> Load {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let threads = (0..writers)
+        .map(|t| {
+            let stop = stop.clone();
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                let mut c = conn_on(port);
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let k = format!("w:{t}:{i}");
+                    let r: redis::RedisResult<String> =
+                        redis::cmd("SET").arg(&k).arg(i).query(&mut c);
+                    match r {
+                        Ok(s) if s == "OK" => acked.lock().unwrap().push(k),
+                        _ => return,
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    Load {
+        stop,
+        acked,
+        threads,
+    }
+}
+
+impl Load {
+    /// Stops the writers (those still running) and returns every key acknowledged.
+    pub fn finish(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        let v = self.acked.lock().unwrap().clone();
+        v
+    }
+
+    pub fn count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Whether every writer has stopped by itself (a write failed).
+    pub fn all_stopped(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+}
+
+/// How many of `keys` are missing on the server at `port`.
+pub fn missing(port: u16, keys: &[String]) -> usize {
+    let mut c = conn_on(port);
+    keys.chunks(500)
+        .map(|ch| {
+            let n: usize = redis::cmd("EXISTS").arg(ch).query(&mut c).unwrap();
+            ch.len() - n
+        })
+        .sum()
 }
 
 impl Drop for Server {

@@ -1,18 +1,20 @@
 //! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR SLOWLOG
-//! LATENCY MEMORY REPLICAOF SLAVEOF ROLE.
+//! LATENCY MEMORY REPLICAOF SLAVEOF ROLE, and kcache's TOPOLOGY.
 //!
 //! One file per container command: [`info`] renders INFO (also used by the HTTP
 //! endpoint's callers and tests), [`config`] is CONFIG, [`command`] is COMMAND and
 //! the derived ACL categories and key specs, [`diag`] holds SLOWLOG, LATENCY and
-//! MEMORY. Containers dispatch their subcommands through [`subcommand`], which
-//! checks names and arities against the same [`SubSpec`] tables that feed COMMAND
-//! INFO, so the two never disagree.
+//! MEMORY, [`topology`] the operator's epoch-stamped TOPOLOGY. Containers
+//! dispatch their subcommands through [`subcommand`], which checks names and
+//! arities against the same [`SubSpec`] tables that feed COMMAND INFO, so the
+//! two never disagree.
 
 pub mod command;
 pub mod config;
 pub mod diag;
 pub mod info;
 pub mod replication;
+pub mod topology;
 
 use super::flags::*;
 use super::{arity_error, arity_ok, err, unknown_subcommand, Args, CmdResult, CommandSpec, Ctx};
@@ -172,6 +174,28 @@ const MEMORY_SUBS: &[SubSpec] = &[
     ),
 ];
 
+const TOPOLOGY_SUBS: &[SubSpec] = &[
+    sub!(
+        "role",
+        -4,
+        ADMIN_SUB,
+        "Sets the node's role (primary, or replica of a host and port) under a topology epoch."
+    ),
+    sub!(
+        "fence",
+        3,
+        ADMIN_SUB,
+        "Stores a topology epoch: commands stamped with an older one are refused."
+    ),
+    sub!("epoch", 2, ADMIN_SUB, "Returns the topology epoch held."),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
 pub static COMMANDS: &[CommandSpec] = &[
     // NO_MULTI (Redis allows them in MULTI): EXEC holds the stripe locks of
     // its commands, and a role change waits for the link thread, which may
@@ -192,6 +216,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Sets a Redis server as a replica of another, or promotes it to being a master."
     ),
+    // kcache extension ("since" is kcache's version). NO_MULTI for
+    // REPLICAOF's reason.
+    cmd!(
+            "topology",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+            topology::topology,
+            "0.1.0",
+            "A container for the operator's epoch-stamped topology commands (kcache)."
+        )
+    .with_subcommands(TOPOLOGY_SUBS),
     cmd!(
         "replconf",
         -1,
@@ -394,39 +429,64 @@ fn monitor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 
 /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
 ///
-/// Saves a snapshot first with SAVE, or when `save` rules are configured and
-/// NOSAVE is not given (as Redis does); a failed save refuses to shut down
-/// ("ERR Errors trying to SHUTDOWN. Check logs.") unless FORCE. A shutdown
-/// never waits for replicas, so there is never one in progress to ABORT.
+/// A primary with replicas first holds writes and waits until every replica
+/// acknowledged its offset, or `shutdown-timeout` seconds (`NOW`: no wait);
+/// meanwhile this client blocks and `SHUTDOWN ABORT` (`+OK`) cancels, which
+/// answers the waiting clients `-ERR Errors trying to SHUTDOWN. Check logs.`
+/// (see `server::shutdown`). Then it saves with SAVE, or when `save` rules
+/// are configured and NOSAVE is not given (as Redis does); a failed save
+/// refuses to shut down with that same error unless FORCE. On success there
+/// is no reply: the connection closes and the process exits 0. ABORT with
+/// no shutdown waiting: `-ERR No shutdown in progress.`.
 fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
-    let mut force = false;
+    use crate::server::shutdown::{self as stop, Flags, Origin, Started};
+    let mut flags = Flags::default();
+    let mut abort = false;
     for i in 1..args.len() {
         if args.is(i, "nosave") {
-            nosave = true;
+            flags.nosave = true;
         } else if args.is(i, "save") {
-            save = true;
-        } else if args.is(i, "now") || args.is(i, "force") {
-            force |= args.is(i, "force");
-            other = true;
+            flags.save = true;
+        } else if args.is(i, "now") {
+            flags.now = true;
+        } else if args.is(i, "force") {
+            flags.force = true;
         } else if args.is(i, "abort") {
             abort = true;
         } else {
             return err(super::SYNTAX);
         }
     }
-    if (abort && (save || nosave || other)) || (save && nosave) {
+    if (abort && flags != Flags::default()) || (flags.save && flags.nosave) {
         return err(super::SYNTAX);
     }
     if abort {
-        return err("ERR No shutdown in progress.");
+        if !stop::abort(ctx.srv) {
+            return err("ERR No shutdown in progress.");
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
+    let waiter = std::sync::Arc::new(crate::server::blocking::Waiter::new(
+        ctx.client.shared.clone(),
+        ctx.client.resp3,
+        ctx.client.db,
+        ctx.cmd,
+        crate::server::blocking::BlockOp::Shutdown,
+        None,
+    ));
+    if stop::request(ctx.srv, flags, Origin::Command, Some(waiter.clone())) == Started::Waiting {
+        waiter.shared.set_blocked(true);
+        ctx.client.blocked = Some(waiter);
+        return Ok(());
     }
     use crate::persist::save as persist;
-    if save || (!nosave && !persist::save_points(ctx.srv).is_empty()) {
+    if flags.save || (!flags.nosave && !persist::save_points(ctx.srv).is_empty()) {
         if let Err(e) = persist::save_for_shutdown(ctx.srv) {
             tracing::error!(error = %e, "SHUTDOWN could not save the DB");
-            if !force {
-                return err("ERR Errors trying to SHUTDOWN. Check logs.");
+            if !flags.force {
+                return err(stop::ERRORS);
             }
         }
     }
@@ -434,7 +494,6 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .persist
         .shutdown_decided
         .store(true, std::sync::atomic::Ordering::Release);
-    tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
     ctx.client.close_after_reply = true;
     ctx.srv.shutdown();
     Ok(())

@@ -9,6 +9,8 @@
 //! - [`fullsync`]: the snapshot sent to a replica (diskless `$EOF:` form or a
 //!   temp file sent as `$<len>`).
 //! - [`wait`]: WAIT and the min-replicas write gate.
+//! - [`catchup`]: whether a replica caught up with a primary whose writes
+//!   are held (FAILOVER, a shutdown waiting for its replicas).
 //! - [`report`]: ROLE's replica list and INFO replication's replica lines.
 //!
 //! # Where the stream comes from, and what the offset means
@@ -43,6 +45,7 @@
 //! the other (no `repl-diskless-sync-delay` batching).
 
 pub mod backlog;
+pub mod catchup;
 pub mod fullsync;
 pub mod handshake;
 pub mod link;

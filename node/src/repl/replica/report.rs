@@ -2,7 +2,8 @@
 //!
 //! kcache adds `master_sync_refused_empty` (and, when set, the refused
 //! primary's replication id, how many times and how long ago) for the
-//! empty-dataset safety rule (`sync`).
+//! empty-dataset safety rule (`sync`), and after Redis's own fields
+//! `topology_epoch` and `topology_confirmed` (`repl::topology`).
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -141,5 +142,11 @@ pub fn info_fields(srv: &Server) -> Vec<(Cow<'static, str>, String)> {
     for (k, v) in crate::repl::primary::report::backlog_lines(srv) {
         f.push((Cow::Borrowed(k), v));
     }
+    let t = &srv.topology;
+    f.push((Cow::Borrowed("topology_epoch"), t.epoch().to_string()));
+    f.push((
+        Cow::Borrowed("topology_confirmed"),
+        (t.confirmed() as u8).to_string(),
+    ));
     f
 }
