@@ -184,6 +184,17 @@ pub fn format_f64_human(v: f64) -> String {
     s
 }
 
+/// Milliseconds on a monotonic clock since the first call in this process,
+/// plus one (never 0): for durations that a wall-clock step must not distort.
+pub fn mono_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1
+}
+
 /// Wall-clock Unix time in milliseconds.
 pub fn now_ms() -> i64 {
     SystemTime::now()

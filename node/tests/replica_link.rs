@@ -12,11 +12,10 @@ mod common;
 mod rawresp;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{conn_on, info, wait_until_for, Server};
+use common::{conn_on, http_get, info, wait_until_for, Server};
 use rawresp::Raw;
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -35,25 +34,6 @@ fn field(port: u16, name: &str) -> String {
 
 fn cmd_s(port: u16, args: &[&str]) -> String {
     Raw::connect(port).cmd_s(args)
-}
-
-/// `(status code, body)` of an HTTP GET on loopback.
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (code, body)
-}
-
-fn http_port(node: &Server) -> u16 {
-    info(node.port, "server")["http_port"].parse().unwrap()
 }
 
 /// A diskless redis-server primary (the fastest to sync).
@@ -96,6 +76,7 @@ fn redis_on(port: u16, args: &[&str]) -> Server {
         port,
         dir,
         owns_dir: true,
+        output: Default::default(),
     };
     s.wait_ping();
     s
@@ -256,7 +237,7 @@ fn write_mix(port: u16, round: &str) {
 fn follows_a_redis_primary_with_identical_contents_and_offsets() {
     let p = primary(&[]);
     let node = Server::start(&[]);
-    let hp = http_port(&node);
+    let hp = node.http_port();
     assert_eq!(http_get(hp, "/readyz").0, 200, "a primary is ready");
     replicate(&node, &p);
     assert_eq!(
@@ -443,7 +424,7 @@ fn replicaof_replies_match_redis() {
 fn readyz_masterdown_and_link_states() {
     let dead = common::free_port();
     let node = Server::start(&["--replica-serve-stale-data", "no"]);
-    let hp = http_port(&node);
+    let hp = node.http_port();
     assert_eq!(
         cmd_s(node.port, &["REPLICAOF", "127.0.0.1", &dead.to_string()]),
         "+OK\r\n"
@@ -494,7 +475,7 @@ fn refuses_an_empty_sync_from_a_primary_that_restarted_empty() {
     // A disk-based primary: the payload comes as `$<len>`.
     let p = redis_on(port, &["--repl-diskless-sync", "no"]);
     let node = Server::start(&[]);
-    let hp = http_port(&node);
+    let hp = node.http_port();
     replicate(&node, &p);
     write_mix(p.port, "a");
     caught_up(&node, &p);

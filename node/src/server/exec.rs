@@ -317,6 +317,8 @@ pub fn run(
     let spec = srv.commands.specs[idx];
     let exec_start = *t0;
     let reply_start = out.buf.len();
+    // For the watchdog: which command a stuck loop is running (server::watchdog).
+    stats.progress.command(idx, client.id);
     // Keyspace notifications (server/notify.rs): one atomic load when off.
     let noted = super::notify::before(srv, client.db, spec, args);
     // How lazy expiry treats expired keys on a replica (db::ExpiryMode).

@@ -13,6 +13,9 @@ pub struct Server {
     pub dir: std::path::PathBuf,
     /// Remove `dir` on drop (false for a directory the test manages).
     pub owns_dir: bool,
+    /// Everything the process wrote so far, stderr and (after its ready
+    /// line) stdout, where its log goes.
+    pub output: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 fn node_bin() -> String {
@@ -102,10 +105,15 @@ impl Server {
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         let show = std::env::var("KCACHE_TEST_LOG").is_ok();
+        let sink = err_copy.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 if show {
                     eprintln!("[{port}] {line}");
+                }
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
                 }
             }
         });
@@ -114,6 +122,7 @@ impl Server {
             port,
             dir,
             owns_dir: false,
+            output: err_copy,
         })
     }
 
@@ -152,6 +161,7 @@ impl Server {
             port,
             dir,
             owns_dir: true,
+            output: Default::default(),
         };
         s.wait_ping();
         s
@@ -195,6 +205,36 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The node's output so far, its log included (kcache-node only; the
+    /// level is `warn` unless `KCACHE_TEST_LOG` says otherwise).
+    pub fn log(&self) -> String {
+        self.output.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The port of the node's HTTP endpoint (`/healthz`, `/readyz`, `/metrics`).
+    pub fn http_port(&self) -> u16 {
+        info(self.port, "server")["http_port"]
+            .parse()
+            .expect("http_port in INFO server")
+    }
+}
+
+/// `(status code, body)` of an HTTP GET on loopback.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect http");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send http request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read http response");
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (code, body)
 }
 
 impl Drop for Server {

@@ -1,4 +1,4 @@
-//! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR SLOWLOG
+//! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR DEBUG SLOWLOG
 //! LATENCY MEMORY REPLICAOF SLAVEOF ROLE.
 //!
 //! One file per container command: [`info`] renders INFO (also used by the HTTP
@@ -10,6 +10,7 @@
 
 pub mod command;
 pub mod config;
+pub mod debug;
 pub mod diag;
 pub mod info;
 pub mod replication;
@@ -271,6 +272,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         time,
         "2.6.0",
         "Returns the server time."
+    ),
+    cmd!(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        debug::debug,
+        "1.0.0",
+        "A container for debugging commands."
     ),
     cmd!(
         "monitor",
