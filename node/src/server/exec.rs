@@ -452,7 +452,8 @@ fn count_error(srv: &Server, stats: &WorkerStats, msg: &str) {
     srv.stats.count_error_code(msg);
 }
 
-/// Applies CLIENT REPLY OFF/SKIP: drops the reply this command produced.
+/// Applies CLIENT REPLY OFF/SKIP: drops the reply this command produced, but
+/// not the pushes it held aside ([`Client::push_buf`]).
 pub fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, start: usize) {
     match before {
         ReplyMode::On => {}
@@ -467,6 +468,9 @@ pub fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, 
                 client.reply = ReplyMode::On;
             }
         }
+    }
+    if !client.held_pushes.is_empty() {
+        out.buf.append(&mut client.held_pushes);
     }
 }
 
