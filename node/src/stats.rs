@@ -38,6 +38,83 @@ pub struct WorkerStats {
     /// Successful write commands (persistence's changes counter; never reset
     /// by CONFIG RESETSTAT, as Redis's `dirty` is not).
     pub writes: AtomicU64,
+    /// What the loop is working on, for the watchdog and `/healthz`.
+    pub progress: Progress,
+}
+
+/// What an event loop is doing, published for the watchdog
+/// (`server::watchdog`): since when it has been working on its current batch
+/// of events, and which command of which client it is running. Names and ids
+/// only, never arguments. Written by its loop alone with relaxed stores (two
+/// per command), on a cache line of its own so that readers never slow the
+/// writer's other counters.
+#[repr(align(64))]
+pub struct Progress {
+    /// [`crate::util::mono_ms`] when the current batch began; 0 while the loop
+    /// waits for events.
+    busy_since_ms: AtomicU64,
+    /// Command table index of the command running, or last run, in this
+    /// batch (`usize::MAX`: none yet).
+    cmd: AtomicUsize,
+    client: AtomicU64,
+}
+
+/// One reading of a busy loop's [`Progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Busy {
+    /// [`crate::util::mono_ms`] when the batch began.
+    pub since_ms: u64,
+    /// Command table index, if a command has started in this batch.
+    pub cmd: Option<usize>,
+    pub client: u64,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress {
+            busy_since_ms: AtomicU64::new(0),
+            cmd: AtomicUsize::new(usize::MAX),
+            client: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Progress {
+    /// The loop starts a batch of events at `now_ms` (a `mono_ms` reading).
+    #[inline]
+    pub fn begin_batch(&self, now_ms: u64) {
+        self.cmd.store(usize::MAX, Ordering::Relaxed);
+        self.busy_since_ms.store(now_ms.max(1), Ordering::Relaxed);
+    }
+
+    /// The loop is about to wait for events.
+    #[inline]
+    pub fn end_batch(&self) {
+        self.busy_since_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// The loop starts running command `cmd` for client `client`.
+    #[inline]
+    pub fn command(&self, cmd: usize, client: u64) {
+        self.cmd.store(cmd, Ordering::Relaxed);
+        self.client.store(client, Ordering::Relaxed);
+    }
+
+    /// The current batch, or `None` while the loop waits for events. The
+    /// fields are read without a lock: a reading taken as a batch ends may
+    /// name the next batch's command, which is good enough for a diagnosis.
+    pub fn busy(&self) -> Option<Busy> {
+        let since_ms = self.busy_since_ms.load(Ordering::Relaxed);
+        if since_ms == 0 {
+            return None;
+        }
+        let cmd = self.cmd.load(Ordering::Relaxed);
+        Some(Busy {
+            since_ms,
+            cmd: (cmd != usize::MAX).then_some(cmd),
+            client: self.client.load(Ordering::Relaxed),
+        })
+    }
 }
 
 thread_local! {
@@ -79,6 +156,7 @@ impl WorkerStats {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            progress: Progress::default(),
         }
     }
 

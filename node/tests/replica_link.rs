@@ -76,6 +76,7 @@ fn redis_on(port: u16, args: &[&str]) -> Server {
         port,
         dir,
         owns_dir: true,
+        output: Default::default(),
     };
     s.wait_ping();
     s

@@ -5,6 +5,7 @@
 
 use super::flags::*;
 use super::{arity_error, err, unknown_subcommand, Args, CmdResult, CommandSpec, Ctx, SubSpec};
+use crate::protocol::Out;
 use crate::server::pubsub::{self, Kind, SelfSink};
 
 macro_rules! cmd {
@@ -141,15 +142,21 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// One (un)subscribe confirmation: `[word, name, count]` as a push.
+/// One (un)subscribe confirmation: `[word, name, count]` as a push, which
+/// CLIENT REPLY OFF|SKIP does not silence (`Client::push_buf`).
 fn confirm(ctx: &mut Ctx, word: &[u8], name: Option<&[u8]>, count: usize) {
-    ctx.out.push(3);
-    ctx.out.bulk(word);
+    let mut push = Out {
+        buf: std::mem::take(ctx.client.push_buf(&mut ctx.out.buf)),
+        resp3: ctx.out.resp3,
+    };
+    push.push(3);
+    push.bulk(word);
     match name {
-        Some(n) => ctx.out.bulk(n),
-        None => ctx.out.null(),
+        Some(n) => push.bulk(n),
+        None => push.null(),
     }
-    ctx.out.int(count as i64);
+    push.int(count as i64);
+    *ctx.client.push_buf(&mut ctx.out.buf) = push.buf;
 }
 
 fn subscribe_all(ctx: &mut Ctx, args: &Args, kind: Kind) -> CmdResult {
@@ -217,9 +224,10 @@ fn sunsubscribe(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn publish_to(ctx: &mut Ctx, args: &Args, shard: bool) -> CmdResult {
+    let id = ctx.client.id;
     let mut me = SelfSink {
-        id: ctx.client.id,
-        buf: &mut ctx.out.buf,
+        id,
+        buf: ctx.client.push_buf(&mut ctx.out.buf),
     };
     let n = pubsub::publish(ctx.srv, shard, args.get(1), args.get(2), Some(&mut me));
     ctx.out.int(n as i64);

@@ -152,6 +152,9 @@ pub struct Client {
     pub resp3: bool,
     pub authenticated: bool,
     pub reply: ReplyMode,
+    /// Pushes for this client produced while CLIENT REPLY is OFF or SKIP
+    /// (see [`Client::push_buf`]).
+    pub held_pushes: Vec<u8>,
     pub close_after_reply: bool,
     pub monitor: bool,
     /// Subscriptions; `Some` exactly while the client is subscribed to something.
@@ -181,6 +184,7 @@ impl Client {
             resp3: false,
             authenticated,
             reply: ReplyMode::On,
+            held_pushes: Vec::new(),
             close_after_reply: false,
             monitor: false,
             pubsub: None,
@@ -190,6 +194,20 @@ impl Client {
             paused: false,
             master_link: false,
             replica: None,
+        }
+    }
+
+    /// Where a push for this client (a pub/sub confirmation or message, a
+    /// keyspace notification) goes while its command runs: the reply buffer
+    /// `out`, or under CLIENT REPLY OFF|SKIP [`Client::held_pushes`], which
+    /// `exec::finish_reply_mode` appends after dropping the command's reply.
+    /// Redis 7.0 sends these whatever the reply mode, in RESP2 as in RESP3.
+    #[inline]
+    pub fn push_buf<'a>(&'a mut self, out: &'a mut Vec<u8>) -> &'a mut Vec<u8> {
+        if self.reply == ReplyMode::On {
+            out
+        } else {
+            &mut self.held_pushes
         }
     }
 

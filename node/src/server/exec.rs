@@ -317,6 +317,8 @@ pub fn run(
     let spec = srv.commands.specs[idx];
     let exec_start = *t0;
     let reply_start = out.buf.len();
+    // For the watchdog: which command a stuck loop is running (server::watchdog).
+    stats.progress.command(idx, client.id);
     // Keyspace notifications (server/notify.rs): one atomic load when off.
     let noted = super::notify::before(srv, client.db, spec, args);
     // How lazy expiry treats expired keys on a replica (db::ExpiryMode).
@@ -450,7 +452,8 @@ fn count_error(srv: &Server, stats: &WorkerStats, msg: &str) {
     srv.stats.count_error_code(msg);
 }
 
-/// Applies CLIENT REPLY OFF/SKIP: drops the reply this command produced.
+/// Applies CLIENT REPLY OFF/SKIP: drops the reply this command produced, but
+/// not the pushes it held aside ([`Client::push_buf`]).
 pub fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, start: usize) {
     match before {
         ReplyMode::On => {}
@@ -465,6 +468,9 @@ pub fn finish_reply_mode(client: &mut Client, out: &mut Out, before: ReplyMode, 
                 client.reply = ReplyMode::On;
             }
         }
+    }
+    if !client.held_pushes.is_empty() {
+        out.buf.append(&mut client.held_pushes);
     }
 }
 

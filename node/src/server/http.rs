@@ -1,5 +1,5 @@
 //! The HTTP endpoint (`--http-port`, default 9121): `/healthz` (the process
-//! serves), `/readyz` (ready for its role), `/metrics` (Prometheus text format).
+//! serves: no event loop stuck, see [`super::watchdog`]), `/readyz` (ready for its role), `/metrics` (Prometheus text format).
 //! A tiny HTTP/1.1 responder on a tokio thread; it never touches the event loops.
 
 use std::fmt::Write as _;
@@ -132,7 +132,10 @@ async fn serve(srv: Arc<Server>, mut stream: tokio::net::TcpStream) {
         )
     } else {
         match path {
-            "/healthz" | "/livez" => ("200 OK", "text/plain", "ok\n".to_string()),
+            "/healthz" | "/livez" => match super::watchdog::liveness(&srv) {
+                Ok(()) => ("200 OK", "text/plain", "ok\n".to_string()),
+                Err(why) => ("503 Service Unavailable", "text/plain", format!("{why}\n")),
+            },
             "/readyz" => match readiness(&srv) {
                 Ok(()) => ("200 OK", "text/plain", "ready\n".to_string()),
                 Err(why) => ("503 Service Unavailable", "text/plain", format!("{why}\n")),

@@ -8,6 +8,8 @@
 //!   every complete request in what it read, and writes all the replies of that
 //!   read with one `write` (pipelined replies are flushed once per read).
 //! - one `cron` thread: active expiry and periodic housekeeping.
+//! - one `watchdog` thread: notices an event loop stuck on one batch
+//!   ([`watchdog`]; `/healthz` fails meanwhile).
 //! - one tokio thread for the HTTP endpoint and signals.
 //!
 //! Why not tokio for client connections: measured on a 2-core VM, a tokio server
@@ -29,6 +31,7 @@ pub mod pause;
 pub mod pubsub;
 pub mod shutdown;
 pub mod watch;
+pub mod watchdog;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -296,6 +299,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     crate::repl::replica::start(&srv)?;
     crate::repl::primary::start(&srv)?;
     let cron = cron::start(srv.clone())?;
+    let watchdog = watchdog::start(srv.clone())?;
 
     let threads: Vec<_> = loops
         .into_iter()
@@ -324,6 +328,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             tracing::error!("an event loop panicked");
         }
     }
+    watchdog.stop();
     cron.stop();
     // A signal (SIGTERM, SIGINT) saves as SHUTDOWN with its
     // `shutdown-on-sig*` flags does.

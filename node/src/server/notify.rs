@@ -198,7 +198,7 @@ fn probe(srv: &Server, db: usize, key: &[u8], now: i64) -> (bool, bool) {
 #[inline]
 pub fn after(
     srv: &Server,
-    client: &Client,
+    client: &mut Client,
     spec: &CommandSpec,
     args: &Args,
     noted: Option<Box<Noted>>,
@@ -218,7 +218,7 @@ pub fn after(
 fn after_slow(
     srv: &Server,
     mask: u32,
-    client: &Client,
+    client: &mut Client,
     spec: &CommandSpec,
     args: &Args,
     noted: Option<Box<Noted>>,
@@ -256,7 +256,13 @@ fn after_slow(
         };
         rules::apply(&mut n, spec.name);
     }
-    if !mine.is_empty() && reply_start <= out.buf.len() {
+    if mine.is_empty() {
+        return;
+    }
+    if client.reply != super::client::ReplyMode::On {
+        // Kept past CLIENT REPLY OFF|SKIP, as Redis sends pushes.
+        client.held_pushes.extend_from_slice(&mine);
+    } else if reply_start <= out.buf.len() {
         out.buf.splice(reply_start..reply_start, mine);
     }
 }

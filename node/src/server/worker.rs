@@ -203,6 +203,8 @@ impl Worker {
                     wait = wait.min(Duration::from_millis((end - now).max(0) as u64));
                 }
             }
+            // Waiting is not being stuck: the watchdog times batches only.
+            self.stats.progress.end_batch();
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -210,6 +212,7 @@ impl Worker {
                 tracing::error!(error = %e, "epoll failed; stopping this event loop");
                 return;
             }
+            self.stats.progress.begin_batch(crate::util::mono_ms());
             self.hot.refresh(&self.srv.config);
             let now_ms = crate::util::now_ms();
             for ev in events.iter() {

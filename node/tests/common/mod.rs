@@ -13,6 +13,9 @@ pub struct Server {
     pub dir: std::path::PathBuf,
     /// Remove `dir` on drop (false for a directory the test manages).
     pub owns_dir: bool,
+    /// Everything the process wrote so far, stderr and (after its ready
+    /// line) stdout, where its log goes.
+    pub output: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 fn node_bin() -> String {
@@ -102,10 +105,15 @@ impl Server {
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         let show = std::env::var("KCACHE_TEST_LOG").is_ok();
+        let sink = err_copy.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 if show {
                     eprintln!("[{port}] {line}");
+                }
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
                 }
             }
         });
@@ -114,6 +122,7 @@ impl Server {
             port,
             dir,
             owns_dir: false,
+            output: err_copy,
         })
     }
 
@@ -152,6 +161,7 @@ impl Server {
             port,
             dir,
             owns_dir: true,
+            output: Default::default(),
         };
         s.wait_ping();
         s
@@ -194,6 +204,12 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The node's output so far, its log included (kcache-node only; the
+    /// level is `warn` unless `KCACHE_TEST_LOG` says otherwise).
+    pub fn log(&self) -> String {
+        self.output.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// The HTTP port (`/healthz`, `/readyz`, `/metrics`) from INFO server.

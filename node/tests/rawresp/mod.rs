@@ -125,6 +125,15 @@ impl Raw {
         String::from_utf8_lossy(&self.cmd(args)).into_owned()
     }
 
+    /// Everything received until `done` holds for it (or `within` passes),
+    /// for replies whose number is not known in advance (pushes under CLIENT
+    /// REPLY OFF).
+    pub fn read_until(&mut self, within: Duration, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        let deadline = Instant::now() + within;
+        while !done(&self.buf) && Instant::now() < deadline && self.fill() {}
+        std::mem::take(&mut self.buf)
+    }
+
     /// Waits until the server closes the connection; returns what it sent first.
     pub fn until_closed(&mut self, within: Duration) -> Option<Vec<u8>> {
         let deadline = Instant::now() + within;

@@ -59,7 +59,13 @@ fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// Whether this client may change a protected parameter: `enable-protected-configs`
 /// is `yes`, or `local` and the client is on a loopback address.
 fn protected_allowed(ctx: &Ctx) -> bool {
-    match ctx.srv.config.get("enable-protected-configs").as_str() {
+    protected_action_allowed(ctx, "enable-protected-configs")
+}
+
+/// Redis's `allowProtectedAction`: the `no | yes | local` parameter `param`
+/// allows this client (`local`: on a loopback address).
+pub fn protected_action_allowed(ctx: &Ctx, param: &str) -> bool {
+    match ctx.srv.config.get(param).as_str() {
         "yes" => true,
         "local" => ctx
             .client

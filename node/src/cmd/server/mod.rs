@@ -1,4 +1,4 @@
-//! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR SLOWLOG
+//! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR DEBUG SLOWLOG
 //! LATENCY MEMORY REPLICAOF SLAVEOF ROLE, and kcache's TOPOLOGY.
 //!
 //! One file per container command: [`info`] renders INFO (also used by the HTTP
@@ -11,6 +11,7 @@
 
 pub mod command;
 pub mod config;
+pub mod debug;
 pub mod diag;
 pub mod info;
 pub mod replication;
@@ -306,6 +307,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         time,
         "2.6.0",
         "Returns the server time."
+    ),
+    cmd!(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        debug::debug,
+        "1.0.0",
+        "A container for debugging commands."
     ),
     cmd!(
         "monitor",
