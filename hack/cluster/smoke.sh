@@ -100,9 +100,10 @@ JSON
   grep -q "disruption budget" <<<"${out}"
 }
 leases() {
+  local nodes
+  mapfile -t nodes < <(kubectl_admin get nodes -o name | sed 's|^node/||')
   kubectl_admin -n kube-system get lease kube-controller-manager kube-scheduler >/dev/null &&
-    # shellcheck disable=SC2046 # one node name per word
-    kubectl_admin -n kube-node-lease get lease $(kubectl_admin get nodes -o name | sed 's|^node/||') >/dev/null
+    kubectl_admin -n kube-node-lease get lease "${nodes[@]}" >/dev/null
 }
 
 node_ping() {

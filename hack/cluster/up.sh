@@ -48,9 +48,10 @@ wanted_nodes() { local i; for ((i = 0; i < NODES; i++)); do echo "kcache-node-${
 
 # Healthy: every daemon of exactly NODES nodes runs and the API server is ready.
 healthy() {
-  local c
+  local c nodes
   [[ $(present_nodes) == "$(wanted_nodes)" ]] || return 1
-  for c in $(components $(wanted_nodes)); do running "${c}" || return 1; done
+  mapfile -t nodes < <(wanted_nodes)
+  for c in $(components "${nodes[@]}"); do running "${c}" || return 1; done
   kubectl_admin get --raw /readyz >/dev/null 2>&1
 }
 
@@ -217,7 +218,7 @@ wait_nodes() {
 
 # local-path's nodePathMap: each node's volumes in its own directory.
 node_path_map() {
-  local i sep=""
+  local i
   printf '{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": ["%s"]}' "${STATE_DIR}/local-path"
   for ((i = 0; i < NODES; i++)); do
     printf ', {"node": "kcache-node-%d", "paths": ["%s"]}' "${i}" "${STATE_DIR}/nodes/kcache-node-${i}/local-path"
