@@ -72,7 +72,7 @@ remove_network() {
 }
 
 main() {
-  log "stopping the local cluster (${#NODE_NAMES[@]} nodes)"
+  log "stopping the local cluster ($(nodes_word "${#NODE_NAMES[@]}"))"
   local n
   for n in "${NODE_NAMES[@]}"; do
     stop "${n}/kube-proxy" 15

@@ -87,6 +87,9 @@ components() {
   for n in "$@"; do echo "${n}/containerd" "${n}/kubelet" "${n}/kube-proxy"; done
 }
 
+# nodes_word N: "1 node", "3 nodes".
+nodes_word() { if (($1 == 1)); then echo "1 node"; else echo "$1 nodes"; fi; }
+
 # ctr_node [ARGS...]: ctr against the current node's containerd, k8s.io namespace.
 ctr_node() { ctr -a "${CONTAINERD_SOCK}" -n k8s.io "$@"; }
 

@@ -121,7 +121,7 @@ main() {
   WEB=()
   local i w
   for ((i = 0; i < NODE_COUNT; i++)); do WEB+=("web-${i}"); done
-  log "smoke test in namespace ${NS}, ${NODE_COUNT} nodes"
+  log "smoke test in namespace ${NS}, $(nodes_word "${NODE_COUNT}")"
   sed -e "s|@BUSYBOX_IMAGE@|${BUSYBOX_IMAGE}|g" -e "s|@REPLICAS@|${NODE_COUNT}|g" \
     "${CLUSTER_DIR}/manifests/smoke.yaml" | kubectl_admin apply -f - >/dev/null
   # A Service per web pod, named as the pod.
@@ -137,7 +137,7 @@ SVC
   svc_ip=$("${K[@]}" get svc web -o jsonpath='{.spec.clusterIP}')
   local zones
   zones=$(kubectl_admin get nodes -o jsonpath='{range .items[*]}{.metadata.name} in {.metadata.labels.topology\.kubernetes\.io/zone}, {end}')
-  check "${NODE_COUNT} nodes Ready, each in its zone (${zones%, })" nodes_in_zones
+  check "$(nodes_word "${NODE_COUNT}") Ready, each in its zone (${zones%, })" nodes_in_zones
   check "one web pod on each node" web_on_every_node
   for w in "${WEB[@]}"; do
     check "pod ${w} ($(pod_field "${w}" .status.podIP) on $(pod_field "${w}" .spec.nodeName)) answers HTTP from the host" \

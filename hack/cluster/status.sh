@@ -10,7 +10,7 @@ mapfile -t NODE_NAMES < <(present_nodes)
 ((${#NODE_NAMES[@]})) || { log "no cluster here ('make cluster-up' starts one)"; exit 1; }
 
 ok=0 total=0
-log "components of ${#NODE_NAMES[@]} nodes (logs in ${LOG_DIR})"
+log "components of $(nodes_word "${#NODE_NAMES[@]}") (logs in ${LOG_DIR})"
 # shellcheck disable=SC2046 # one name per word
 for c in $(components "${NODE_NAMES[@]}"); do
   pid=$(pid_of "${c}" 2>/dev/null || true)

@@ -213,7 +213,7 @@ wait_nodes() {
   # As kind labels its control-plane node (the kubelet may not set node-role
   # labels). Unlike kind's, it is not tainted: every node takes pods.
   kubectl_admin label --overwrite node "${NODE_NAME}" node-role.kubernetes.io/control-plane= >/dev/null
-  wait_for "${NODES} nodes Ready" 120 kubectl_admin wait --for=condition=Ready nodes --all --timeout=2s
+  wait_for "$(nodes_word "${NODES}") Ready" 120 kubectl_admin wait --for=condition=Ready nodes --all --timeout=2s
 }
 
 # local-path's nodePathMap: each node's volumes in its own directory.
@@ -266,18 +266,18 @@ main() {
     log "certificates and kubeconfigs in ${PKI_DIR}"
     pki_all
     for_each_node pki_node
-    log "starting ${NODES} container runtimes, importing images"
+    log "starting each node's containerd, importing images"
     for_each_node start_containerd
     log "starting the control plane in ${NETNS}"
     start_etcd
     start_control_plane
-    log "starting ${NODES} kubelets and kube-proxies"
+    log "starting each node's kubelet and kube-proxy"
     save_host_sysctls
     for_each_node start_node
     wait_nodes
     start_addons
   fi
-  log "cluster is up ($((SECONDS - START))s): ${NODES} nodes, API https://${APISERVER_IP}:${APISERVER_PORT}"
+  log "cluster is up ($((SECONDS - START))s): $(nodes_word "${NODES}"), API https://${APISERVER_IP}:${APISERVER_PORT}"
   kubectl_admin get nodes -o wide
   echo
   echo "admin kubeconfig: ${KUBECONFIG_ADMIN}"
