@@ -63,25 +63,27 @@ bench-smoke: ## bench.py's tests and a --quick run (seconds; part of make test)
 	KCACHE_NODE_BIN=$${KCACHE_NODE_BIN:-$(TEST_BIN)} python3 -m pytest -q bench/test_bench.py bench/test_memory.py bench/test_snapshot.py
 
 # --- local cluster ---
-# A real single-node Kubernetes built from upstream Go modules (hack/cluster/README.md).
-# Needs root and: apt-get install containerd runc containernetworking-plugins iptables conntrack busybox-static
-CLUSTER_ENV := TOOLS_DIR=$(TOOLS_DIR)
+# A real Kubernetes of NODES nodes in as many zones, built from upstream Go modules
+# (hack/cluster/README.md). Needs root and:
+# apt-get install containerd runc containernetworking-plugins iptables conntrack busybox-static
+NODES ?= 3
+CLUSTER_ENV := TOOLS_DIR=$(TOOLS_DIR) NODES=$(NODES)
 
 .PHONY: cluster-build cluster-up cluster-down cluster-status cluster-smoke
 cluster-build: ## Build the local cluster's components from their Go modules (cached in TOOLS_DIR)
 	$(CLUSTER_ENV) hack/cluster/build.sh
 	$(CLUSTER_ENV) hack/cluster/images.sh
 
-cluster-up: cluster-build ## Start the local cluster (KCACHE_IMAGES="a.tar b.tar" imports more images)
+cluster-up: cluster-build ## Start the local cluster of NODES nodes, default 3 (KCACHE_IMAGES="a.tar b.tar" imports more images)
 	$(CLUSTER_ENV) hack/cluster/up.sh
 
 cluster-down: ## Stop the local cluster and remove its processes, mounts, interfaces and state
 	$(CLUSTER_ENV) hack/cluster/down.sh
 
-cluster-status: ## Show the local cluster's components, memory, node and pods
+cluster-status: ## Show the local cluster's components, memory, nodes and pods
 	$(CLUSTER_ENV) hack/cluster/status.sh
 
-cluster-smoke: ## Check pods, Services, DNS, PVCs and (once built) a kcache-node pod answering PING
+cluster-smoke: ## Check nodes and zones, pods and Services across nodes, DNS, PVCs and (once built) a kcache-node PING
 	$(CLUSTER_ENV) hack/cluster/smoke.sh
 
 # --- operator ---

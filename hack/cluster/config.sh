@@ -2,13 +2,15 @@
 # Sourced, never run.
 
 write_containerd_config() {
-  mkdir -p "${STATE_DIR}/containerd" "${STATE_DIR}/cni/net.d"
-  cat >"${STATE_DIR}/containerd/config.toml" <<CFG
-# Written by hack/cluster/up.sh. A containerd of its own, beside any other:
-# its own root, state, socket and CNI configuration.
+  mkdir -p "${NODE_DIR}/containerd" "${NODE_DIR}/cni/net.d"
+  cat >"${NODE_DIR}/containerd/config.toml" <<CFG
+# Written by hack/cluster/up.sh. A containerd of its own for ${NODE_NAME},
+# beside any other: its own root, state, socket, runc root and CNI
+# configuration (a kubelet removes every container of its runtime that it
+# does not know, so nodes never share one).
 version = 2
-root = "${STATE_DIR}/containerd/root"
-state = "${RUN_DIR}/containerd/state"
+root = "${NODE_DIR}/containerd/root"
+state = "${NODE_RUN}/containerd/state"
 [grpc]
   address = "${CONTAINERD_SOCK}"
 [ttrpc]
@@ -36,13 +38,14 @@ state = "${RUN_DIR}/containerd/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         # cgroup v1 with the cgroupfs driver: there is no systemd here.
         SystemdCgroup = false
+        Root = "${NODE_RUN}/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "${STATE_DIR}/cni/net.d"
+    conf_dir = "${NODE_DIR}/cni/net.d"
 CFG
-  # The bridge lives in the node namespace; pods get addresses from a private
-  # range that is routed only to and from this machine's host side.
-  cat >"${STATE_DIR}/cni/net.d/10-kcache.conflist" <<CNI
+  # The bridge lives in the node namespace; pods get addresses from the node's
+  # own range, which the other nodes and the host route to this node.
+  cat >"${NODE_DIR}/cni/net.d/10-kcache.conflist" <<CNI
 {
   "cniVersion": "0.4.0",
   "name": "kcache",
@@ -55,7 +58,7 @@ CFG
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",
-        "dataDir": "${STATE_DIR}/cni/ipam",
+        "dataDir": "${NODE_DIR}/cni/ipam",
         "ranges": [[{"subnet": "${POD_CIDR}", "gateway": "${POD_GATEWAY}"}]],
         "routes": [{"dst": "0.0.0.0/0"}]
       }
@@ -67,13 +70,16 @@ CNI
 }
 
 write_kubelet_config() {
-  mkdir -p "${STATE_DIR}/kubelet"
-  cat >"${STATE_DIR}/kubelet/config.yaml" <<CFG
+  mkdir -p "${NODE_DIR}/kubelet"
+  cat >"${NODE_DIR}/kubelet/config.yaml" <<CFG
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # This kernel mounts the cgroup v1 hierarchy and PID 1 is not systemd.
 failCgroupV1: false
 cgroupDriver: cgroupfs
+# One cgroup root per node (made by up.sh): a kubelet kills the pods of any
+# pod cgroup under its root that it does not know.
+cgroupRoot: ${CGROUP_ROOT}
 failSwapOn: false
 # Lowering an oom_score_adj needs CAP_SYS_RESOURCE, which this sandbox lacks.
 oomScoreAdj: 0
@@ -89,15 +95,15 @@ authentication:
   x509: {clientCAFile: ${PKI_DIR}/ca.crt}
 authorization:
   mode: Webhook
-tlsCertFile: ${PKI_DIR}/kubelet.crt
-tlsPrivateKeyFile: ${PKI_DIR}/kubelet.key
+tlsCertFile: ${PKI_DIR}/kubelet-${NODE_NAME}.crt
+tlsPrivateKeyFile: ${PKI_DIR}/kubelet-${NODE_NAME}.key
 clusterDomain: ${CLUSTER_DOMAIN}
 clusterDNS: [${DNS_SERVICE_IP}]
 # Pods get only the cluster resolver: the host's resolver is not reachable
 # from the node namespace, by design.
 resolvConf: ""
 podCIDR: ${POD_CIDR}
-podLogsDir: ${STATE_DIR}/pod-logs
+podLogsDir: ${NODE_DIR}/pod-logs
 staticPodPath: ""
 maxPods: 110
 serializeImagePulls: false
@@ -113,8 +119,8 @@ CFG
 }
 
 write_kube_proxy_config() {
-  mkdir -p "${STATE_DIR}/kube-proxy"
-  cat >"${STATE_DIR}/kube-proxy/config.yaml" <<CFG
+  mkdir -p "${NODE_DIR}/kube-proxy"
+  cat >"${NODE_DIR}/kube-proxy/config.yaml" <<CFG
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -122,7 +128,9 @@ clientConnection:
   kubeconfig: ${STATE_DIR}/kube-proxy.kubeconfig
 hostnameOverride: ${NODE_NAME}
 bindAddress: ${NODE_IP}
-clusterCIDR: ${POD_CIDR}
+# Every node's pods: traffic from elsewhere (the host, a node) to a Service
+# is masqueraded, so its replies come back through this node's conntrack.
+clusterCIDR: ${CLUSTER_CIDR}
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 # Lowering an oom_score_adj needs CAP_SYS_RESOURCE, which this sandbox lacks.

@@ -19,28 +19,79 @@ RUN_DIR="${STATE_DIR}/run"
 PKI_DIR="${STATE_DIR}/pki"
 KUBECONFIG_ADMIN="${STATE_DIR}/admin.kubeconfig"
 
-# Networks, all private to this machine. The node is a network namespace
-# joined to the host by one veth pair; pods sit on a bridge inside it and
-# Service addresses exist only as kube-proxy's DNAT rules there. The namespace
-# has no default route, so nothing in the cluster can reach another address.
-NODE_NAME="kcache-node-0"
-NODE_IF="kcache0"   # host side of the veth pair; "eth0" inside the node namespace
-NODE_IP="10.213.0.1"
-# The host's end of the veth pair into the node namespace.
-HOST_IP="10.213.0.2"
+# Networks, all private to this machine. Each node is a network namespace
+# (NETNS, named as the node) whose eth0 is a port of one bridge, the node LAN,
+# in a namespace of its own (LAN_NS) that acts as the switch between the nodes
+# and the host. Pods sit on a bridge inside their node's namespace, one /24 of
+# CLUSTER_CIDR per node, and Service addresses exist only as each node's
+# kube-proxy DNAT rules. No namespace has a default route, so nothing in the
+# cluster can reach an address outside these ranges.
+LAN_NS="kcache-net"
+LAN_BRIDGE="kcache-lan"   # the switch, in LAN_NS
+LAN_PREFIX="10.213.0"     # nodes are .1, .2, ...; the host is .254
+HOST_IF="kcache0"         # the host's port on the node LAN
+HOST_IP="${LAN_PREFIX}.254"
+NODE_IF="eth0"            # each node's port on the node LAN, inside its namespace
 POD_BRIDGE="kcache-br0"
-SVC_IF="kcache-svc"   # empty bridge in the node namespace that Service addresses route to
-POD_CIDR="10.214.0.0/24"
-POD_GATEWAY="10.214.0.1"
+SVC_IF="kcache-svc"   # empty bridge in each node namespace that Service addresses route to
+CLUSTER_CIDR="10.214.0.0/16"   # node i's pods are 10.214.i.0/24
 SERVICE_CIDR="10.215.0.0/24"
 APISERVER_SERVICE_IP="10.215.0.1"
 DNS_SERVICE_IP="10.215.0.10"
 CLUSTER_DOMAIN="cluster.local"
-# The API server listens on the node address, so the `kubernetes` Service
-# (whose endpoint may not be a loopback address) points at this machine.
+# The API server runs in node 0's namespace and listens on that node's
+# address, so the `kubernetes` Service (whose endpoint may not be a loopback
+# address) points at a node, as on kind.
+APISERVER_IP="${LAN_PREFIX}.1"
 APISERVER_PORT=6443
+MAX_NODES=9
 
-CONTAINERD_SOCK="${RUN_DIR}/containerd/containerd.sock"
+node_ip() { echo "${LAN_PREFIX}.$(($1 + 1))"; }
+node_pod_cidr() { echo "10.214.$1.0/24"; }
+
+# node_vars I: the names and addresses of node I (0-based), as globals that
+# the config writers and `start` use. Node 0 also hosts the control plane.
+node_vars() {
+  local i=$1
+  NODE_INDEX=${i}
+  NODE_NAME="kcache-node-${i}"
+  NETNS=${NODE_NAME}
+  NODE_IP=$(node_ip "${i}")
+  local letters=abcdefghi
+  NODE_ZONE="zone-${letters:i:1}"   # zone-a, zone-b, ... as in hack/e2e/kind.yaml
+  NODE_LEG="kcache-n${i}"   # the node's port on the switch, in LAN_NS
+  POD_CIDR=$(node_pod_cidr "${i}")
+  POD_GATEWAY="10.214.${i}.1"
+  NODE_DIR="${STATE_DIR}/nodes/${NODE_NAME}"   # containerd root, kubelet root, volumes
+  NODE_RUN="${RUN_DIR}/${NODE_NAME}"
+  # Every kubelet removes pod cgroups it does not know under its cgroup root,
+  # so each node has its own: /kcache-node-I in every hierarchy.
+  CGROUP_ROOT="/${NODE_NAME}"
+  CONTAINERD_SOCK="${NODE_RUN}/containerd/containerd.sock"
+}
+
+# The nodes of the cluster that runs (or ran) here, by the state it left: a
+# node directory or a namespace. Used by down.sh and status.sh, which must find
+# every node whatever NODES says now.
+present_nodes() {
+  {
+    find "${STATE_DIR}/nodes" -mindepth 1 -maxdepth 1 -type d -name 'kcache-node-*' -printf '%f\n' 2>/dev/null
+    ip netns list 2>/dev/null | awk '$1 ~ /^kcache-node-[0-9]+$/ {print $1}'
+  } | sort -u -t- -k3,3n
+}
+
+# components NODE...: every daemon's name, the control plane's and each node's.
+components() {
+  local n
+  echo etcd kube-apiserver kube-controller-manager kube-scheduler
+  for n in "$@"; do echo "${n}/containerd" "${n}/kubelet" "${n}/kube-proxy"; done
+}
+
+# nodes_word N: "1 node", "3 nodes".
+nodes_word() { if (($1 == 1)); then echo "1 node"; else echo "$1 nodes"; fi; }
+
+# ctr_node [ARGS...]: ctr against the current node's containerd, k8s.io namespace.
+ctr_node() { ctr -a "${CONTAINERD_SOCK}" -n k8s.io "$@"; }
 
 k8s_bin()   { echo "${TOOLS_DIR}/kubernetes-${KUBERNETES_VERSION}/bin/$1"; }
 etcd_bin()  { echo "${TOOLS_DIR}/etcd-${ETCD_VERSION}/bin/etcd"; }
@@ -76,8 +127,11 @@ wait_for() {
 # Every daemon runs in the node's network namespace with a pid file in RUN_DIR
 # and a log in LOG_DIR. PID 1 here may not reap orphans, so a zombie counts as
 # stopped.
-NETNS="kcache-node"
+# The control plane's processes are named by component (etcd, kube-apiserver);
+# a node's by node and component (kcache-node-1/kubelet), so their pid files
+# and logs are in RUN_DIR/<node>/ and LOG_DIR/<node>/.
 in_node() { nsenter --net="/run/netns/${NETNS}" -- "$@"; }
+in_lan() { nsenter --net="/run/netns/${LAN_NS}" -- "$@"; }
 
 pid_of() { [[ -f ${RUN_DIR}/$1.pid ]] && cat "${RUN_DIR}/$1.pid"; }
 
@@ -102,11 +156,12 @@ wait_ready() {
   done
 }
 
-# start NAME COMMAND...: start a daemon in the node namespace, detached.
+# start NAME COMMAND...: start a daemon in the current node's namespace
+# (NETNS), detached.
 start() {
   local name=$1; shift
   if running "${name}"; then info "${name}: already running (pid $(pid_of "${name}"))"; return 0; fi
-  mkdir -p "${LOG_DIR}" "${RUN_DIR}"
+  mkdir -p "$(dirname "${LOG_DIR}/${name}")" "$(dirname "${RUN_DIR}/${name}")"
   printf '\n--- %s start: %s\n' "$(date -u +%FT%TZ)" "$*" >>"${LOG_DIR}/${name}.log"
   nsenter --net="/run/netns/${NETNS}" -- setsid "$@" >>"${LOG_DIR}/${name}.log" 2>&1 </dev/null &
   echo $! >"${RUN_DIR}/${name}.pid"
@@ -130,7 +185,7 @@ stop() {
 # print_logs [NAME...]: the tail of each component's log, for failures.
 print_logs() {
   local f names=("$@")
-  ((${#names[@]})) || mapfile -t names < <(find "${LOG_DIR}" -maxdepth 1 -name '*.log' -printf '%f\n' 2>/dev/null | sed 's/\.log$//' | sort)
+  ((${#names[@]})) || mapfile -t names < <(find "${LOG_DIR}" -maxdepth 2 -name '*.log' -printf '%P\n' 2>/dev/null | sed 's/\.log$//' | sort)
   for n in "${names[@]}"; do
     f="${LOG_DIR}/${n}.log"
     [[ -f ${f} ]] || continue

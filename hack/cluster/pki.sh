@@ -60,22 +60,29 @@ pki_all() {
   pki_ca
   local apiserver_san="DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
   apiserver_san+=",DNS:kubernetes.default.svc.${CLUSTER_DOMAIN},DNS:localhost"
-  apiserver_san+=",IP:${APISERVER_SERVICE_IP},IP:${NODE_IP},IP:127.0.0.1"
+  apiserver_san+=",IP:${APISERVER_SERVICE_IP},IP:${APISERVER_IP},IP:127.0.0.1"
   pki_cert apiserver "/CN=kube-apiserver" server "${apiserver_san}"
   pki_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client
   pki_cert admin "/O=system:masters/CN=kubernetes-admin" client
   pki_cert controller-manager "/CN=system:kube-controller-manager" client
   pki_cert scheduler "/CN=system:kube-scheduler" client
   pki_cert kube-proxy "/CN=system:kube-proxy" client
-  pki_cert kubelet "/O=system:nodes/CN=system:node:${NODE_NAME}" server "DNS:${NODE_NAME},IP:${NODE_IP}"
   if [[ ! -f ${PKI_DIR}/sa.key ]]; then
     openssl genrsa -out "${PKI_DIR}/sa.key" 2048 2>/dev/null
     openssl rsa -in "${PKI_DIR}/sa.key" -pubout -out "${PKI_DIR}/sa.pub" 2>/dev/null
   fi
-  local server="https://${NODE_IP}:${APISERVER_PORT}"
+  local server="https://${APISERVER_IP}:${APISERVER_PORT}"
   kubeconfig "${KUBECONFIG_ADMIN}" kubernetes-admin admin "${server}"
   kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" system:kube-controller-manager controller-manager "${server}"
   kubeconfig "${STATE_DIR}/scheduler.kubeconfig" system:kube-scheduler scheduler "${server}"
   kubeconfig "${STATE_DIR}/kube-proxy.kubeconfig" system:kube-proxy kube-proxy "${server}"
-  kubeconfig "${STATE_DIR}/kubelet.kubeconfig" "system:node:${NODE_NAME}" kubelet "${server}"
+}
+
+# pki_node: the current node's kubelet identity (system:node:NAME, which the
+# Node authorizer ties to that node) and serving certificate, and its kubeconfig.
+pki_node() {
+  mkdir -p "${NODE_DIR}"
+  pki_cert "kubelet-${NODE_NAME}" "/O=system:nodes/CN=system:node:${NODE_NAME}" server "DNS:${NODE_NAME},IP:${NODE_IP}"
+  kubeconfig "${NODE_DIR}/kubelet.kubeconfig" "system:node:${NODE_NAME}" "kubelet-${NODE_NAME}" \
+    "https://${APISERVER_IP}:${APISERVER_PORT}"
 }

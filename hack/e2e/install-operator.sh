@@ -25,7 +25,17 @@ CHART=charts/kcache-operator
 # Helm installs a chart's crds/ on first install only and never upgrades them:
 # applying them first lets a changed CRD reach a cluster that has an older one.
 "$KUBECTL" apply --server-side --force-conflicts --field-manager kcache-install -f "$CHART/crds/"
-"$KUBECTL" wait --for condition=Established --timeout=60s crd/cacheclusters.kcache.io
+# Polled rather than `kubectl wait`: that fails at once, instead of waiting,
+# while a new CRD has no status.conditions yet (kubernetes/kubernetes#66439).
+established() {
+  [ "$("$KUBECTL" get crd cacheclusters.kcache.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" = True ]
+}
+deadline=$((SECONDS + 60))
+until established; do
+  ((SECONDS < deadline)) || { echo "CRD cacheclusters.kcache.io not Established after 60s" >&2; exit 1; }
+  sleep 1
+done
 
 args=(
   --namespace "$RELEASE_NAMESPACE" --create-namespace
