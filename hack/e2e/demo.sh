@@ -21,13 +21,8 @@ if ! "$KUBECTL" wait --for=condition=Ready "cachecluster/$cluster" --timeout=300
 fi
 "$KUBECTL" get cachecluster "$cluster"
 
-# Until the operator assigns roles, the primary Service selects no pod: connect
-# to the shard's first pod instead.
+"$KUBECTL" get pods -l "kcache.io/cluster=$cluster" -L kcache.io/role
 target=svc/$cluster-primary
-if [ -z "$("$KUBECTL" get endpointslices -l "kubernetes.io/service-name=$cluster-primary" \
-      -o jsonpath='{.items[*].endpoints[*].addresses[0]}')" ]; then
-  target=pod/$cluster-shard-0-0
-fi
 
 cat <<MSG
 

@@ -65,6 +65,7 @@ fn context() -> (Arc<Context>, Handle) {
         recorder,
         metrics: Arc::new(Metrics::default()),
         node_image: IMAGE.into(),
+        volatile_writes: Default::default(),
     };
     (Arc::new(ctx), handle)
 }

@@ -41,7 +41,16 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Node image for clusters that name none (`--node-image`).
     pub node_image: String,
+    /// When each cluster's status was last written for a change of replication
+    /// offsets alone (see [`VOLATILE_STATUS_PERIOD`]).
+    pub volatile_writes: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// A status that differs from the last one only in replication offsets and
+/// lag is written at most this often. Offsets move with every write, and each
+/// status write is a watch event that triggers a reconcile: written every
+/// time, a loaded cluster would reconcile without pause.
+pub const VOLATILE_STATUS_PERIOD: Duration = Duration::from_secs(10);
 
 pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.start_reconcile();
@@ -117,7 +126,21 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
         topology: report,
     };
     let status = status::compute(&cluster, outcome, &now);
-    status::patch(&ctx.client, &cluster, &status).await?;
+    let key = format!("{}/{}", validated.namespace, validated.name);
+    let old = cluster.status.clone().unwrap_or_default();
+    let volatile_only = status != old && status::same_but_offsets(&old, &status);
+    let recently = ctx
+        .volatile_writes
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&key).copied())
+        .is_some_and(|t| t.elapsed() < VOLATILE_STATUS_PERIOD);
+    if !(volatile_only && recently) {
+        status::patch(&ctx.client, &cluster, &status).await?;
+        if let Ok(mut m) = ctx.volatile_writes.lock() {
+            m.insert(key, std::time::Instant::now());
+        }
+    }
     info!(
         cluster = %cluster.name_any(),
         namespace = %validated.namespace,

@@ -328,3 +328,25 @@ fn ready_requires_a_serving_primary_per_shard() {
     );
     assert_eq!(status.current_operation, None);
 }
+
+#[test]
+fn offsets_alone_are_a_volatile_change() {
+    let mut a = CacheClusterStatus {
+        shards: vec![ShardStatus {
+            primary_offset: Some(10),
+            pods: vec![PodStatus {
+                name: "p".into(),
+                lag_bytes: Some(3),
+                ..PodStatus::default()
+            }],
+            ..ShardStatus::default()
+        }],
+        ..CacheClusterStatus::default()
+    };
+    let mut b = a.clone();
+    b.shards[0].primary_offset = Some(99);
+    b.shards[0].pods[0].lag_bytes = Some(40);
+    assert!(same_but_offsets(&a, &b));
+    a.shards[0].pods[0].link = Some("down".into());
+    assert!(!same_but_offsets(&a, &b), "a link going down is news");
+}
