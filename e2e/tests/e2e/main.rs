@@ -9,4 +9,5 @@
 mod chart;
 mod examples;
 mod lifecycle;
+mod placement;
 mod validation;
