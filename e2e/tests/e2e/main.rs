@@ -9,5 +9,6 @@
 mod chart;
 mod examples;
 mod lifecycle;
+mod placement;
 mod topology;
 mod validation;
