@@ -649,3 +649,119 @@ async fn the_switchover_drill_and_replicas_two_to_zero_to_one_lose_nothing() -> 
     })
     .await
 }
+
+/// Runs `kubectl` (the one the suite was given in `KUBECTL`) with a deadline.
+async fn kubectl(args: &[&str]) -> Result<String> {
+    let bin = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let out = tokio::time::timeout(
+        Duration::from_secs(180),
+        tokio::process::Command::new(&bin).args(args).output(),
+    )
+    .await
+    .with_context(|| format!("kubectl {args:?} timed out"))?
+    .with_context(|| format!("running {bin}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(out.status.success(), "kubectl {args:?}: {text}");
+    Ok(text)
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes cluster in KUBECONFIG: make e2e-local or make e2e"]
+async fn draining_the_primarys_node_switches_over_first_and_loses_nothing() -> Result<()> {
+    Scenario::run("drain", |s| async move {
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(s.client.clone());
+        let count = nodes.list(&ListParams::default()).await?.items.len();
+        if count < 2 {
+            eprintln!("[drain] skipped: the cluster has {count} node(s)");
+            return Ok(());
+        }
+        let name = "drain";
+        let (cc, password) = create(&s, name, 2).await?;
+        let primary = shard0(&cc)?.primary.clone().context("no primary")?;
+        let pods: Api<Pod> = s.api();
+        let node = pods
+            .get(&primary)
+            .await?
+            .spec
+            .and_then(|p| p.node_name)
+            .context("primary not scheduled")?;
+        let writer = start_writer(&s, name, password.clone(), None);
+        until_keys(&s, name, password.as_deref(), 200).await?;
+
+        // kubectl drain, limited to this cluster's pods: other scenarios run
+        // beside this one. The node is uncordoned whatever happens.
+        let drained_at = Instant::now();
+        let selector = format!("--pod-selector=kcache.io/cluster={name}");
+        let drained = kubectl(&[
+            "drain",
+            &node,
+            &selector,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout=150s",
+        ])
+        .await;
+        let drain_took = drained_at.elapsed();
+        let result = async {
+            drained?;
+            let status = until_failover_from(&s, name, &primary).await?;
+            let handover = status.last_failover.context("no switchover recorded")?;
+            ensure!(
+                handover.reason == "PodTerminating",
+                "reason {}",
+                handover.reason
+            );
+            ready_with_one_primary(&s, name).await?;
+            let moved = pods
+                .get(&primary)
+                .await?
+                .spec
+                .and_then(|p| p.node_name)
+                .unwrap_or_default();
+            ensure!(
+                moved != node,
+                "{primary} came back on the cordoned node {node}"
+            );
+            let held = {
+                let mut c = connect_service(
+                    &s.client,
+                    &s.namespace,
+                    &names::primary_service(name),
+                    password.as_deref(),
+                )
+                .await?;
+                match c.ok(&["DBSIZE"]).await? {
+                    kcache_e2e::resp::Reply::Integer(n) => n,
+                    other => bail!("DBSIZE {other:?}"),
+                }
+            };
+            until_keys(&s, name, password.as_deref(), held + 200).await?;
+            let log = finish(&s, name, password.as_deref(), "drain", writer).await?;
+            eprintln!(
+                "[drain] node {node} drained in {} ms; {} -> {}; write unavailability {} ms",
+                drain_took.as_millis(),
+                handover.from,
+                handover.to,
+                log.longest_gap().as_millis()
+            );
+            Ok(())
+        }
+        .await;
+        kubectl(&["uncordon", &node]).await?;
+        result?;
+        // Uncordoned: the shard is whole again, one primary routed.
+        let cc = ready_with_one_primary(&s, name).await?;
+        let shard = shard0(&cc)?;
+        ensure!(
+            shard.pods.len() == 3 && shard.pods.iter().all(|p| p.ready),
+            "pods {:?}",
+            shard.pods
+        );
+        Ok(())
+    })
+    .await
+}
