@@ -50,10 +50,16 @@ impl Scenario {
             namespace,
         };
         eprintln!("[{test}] namespace {}", scenario.namespace);
+        let started = std::time::Instant::now();
         let outcome = AssertUnwindSafe(body(scenario.clone()))
             .catch_unwind()
             .await;
         let failed = !matches!(outcome, Ok(Ok(())));
+        eprintln!(
+            "[{test}] {} in {:.1} s",
+            if failed { "FAILED" } else { "passed" },
+            started.elapsed().as_secs_f64()
+        );
         if failed {
             scenario.dump(test).await;
         }

@@ -15,12 +15,14 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 start=$SECONDS
+# --nocapture: each scenario prints its figures (unavailability, writes lost,
+# its own time) as it goes, each line prefixed with the scenario's name.
 # --workspace (not -p kcache-e2e): the same package selection as `make test`, so
 # that dependencies get the same features and that build is reused rather than
 # kube and the operator being compiled again (about 3 minutes on 2 cores).
 # shellcheck disable=SC2086 # CARGO may be "nice -n 5 cargo"
 $CARGO test --profile "${E2E_PROFILE:-ci}" --workspace --test e2e -- \
-  --ignored --test-threads "$threads" "$@" 2>&1 | tee "$log"
+  --ignored --nocapture --test-threads "$threads" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 awk -v secs=$((SECONDS - start)) '

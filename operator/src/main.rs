@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         metrics: metrics.clone(),
         node_image: config.node_image.clone(),
         volatile_writes: Default::default(),
+        written: Default::default(),
     });
     let controllers = join_all(
         namespaces

@@ -464,7 +464,11 @@ async fn a_rolling_update_keeps_one_pod_down_at_most_and_loses_nothing() -> Resu
         let rolled = wait::until(&clusters, name, "rolled", READY_DEADLINE * 2, move |cc: Option<&CacheCluster>| {
             cc.is_some_and(|c| {
                 c.status.as_ref().is_some_and(|s| {
+                    // Converged: the StatefulSet has seen the new template
+                    // too, so "updated" counts pods of the new revision.
                     s.observed_generation == generation
+                        && wait::find_condition(&s.conditions, "Progressing")
+                            .is_some_and(|c| c.status == "False" && c.reason == "Converged")
                         && s.shards.first().is_some_and(|sh| sh.updated_replicas == 3 && sh.ready_replicas == 3)
                 })
             })

@@ -66,6 +66,7 @@ fn context() -> (Arc<Context>, Handle) {
         metrics: Arc::new(Metrics::default()),
         node_image: IMAGE.into(),
         volatile_writes: Default::default(),
+        written: Default::default(),
     };
     (Arc::new(ctx), handle)
 }

@@ -23,7 +23,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use crate::builders::{self, labels};
-use crate::crd::{CacheCluster, Phase};
+use crate::crd::{CacheCluster, CacheClusterStatus, Phase};
 use crate::error::{Category, Error, Result};
 use crate::metrics::Metrics;
 use crate::topology;
@@ -44,6 +44,12 @@ pub struct Context {
     /// When each cluster's status was last written for a change of replication
     /// offsets alone (see [`VOLATILE_STATUS_PERIOD`]).
     pub volatile_writes: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// The status this process last wrote for each cluster (by uid). The
+    /// reconcile after an action runs within a fraction of a second, often on
+    /// a cached object that does not show that write yet; and status is
+    /// written whole by server-side apply, so starting from the stale copy
+    /// would erase what the action recorded (the last failover, the primary).
+    pub written: std::sync::Mutex<std::collections::HashMap<String, CacheClusterStatus>>,
 }
 
 /// A status that differs from the last one only in replication offsets and
@@ -54,6 +60,7 @@ pub const VOLATILE_STATUS_PERIOD: Duration = Duration::from_secs(10);
 
 pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.start_reconcile();
+    let cluster = newest_status(cluster, &ctx);
     let now = Time(Timestamp::now());
     let phase = cluster.status.as_ref().and_then(|s| s.phase);
 
@@ -70,6 +77,7 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
         }
         let status = status::compute(&cluster, Outcome::Paused, &now);
         status::patch(&ctx.client, &cluster, &status).await?;
+        remember(&ctx, &cluster, &status);
         return Ok(Action::await_change());
     }
 
@@ -137,6 +145,7 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
         .is_some_and(|t| t.elapsed() < VOLATILE_STATUS_PERIOD);
     if !(volatile_only && recently) {
         status::patch(&ctx.client, &cluster, &status).await?;
+        remember(&ctx, &cluster, &status);
         if let Ok(mut m) = ctx.volatile_writes.lock() {
             m.insert(key, std::time::Instant::now());
         }
@@ -162,6 +171,40 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
     }
 }
 
+/// The cluster with the newer of its cached status and the one this process
+/// last wrote. Newer means a higher topology epoch, or the same epoch (this
+/// process is the only writer while it holds the lease; another leader that
+/// wrote since would have raised the epoch with any decision it made).
+fn newest_status(cluster: Arc<CacheCluster>, ctx: &Context) -> Arc<CacheCluster> {
+    let Some(uid) = cluster.uid() else {
+        return cluster;
+    };
+    let written = ctx.written.lock().ok().and_then(|m| m.get(&uid).cloned());
+    let Some(written) = written else {
+        return cluster;
+    };
+    let cached_epoch = cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.topology_epoch)
+        .unwrap_or(0);
+    if written.topology_epoch.unwrap_or(0) < cached_epoch
+        || cluster.status.as_ref() == Some(&written)
+    {
+        return cluster;
+    }
+    let mut newer = (*cluster).clone();
+    newer.status = Some(written);
+    Arc::new(newer)
+}
+
+/// Remembers the status written for `cluster`.
+fn remember(ctx: &Context, cluster: &CacheCluster, status: &CacheClusterStatus) {
+    if let (Some(uid), Ok(mut m)) = (cluster.uid(), ctx.written.lock()) {
+        m.insert(uid, status.clone());
+    }
+}
+
 /// The password the nodes require, for the topology step's connections.
 fn password(v: &validate::Validated, refs: &dereference::Referenced) -> Option<String> {
     let validate::Auth::Secret { key, generated, .. } = &v.auth else {
@@ -183,8 +226,9 @@ async fn report_failure(ctx: &Context, cluster: &CacheCluster, err: &Error, now:
     }
     publish(ctx, cluster, &events::failed(err)).await;
     let status = status::compute(cluster, Outcome::Failed(err), now);
-    if let Err(e) = status::patch(&ctx.client, cluster, &status).await {
-        warn!(cluster = %cluster.name_any(), error = %e, "writing failure status");
+    match status::patch(&ctx.client, cluster, &status).await {
+        Ok(()) => remember(ctx, cluster, &status),
+        Err(e) => warn!(cluster = %cluster.name_any(), error = %e, "writing failure status"),
     }
 }
 
