@@ -22,8 +22,22 @@ start=$SECONDS
 # kube and the operator being compiled again (about 3 minutes on 2 cores).
 # shellcheck disable=SC2086 # CARGO may be "nice -n 5 cargo"
 $CARGO test --profile "${E2E_PROFILE:-ci}" --workspace --test e2e -- \
-  --ignored --nocapture --test-threads "$threads" "$@" 2>&1 | tee "$log"
+  --ignored --nocapture --test-threads "$threads" --skip serial:: "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# Then the scenarios that disturb what all share (the operator), one at a time:
+# all of them without a filter, or those a filter naming serial:: picks.
+serial=(serial::)
+if (($#)); then
+  serial=()
+  for f in "$@"; do [[ $f == serial* ]] && serial+=("$f"); done
+fi
+if ((${#serial[@]})); then
+  # shellcheck disable=SC2086
+  $CARGO test --profile "${E2E_PROFILE:-ci}" --workspace --test e2e -- \
+    --ignored --nocapture --test-threads 1 "${serial[@]}" 2>&1 | tee -a "$log"
+  serial_status=${PIPESTATUS[0]}
+  [ "$status" -ne 0 ] || status=$serial_status
+fi
 
 awk -v secs=$((SECONDS - start)) '
   /^test result:/ {

@@ -10,5 +10,6 @@ mod chart;
 mod examples;
 mod lifecycle;
 mod placement;
+mod serial;
 mod topology;
 mod validation;

@@ -32,7 +32,11 @@ const LOAD_LIMIT: Duration = Duration::from_secs(150);
 const DETECTION_SECONDS: u64 = 5;
 
 /// A 1-shard cluster with `replicas` replicas, small, without persistence.
-async fn create(s: &Scenario, name: &str, replicas: i32) -> Result<(CacheCluster, Option<String>)> {
+pub(crate) async fn create(
+    s: &Scenario,
+    name: &str,
+    replicas: i32,
+) -> Result<(CacheCluster, Option<String>)> {
     let clusters: Api<CacheCluster> = s.api();
     let cc: CacheCluster = serde_json::from_value(json!({
         "apiVersion": "kcache.io/v1alpha1",
@@ -59,7 +63,7 @@ async fn create(s: &Scenario, name: &str, replicas: i32) -> Result<(CacheCluster
 
 /// Waits for `Ready` and for the primary Service to route to exactly the
 /// primary that status names.
-async fn ready_with_one_primary(s: &Scenario, name: &str) -> Result<CacheCluster> {
+pub(crate) async fn ready_with_one_primary(s: &Scenario, name: &str) -> Result<CacheCluster> {
     let clusters: Api<CacheCluster> = s.api();
     let started = Instant::now();
     loop {
@@ -82,7 +86,7 @@ async fn ready_with_one_primary(s: &Scenario, name: &str) -> Result<CacheCluster
     }
 }
 
-fn shard0(cc: &CacheCluster) -> Result<&kcache_operator::crd::ShardStatus> {
+pub(crate) fn shard0(cc: &CacheCluster) -> Result<&kcache_operator::crd::ShardStatus> {
     cc.status
         .as_ref()
         .and_then(|s| s.shards.first())
@@ -90,7 +94,7 @@ fn shard0(cc: &CacheCluster) -> Result<&kcache_operator::crd::ShardStatus> {
 }
 
 /// A writer through the primary Service, in a task; stop it with the sender.
-fn start_writer(
+pub(crate) fn start_writer(
     s: &Scenario,
     name: &str,
     password: Option<String>,
@@ -116,7 +120,12 @@ fn start_writer(
 }
 
 /// Polls the primary Service until its node holds at least `keys` keys.
-async fn until_keys(s: &Scenario, name: &str, password: Option<&str>, keys: i64) -> Result<()> {
+pub(crate) async fn until_keys(
+    s: &Scenario,
+    name: &str,
+    password: Option<&str>,
+    keys: i64,
+) -> Result<()> {
     let deadline = Instant::now() + LOAD_LIMIT;
     loop {
         if let Ok(mut conn) = connect_service(
@@ -143,7 +152,7 @@ async fn until_keys(s: &Scenario, name: &str, password: Option<&str>, keys: i64)
 
 /// Stops the writer, reads every acknowledged write back through the primary
 /// Service and prints the figures; fails on any loss.
-async fn finish(
+pub(crate) async fn finish(
     s: &Scenario,
     name: &str,
     password: Option<&str>,
@@ -179,7 +188,11 @@ async fn finish(
 }
 
 /// Waits until status records a failover or switchover away from `from`.
-async fn until_failover_from(s: &Scenario, name: &str, from: &str) -> Result<CacheClusterStatus> {
+pub(crate) async fn until_failover_from(
+    s: &Scenario,
+    name: &str,
+    from: &str,
+) -> Result<CacheClusterStatus> {
     let clusters: Api<CacheCluster> = s.api();
     let from = from.to_string();
     let cc = wait::until(
