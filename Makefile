@@ -15,18 +15,20 @@ help: ## List the targets with a line on each
 # hack/setup.sh checks what a target needs in well under a second and, on
 # Debian/Ubuntu as root, installs what is missing; elsewhere it stops with the
 # command to run. It is the first step of test, demo, e2e-local and cluster-up.
-.PHONY: setup setup-test setup-demo setup-cluster setup-e2e-local
+.PHONY: setup setup-test setup-build setup-demo setup-cluster setup-e2e-local
 setup: ## Check every prerequisite; on Debian/Ubuntu as root install what is missing (hack/setup.sh)
 	@hack/setup.sh all
 setup-test:
 	@hack/setup.sh test
+setup-build:
+	@hack/setup.sh build
 setup-cluster:
 	@hack/setup.sh cluster
 # kind and Docker, when present, stand in for the local cluster.
 setup-demo:
-	@if $(HAVE_KIND); then hack/setup.sh demo; else hack/setup.sh demo cluster; fi
+	@if $(HAVE_KIND); then hack/setup.sh build; else hack/setup.sh build cluster; fi
 setup-e2e-local:
-	@hack/setup.sh demo cluster
+	@hack/setup.sh build cluster
 
 .PHONY: build
 build: ## Build every crate in release mode
@@ -130,7 +132,7 @@ crds: ## Regenerate the CRD (crds/, the chart's copy) and docs/cachecluster.md f
 	mv docs/cachecluster.md.tmp docs/cachecluster.md
 
 .PHONY: helm
-helm: $(HELM) ## Build helm from its Go module into $(TOOLS_DIR) (cached)
+helm: setup-build $(HELM) ## Build helm from its Go module into $(TOOLS_DIR) (cached)
 
 $(HELM):
 	mkdir -p $(TOOLS_DIR)

@@ -7,8 +7,8 @@
 # Usage: hack/setup.sh [GROUP...]   (default: all)
 #   test     `make test`: Rust (fmt, clippy), a C linker, redis-server and its
 #            tools, Python with node/tests/py/requirements.txt, Go (helm)
-#   demo     `make demo` and `make images`: Rust, a C linker and static libc,
-#            Python, Go (helm)
+#   build    what `make demo`, `make images` and `make helm` build with: Rust,
+#            a C linker and static libc, Python, Go
 #   cluster  the local Kubernetes (hack/cluster/): root, Go, containerd, runc,
 #            the CNI plugins, iptables, conntrack, busybox-static, ...
 #   all      all of the above (`make setup`)
@@ -29,7 +29,7 @@ ver_ge() { [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1) == "$2" ]]; }
 GROUPS_WANTED=("$@")
 ((${#GROUPS_WANTED[@]})) || GROUPS_WANTED=(all)
 for g in "${GROUPS_WANTED[@]}"; do
-  [[ ${g} =~ ^(test|demo|cluster|all)$ ]] || die "unknown group ${g} (test, demo, cluster, all)"
+  [[ ${g} =~ ^(test|build|cluster|all)$ ]] || die "unknown group ${g} (test, build, cluster, all)"
 done
 want() {
   local g
@@ -38,7 +38,7 @@ want() {
 }
 
 # --- Rust: cargo, rustc >= the workspace's rust-version, rustfmt, clippy ---
-if want test || want demo; then
+if want test || want build; then
   type -P cargo >/dev/null || die "cargo not found. Install Rust with rustup (https://rustup.rs), then: . \"\$HOME/.cargo/env\""
   msrv=$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' "${ROOT}/Cargo.toml")
   have=$(rustc --version | cut -d' ' -f2)
@@ -46,7 +46,7 @@ if want test || want demo; then
 fi
 
 # --- Go: helm (make test's chart checks, make demo) and the local cluster ---
-if want test || want demo || want cluster; then
+if want test || want build || want cluster; then
   go=$(type -P go || true)
   [[ -n ${go} ]] || die "Go not found (on PATH or /usr/local/go/bin/go): install it from https://go.dev/dl into /usr/local/go"
   # The newest `go` line of the modules built with it; builds use GOTOOLCHAIN=local.
@@ -60,7 +60,7 @@ fi
 # PROBE is a command (looked up on PATH) or an absolute path.
 PKGS=()
 need() { PKGS+=("$1|$2|$3"); }
-if want test || want demo || want cluster; then
+if want test || want build || want cluster; then
   need gcc cc "the linker of every Rust build, and the C compiler of ring"
   need libc6-dev /usr/include/stdio.h "static glibc: the images' binaries and the pause image are static"
   need make make "the README's commands"
@@ -71,7 +71,7 @@ if want test; then
   need redis-tools redis-cli "redis-cli and redis-benchmark, used by the tests and make bench"
   need procps kill "the tests signal nodes with kill"
 fi
-if want test || want demo; then
+if want test || want build; then
   need python3 python3 "the client tests (pytest) and the image archive script"
 fi
 if want cluster; then
