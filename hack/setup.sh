@@ -56,6 +56,16 @@ if want test || want build || want cluster; then
   ver_ge "${have_go}" "${need_go}" || die "Go ${have_go} at ${go} is older than ${need_go}, which hack/cluster/tools/*/go.mod need: install a newer Go from https://go.dev/dl"
 fi
 
+IS_ROOT=0
+[[ $(id -u) -eq 0 ]] && IS_ROOT=1
+if want cluster && ((!IS_ROOT)); then
+  die "the local cluster needs root (mounts, cgroups, network namespaces): run as root, or install kind and Docker for make demo"
+fi
+if want cluster; then
+  [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/cpu ]] || [[ -f /sys/fs/cgroup/cgroup.controllers ]] ||
+    die "no usable cgroup hierarchy under /sys/fs/cgroup (the kubelet needs one)"
+fi
+
 # --- Debian packages: PACKAGE PROBE WHY ---
 # PROBE is a command (looked up on PATH) or an absolute path.
 PKGS=()
@@ -113,10 +123,9 @@ done
 
 # --- Python packages (node/tests/py/requirements.txt) ---
 REQS="${ROOT}/node/tests/py/requirements.txt"
-pip_missing=""
-if want test && type -P python3 >/dev/null; then
-  # name==version or name; prints what is absent or at another version.
-  pip_missing=$(python3 - "${REQS}" <<'PY'
+# pip_missing: the requirements (name==version or name) absent or at another version.
+pip_missing() {
+  python3 - "${REQS}" <<'PY'
 import sys
 from importlib import metadata
 for line in open(sys.argv[1]):
@@ -131,24 +140,18 @@ for line in open(sys.argv[1]):
     if have is None or (ver and have != ver.strip()):
         print(line)
 PY
-  )
-fi
-pip_cmd=(python3 -m pip install -q -r "${REQS}")
-if [[ -n ${pip_missing} ]]; then
+}
+PIP_MISSING=""
+if want test; then
+  if type -P python3 >/dev/null; then PIP_MISSING=$(pip_missing); else PIP_MISSING=$(grep -v '^#' "${REQS}"); fi
   # pip itself, when the interpreter has none (Debian's python3 has not).
-  if ! python3 -m pip --version >/dev/null 2>&1; then
-    [[ " ${missing[*]} " == *" python3-pip "* ]] || { missing+=(python3-pip); why+=("python3-pip: pip, to install ${REQS#"${ROOT}"/}"); }
-  fi
-  # Debian marks its Python as externally managed (PEP 668); pip then installs
-  # into /usr/local/lib/python3*/dist-packages, not over Debian's packages.
-  if [[ -n $(python3 -c 'import sys, sysconfig, os; p = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"); print(p if os.path.exists(p) and sys.prefix == sys.base_prefix else "")' 2>/dev/null || true) ]]; then
-    pip_cmd+=(--break-system-packages)
+  if [[ -n ${PIP_MISSING} ]] && ! { type -P python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; }; then
+    missing+=(python3-pip)
+    why+=("python3-pip: pip, to install ${REQS#"${ROOT}"/}")
   fi
 fi
 
 # --- install, or say what to run ---
-IS_ROOT=0
-[[ $(id -u) -eq 0 ]] && IS_ROOT=1
 if ((${#missing[@]})); then
   if ((HAVE_DPKG)) && command -v apt-get >/dev/null && ((IS_ROOT)); then
     log "installing with apt-get: ${missing[*]}"
@@ -179,9 +182,20 @@ if ((${#missing[@]})); then
     die "missing: ${missing[*]} (Debian package names). Install them with your system's package manager, then run this again."
   fi
 fi
-if [[ -n ${pip_missing} ]]; then
-  log "installing Python packages for the client tests: $(echo "${pip_missing}" | tr '\n' ' ')(${pip_cmd[*]})"
+if [[ -n ${PIP_MISSING} ]]; then
+  PIP_MISSING=$(pip_missing)
+  pip_cmd=(python3 -m pip install -q -r "${REQS}")
+  # Debian marks its Python as externally managed (PEP 668); pip then installs
+  # into /usr/local/lib/python3*/dist-packages, beside Debian's packages, not over them.
+  if python3 -c 'import sys, sysconfig, os; sys.exit(not (sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))))'; then
+    pip_cmd+=(--break-system-packages)
+  fi
+fi
+if [[ -n ${PIP_MISSING} ]]; then
+  log "installing Python packages for the client tests: $(echo "${PIP_MISSING}" | tr '\n' ' ')(${pip_cmd[*]})"
+  t=$(date +%s)
   "${pip_cmd[@]}" || die "pip failed; run: ${pip_cmd[*]}"
+  log "pip: done in $(($(date +%s) - t))s"
 fi
 
 # --- Rust components for make lint, once the linker is there ---
@@ -196,14 +210,7 @@ if want test; then
   fi
 fi
 
-# --- the local cluster: root and cgroups ---
-if want cluster; then
-  ((IS_ROOT)) || die "the local cluster needs root (mounts, cgroups, network namespaces): run as root, or install kind and Docker for make demo"
-  [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/cpu ]] || [[ -f /sys/fs/cgroup/cgroup.controllers ]] ||
-    die "no usable cgroup hierarchy under /sys/fs/cgroup (the kubelet needs one)"
-fi
-
-if ((${#missing[@]})) || [[ -n ${pip_missing} ]]; then
+if ((${#missing[@]})) || [[ -n ${PIP_MISSING} ]]; then
   log "set-up done ($(elapsed)): ${GROUPS_WANTED[*]}"
 else
   log "every prerequisite present ($(elapsed)): ${GROUPS_WANTED[*]}"
