@@ -184,7 +184,7 @@ if ((${#missing[@]})); then
 fi
 if [[ -n ${PIP_MISSING} ]]; then
   PIP_MISSING=$(pip_missing)
-  pip_cmd=(python3 -m pip install -q -r "${REQS}")
+  pip_cmd=(env PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -r "${REQS}")
   # Debian marks its Python as externally managed (PEP 668); pip then installs
   # into /usr/local/lib/python3*/dist-packages, beside Debian's packages, not over them.
   if python3 -c 'import sys, sysconfig, os; sys.exit(not (sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))))'; then
