@@ -21,7 +21,8 @@ T0=$(date +%s%N)
 
 log() { printf '\033[1;34msetup:\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31msetup: error:\033[0m %s\n' "$*" >&2; exit 1; }
-elapsed() { local ms=$((($(date +%s%N) - T0) / 1000000)); printf '%d.%02ds' $((ms / 1000)) $((ms % 1000 / 10)); }
+# elapsed [START]: seconds since START (date +%s%N), default the script's start.
+elapsed() { local ms=$((($(date +%s%N) - ${1:-${T0}}) / 1000000)); printf '%d.%02ds' $((ms / 1000)) $((ms % 1000 / 10)); }
 
 # ver_ge A B: version A >= version B (dotted numbers).
 ver_ge() { [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1) == "$2" ]]; }
@@ -157,10 +158,10 @@ if ((${#missing[@]})); then
     log "installing with apt-get: ${missing[*]}"
     printf '         %s\n' "${why[@]}"
     export DEBIAN_FRONTEND=noninteractive
-    t=$(date +%s)
+    t=$(date +%s%N)
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    log "apt-get: installed ${#missing[@]} packages in $(($(date +%s) - t))s"
+    log "apt-get: installed ${#missing[@]} packages in $(elapsed "${t}")"
     # Debian starts these services at install; nothing here uses them (the
     # tests start redis-server on ports of their own and every cluster node runs
     # its own containerd), and a redis-server on 6379 would take `make run`'s port.
@@ -193,9 +194,9 @@ if [[ -n ${PIP_MISSING} ]]; then
 fi
 if [[ -n ${PIP_MISSING} ]]; then
   log "installing Python packages for the client tests: $(echo "${PIP_MISSING}" | tr '\n' ' ')(${pip_cmd[*]})"
-  t=$(date +%s)
+  t=$(date +%s%N)
   "${pip_cmd[@]}" || die "pip failed; run: ${pip_cmd[*]}"
-  log "pip: done in $(($(date +%s) - t))s"
+  log "pip: done in $(elapsed "${t}")"
 fi
 
 # --- Rust components for make lint, once the linker is there ---
