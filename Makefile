@@ -11,6 +11,25 @@ help: ## List the targets with a line on each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
+# --- set-up ---
+# hack/setup.sh checks what a target needs in well under a second and, on
+# Debian/Ubuntu as root, installs what is missing; elsewhere it stops with the
+# command to run. It is the first step of test, demo, e2e-local and cluster-up.
+.PHONY: setup setup-test setup-build setup-demo setup-cluster setup-e2e-local
+setup: ## Check every prerequisite; on Debian/Ubuntu as root install what is missing (hack/setup.sh)
+	@hack/setup.sh all
+setup-test:
+	@hack/setup.sh test
+setup-build:
+	@hack/setup.sh build
+setup-cluster:
+	@hack/setup.sh cluster
+# kind and Docker, when present, stand in for the local cluster.
+setup-demo:
+	@if $(HAVE_KIND); then hack/setup.sh build; else hack/setup.sh build cluster; fi
+setup-e2e-local:
+	@hack/setup.sh build cluster
+
 .PHONY: build
 build: ## Build every crate in release mode
 	$(CARGO) build --release --workspace
@@ -36,7 +55,7 @@ TEST_BIN := $(CURDIR)/target/ci/kcache-node
 DIFF_SEED ?= 20261126
 
 .PHONY: test
-test: lint ## The test command: lint, unit and integration tests (real redis clients)
+test: setup-test lint ## The test command: set-up, lint, unit and integration tests (real redis clients)
 	$(CARGO) build --profile ci -p kcache-node
 	KCACHE_NODE_BIN=$(TEST_BIN) KCACHE_DIFF_SEED=$(DIFF_SEED) $(CARGO) test --workspace --profile ci
 	KCACHE_NODE_BIN=$(TEST_BIN) python3 -m pytest -q node/tests/py
@@ -64,17 +83,17 @@ bench-smoke: ## bench.py's tests and a --quick run (seconds; part of make test)
 
 # --- local cluster ---
 # A real Kubernetes of NODES nodes in as many zones, built from upstream Go modules
-# (hack/cluster/README.md). Needs root and:
-# apt-get install containerd runc containernetworking-plugins iptables conntrack busybox-static
+# (hack/cluster/README.md). Needs root and Debian's containerd, runc, CNI plugins,
+# iptables, conntrack and busybox-static, which `make setup-cluster` installs.
 NODES ?= 3
 CLUSTER_ENV := TOOLS_DIR=$(TOOLS_DIR) NODES=$(NODES)
 
 .PHONY: cluster-build cluster-up cluster-down cluster-status cluster-smoke
-cluster-build: ## Build the local cluster's components from their Go modules (cached in TOOLS_DIR)
+cluster-build: setup-cluster ## Build the local cluster's components from their Go modules (cached in TOOLS_DIR)
 	$(CLUSTER_ENV) hack/cluster/build.sh
 	$(CLUSTER_ENV) hack/cluster/images.sh
 
-cluster-up: cluster-build ## Start the local cluster of NODES nodes, default 3 (KCACHE_IMAGES="a.tar b.tar" imports more images)
+cluster-up: setup-cluster cluster-build ## Start the local cluster of NODES nodes, default 3 (KCACHE_IMAGES="a.tar b.tar" imports more images)
 	$(CLUSTER_ENV) hack/cluster/up.sh
 
 cluster-down: ## Stop the local cluster and remove its processes, mounts, interfaces and state
@@ -113,7 +132,7 @@ crds: ## Regenerate the CRD (crds/, the chart's copy) and docs/cachecluster.md f
 	mv docs/cachecluster.md.tmp docs/cachecluster.md
 
 .PHONY: helm
-helm: $(HELM) ## Build helm from its Go module into $(TOOLS_DIR) (cached)
+helm: setup-build $(HELM) ## Build helm from its Go module into $(TOOLS_DIR) (cached)
 
 $(HELM):
 	mkdir -p $(TOOLS_DIR)
@@ -193,7 +212,7 @@ e2e: ## kind + Docker: a kind cluster in 3 zones, images loaded, chart installed
 	$(MAKE) e2e-kind-cluster
 	$(MAKE) e2e-run KUBECONFIG=$(KIND_KUBECONFIG) E2E_KUBECTL=kubectl
 
-e2e-local: ## The e2e suite on the local cluster: images, cluster-up with them, chart installed, suite run
+e2e-local: setup-e2e-local ## The e2e suite on the local cluster: images, cluster-up with them, chart installed, suite run
 	$(MAKE) images IMAGE_TAG=$(E2E_IMAGE_TAG) IMAGE_PROFILE=$(E2E_IMAGE_PROFILE)
 	$(MAKE) e2e-local-cluster
 	$(MAKE) e2e-run KUBECONFIG=$(LOCAL_KUBECONFIG) E2E_KUBECTL=$(LOCAL_KUBECTL)
@@ -203,7 +222,7 @@ e2e-run: $(E2E_HELM) ## Install the chart and run the e2e suite against KUBECONF
 	  KCACHE_E2E_OPERATOR_IMAGE=kcache-operator:$(E2E_IMAGE_TAG) KCACHE_E2E_NODE_IMAGE=kcache-node:$(E2E_IMAGE_TAG) \
 	  KCACHE_E2E_IMAGE_ID=$(IMAGE_ID) hack/e2e/run-suite.sh $(E2E_THREADS) $(ARGS)
 
-demo: $(E2E_HELM) ## The README's first command: a cluster (kind if present, else local), the operator, examples/cachecluster.yaml, Ready
+demo: setup-demo $(E2E_HELM) ## The README's first command: a cluster (kind if present, else local), the operator, examples/cachecluster.yaml, Ready
 	$(MAKE) images
 	@if $(HAVE_KIND); then \
 	  $(MAKE) e2e-kind-cluster && \

@@ -28,6 +28,11 @@ check_pin coredns github.com/coredns/coredns "${COREDNS_VERSION}"
 check_pin helm helm.sh/helm/v3 "${HELM_VERSION}"
 check_pin local-path github.com/rancher/local-path-provisioner "${LOCAL_PATH_PROVISIONER_VERSION}"
 TIMES_LOG="${TOOLS_DIR}/build-times.log"
+# Progress: "[i/N] component", and how long each build took.
+STEP=0
+TOTAL=${#COMPONENTS[@]}
+BUILT=0
+step() { echo "[${STEP}/${TOTAL}]"; }
 mkdir -p "${TOOLS_DIR}"
 
 # The same -X stamps upstream's hack/lib/version.sh passes, so `kubectl version`
@@ -52,10 +57,10 @@ go_build() {
   local name start
   name=$(basename "${out}")
   if [[ -x ${out} && ${FORCE} -eq 0 ]]; then
-    info "${name}: cached (${out})"
+    info "$(step) ${name}: cached (${out})"
     return 0
   fi
-  log "building ${name} from ${pkg}"
+  log "$(step) building ${name} from ${pkg}"
   mkdir -p "$(dirname "${out}")"
   start=${SECONDS}
   [[ ${moddir} == /* ]] || moddir="${CLUSTER_DIR}/tools/${moddir}"
@@ -63,7 +68,8 @@ go_build() {
     GOTOOLCHAIN=local CGO_ENABLED=${cgo} GOFLAGS="-trimpath -buildvcs=false -mod=readonly" \
       nice -n 15 go build "$@" -o "${out}.tmp" "${pkg}")
   mv "${out}.tmp" "${out}"
-  info "${name}: built in $((SECONDS - start))s"
+  info "$(step) ${name}: built in $((SECONDS - start))s"
+  BUILT=$((BUILT + 1))
   printf '%s %s %ss\n' "$(date -u +%FT%TZ)" "${name}" "$((SECONDS - start))" >>"${TIMES_LOG}"
 }
 
@@ -83,7 +89,8 @@ k8s() {
 coredns() {
   local out src work
   out=$(coredns_bin)
-  if [[ -x ${out} && ${FORCE} -eq 0 ]]; then info "coredns: cached (${out})"; return 0; fi
+  if [[ -x ${out} && ${FORCE} -eq 0 ]]; then info "$(step) coredns: cached (${out})"; return 0; fi
+  log "$(step) coredns: a copy of github.com/coredns/coredns@${COREDNS_VERSION} with the plugins of COREDNS_PLUGINS"
   src=$(module_dir coredns "github.com/coredns/coredns@${COREDNS_VERSION}")
   work="${TOOLS_DIR}/coredns-${COREDNS_BUILD}/src"
   rm -rf "${work}"
@@ -112,16 +119,22 @@ module_dir() {
 # ships in the k8s.io/kubernetes module, statically so it runs FROM scratch.
 pause() {
   local out="${IMAGES_DIR}/bin/pause" src
-  if [[ -x ${out} && ${FORCE} -eq 0 ]]; then info "pause: cached (${out})"; return 0; fi
-  log "building pause from k8s.io/kubernetes@${KUBERNETES_VERSION}/build/pause"
+  if [[ -x ${out} && ${FORCE} -eq 0 ]]; then info "$(step) pause: cached (${out})"; return 0; fi
+  log "$(step) building pause from k8s.io/kubernetes@${KUBERNETES_VERSION}/build/pause"
+  local start=${SECONDS}
   src=$(module_dir k8s "k8s.io/kubernetes@${KUBERNETES_VERSION}")
   mkdir -p "$(dirname "${out}")"
   nice -n 15 gcc -Os -Wall -Werror -static -DVERSION="${KUBERNETES_VERSION}-kcache" \
     -o "${out}" "${src}/build/pause/linux/pause.c"
   strip "${out}"
+  info "$(step) pause: built in $((SECONDS - start))s"
+  BUILT=$((BUILT + 1))
 }
 
+START=${SECONDS}
+log "${TOTAL} components, built one at a time unless cached (all of them cold: about 8 minutes on two idle cores)"
 for c in "${COMPONENTS[@]}"; do
+  STEP=$((STEP + 1))
   case ${c} in
     kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy | kubectl) k8s "${c}" ;;
     etcd) go_build "$(etcd_bin)" etcd go.etcd.io/etcd/server/v3 0 -ldflags "-s -w" ;;
@@ -134,4 +147,4 @@ for c in "${COMPONENTS[@]}"; do
     *) die "unknown component ${c} (known: ${ALL[*]})" ;;
   esac
 done
-log "binaries are under ${TOOLS_DIR}"
+log "built ${BUILT} of ${TOTAL} components in $((SECONDS - START))s, $((TOTAL - BUILT)) cached; binaries are under ${TOOLS_DIR}"

@@ -80,7 +80,7 @@ build_all() {
   if [[ ! -f ${BUSYBOX_TAR} ]]; then
     # The image has no libc: only the static build runs in it.
     dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
-      die "busybox-static is not installed: apt-get install busybox-static"
+      die "busybox-static is not installed: hack/setup.sh cluster (or apt-get install busybox-static)"
     rootfs_with "${work}/busybox" /bin/busybox
     local applet
     for applet in $(/bin/busybox --list); do

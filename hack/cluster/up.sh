@@ -33,7 +33,7 @@ preflight() {
     command -v "${c}" >/dev/null || missing+=("${c}")
   done
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=("CNI plugins in /usr/lib/cni")
-  ((${#missing[@]} == 0)) || die "missing: ${missing[*]} (apt-get install containerd runc containernetworking-plugins iptables conntrack busybox-static)"
+  ((${#missing[@]} == 0)) || die "missing: ${missing[*]} (hack/setup.sh cluster installs them on Debian/Ubuntu)"
   for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
     [[ -x $(k8s_bin "${c}") ]] || die "$(k8s_bin "${c}") not built: run 'make cluster-build'"
   done
