@@ -62,22 +62,32 @@ async fn chart_installs_the_operator_with_image_overrides() -> Result<()> {
             "the served CRD's schema differs from crds/ (an old CRD? the installer applies crds/ first)"
         );
 
-        // One replica leads through the Lease; the holder is a running operator pod.
+        // One replica leads through the Lease; the holder is a running operator
+        // pod. Right after an upgrade the old leader may have just released
+        // it: poll until a pod of this install holds it.
         let leases: Api<Lease> = Api::namespaced(s.client.clone(), ns);
-        let lease = leases.get(&format!("{name}-leader")).await.context("the leader Lease")?;
-        let holder = lease.spec.and_then(|l| l.holder_identity).unwrap_or_default();
         let pods: Api<Pod> = Api::namespaced(s.client.clone(), ns);
         let selector = format!("app.kubernetes.io/instance={}", s.settings.release);
-        let operator_pods: Vec<String> = pods
-            .list(&ListParams::default().labels(&selector))
-            .await?
-            .into_iter()
-            .map(|p| p.name_any())
-            .collect();
-        ensure!(
-            operator_pods.contains(&holder),
-            "Lease held by {holder:?}, not one of the operator pods {operator_pods:?}"
-        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            let lease = leases.get(&format!("{name}-leader")).await.context("the leader Lease")?;
+            let holder = lease.spec.and_then(|l| l.holder_identity).unwrap_or_default();
+            let operator_pods: Vec<String> = pods
+                .list(&ListParams::default().labels(&selector))
+                .await?
+                .into_iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .map(|p| p.name_any())
+                .collect();
+            if operator_pods.contains(&holder) {
+                break;
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "Lease held by {holder:?}, not one of the operator pods {operator_pods:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         Ok(())
     })
     .await

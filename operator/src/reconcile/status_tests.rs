@@ -269,6 +269,7 @@ fn ready_requires_a_serving_primary_per_shard() {
             primary_offset: 500,
             unreachable_since: None,
             waiting: waiting.map(String::from),
+            changing_primary: false,
         }],
         epoch: 7,
         ..Report::default()

@@ -62,12 +62,15 @@ pub struct ShardReport {
     pub unreachable_since: Option<Timestamp>,
     /// What the shard waits for, when it waits.
     pub waiting: Option<String>,
+    /// A change of primary was just started (a promotion or a switchover):
+    /// the primary observed before it is no longer the one to count on.
+    pub changing_primary: bool,
 }
 
 impl ShardReport {
     /// The shard's primary is confirmed, ready and routed to.
     pub fn serving(&self) -> bool {
-        self.decision.as_ref().is_some_and(|d| d.serving)
+        !self.changing_primary && self.decision.as_ref().is_some_and(|d| d.serving)
     }
 }
 
@@ -178,6 +181,12 @@ pub async fn step(
             match act::run(&decision.action, &pod_api, password).await? {
                 act::Done::Ran => {
                     report.acted = true;
+                    if let Action::Promote { target, .. } | Action::Switchover { to: target, .. } =
+                        &decision.action
+                    {
+                        shard.changing_primary = true;
+                        shard.waiting = Some(format!("{} is taking over as primary", target.pod));
+                    }
                     record(&mut report, &mut shard, index, &decision.action, now);
                     if matches!(
                         decision.action,
