@@ -11,7 +11,8 @@ use kcache_e2e::{operator, Scenario};
 use kube::Api;
 
 use crate::topology::{
-    create, finish, ready_with_one_primary, shard0, start_writer, until_failover_from, until_keys,
+    create, finish, more_writes, ready_with_one_primary, shard0, start_writer, until_failover_from,
+    until_keys,
 };
 
 #[tokio::test]
@@ -55,20 +56,7 @@ async fn an_operator_killed_with_the_primary_is_succeeded_by_one_that_completes_
             .and_then(|l| l.holder_identity)
             .unwrap_or_default();
         ensure!(new_holder != holder, "the killed operator still holds the Lease");
-        let held = {
-            let mut c = kcache_e2e::node::connect_service(
-                &s.client,
-                &s.namespace,
-                &kcache_operator::builders::names::primary_service(name),
-                password.as_deref(),
-            )
-            .await?;
-            match c.ok(&["DBSIZE"]).await? {
-                kcache_e2e::resp::Reply::Integer(n) => n,
-                other => anyhow::bail!("DBSIZE {other:?}"),
-            }
-        };
-        until_keys(&s, name, password.as_deref(), held + 100).await?;
+        more_writes(&s, name, password.as_deref(), 100).await?;
         let log = finish(&s, name, password.as_deref(), "operator-kill", writer).await?;
         eprintln!(
             "[operator-kill] leader {holder} and primary {primary} killed; {new_holder} took over and failed over to {} ({}); Ready {} ms after the kill; write unavailability {} ms",

@@ -128,14 +128,7 @@ pub(crate) async fn until_keys(
 ) -> Result<()> {
     let deadline = Instant::now() + LOAD_LIMIT;
     loop {
-        if let Ok(mut conn) = connect_service(
-            &s.client,
-            &s.namespace,
-            &names::primary_service(name),
-            password,
-        )
-        .await
-        {
+        if let Ok(mut conn) = via(s, &names::primary_service(name), password).await {
             if let Ok(kcache_e2e::resp::Reply::Integer(n)) = conn.call(&["DBSIZE"]).await {
                 if n >= keys {
                     return Ok(());
@@ -150,6 +143,27 @@ pub(crate) async fn until_keys(
     }
 }
 
+/// A connection through a Service, as its client gets one.
+pub(crate) async fn via(s: &Scenario, service: &str, password: Option<&str>) -> Result<NodeConn> {
+    connect_service(&s.client, &s.namespace, service, password).await
+}
+
+/// Waits until the writer has added `n` more keys on the current primary:
+/// writes go on after a recovery, not only before the disruption.
+pub(crate) async fn more_writes(
+    s: &Scenario,
+    name: &str,
+    password: Option<&str>,
+    n: i64,
+) -> Result<()> {
+    let mut c = via(s, &names::primary_service(name), password).await?;
+    let held = match c.ok(&["DBSIZE"]).await? {
+        kcache_e2e::resp::Reply::Integer(n) => n,
+        other => bail!("DBSIZE {other:?}"),
+    };
+    until_keys(s, name, password, held + n).await
+}
+
 /// Stops the writer, reads every acknowledged write back through the primary
 /// Service and prints the figures; fails on any loss.
 pub(crate) async fn finish(
@@ -162,13 +176,7 @@ pub(crate) async fn finish(
     let (stop, task) = writer;
     let _ = stop.send(true);
     let log = task.await.context("writer task")?;
-    let mut conn = connect_service(
-        &s.client,
-        &s.namespace,
-        &names::primary_service(name),
-        password,
-    )
-    .await?;
+    let mut conn = via(s, &names::primary_service(name), password).await?;
     let lost = log.lost(&mut conn).await?;
     eprintln!(
         "[{what}] acknowledged writes: {}, lost: {}, longest gap without a write: {} ms, failed attempts: {}",
@@ -256,13 +264,7 @@ async fn roles_are_assigned_and_services_route_by_role() -> Result<()> {
 
         // A write through the primary Service, replicated to both replicas,
         // reads back through the reader Service.
-        let mut w = connect_service(
-            &s.client,
-            &s.namespace,
-            &names::primary_service(name),
-            password.as_deref(),
-        )
-        .await?;
+        let mut w = via(&s, &names::primary_service(name), password.as_deref()).await?;
         w.ok(&["SET", "greeting", "hello"]).await?;
         let acked = w.ok(&["WAIT", "2", "5000"]).await?;
         ensure!(
@@ -274,13 +276,7 @@ async fn roles_are_assigned_and_services_route_by_role() -> Result<()> {
             readers.len() == 2 && !readers.contains(&primary),
             "reader routes to {readers:?}"
         );
-        let mut r = connect_service(
-            &s.client,
-            &s.namespace,
-            &names::reader_service(name),
-            password.as_deref(),
-        )
-        .await?;
+        let mut r = via(&s, &names::reader_service(name), password.as_deref()).await?;
         ensure!(
             r.get("greeting").await?.as_deref() == Some("hello"),
             "read through the reader Service"
@@ -341,14 +337,7 @@ async fn a_killed_primary_is_replaced_and_no_wait_acknowledged_write_is_lost() -
         ensure!(failover.to != primary, "the restarted empty node was made primary again");
         let cc = ready_with_one_primary(&s, name).await?;
         let recovered = killed_at.elapsed();
-        let held = {
-            let mut c = connect_service(&s.client, &s.namespace, &names::primary_service(name), password.as_deref()).await?;
-            match c.ok(&["DBSIZE"]).await? {
-                kcache_e2e::resp::Reply::Integer(n) => n,
-                other => bail!("DBSIZE {other:?}"),
-            }
-        };
-        until_keys(&s, name, password.as_deref(), held + 200).await?;
+        more_writes(&s, name, password.as_deref(), 200).await?;
         let log = finish(&s, name, password.as_deref(), "kill", writer).await?;
         eprintln!(
             "[kill] {} -> {} ({}), cluster Ready with one routed primary {} ms after the kill, offset gap {:?}, total {:?}",
@@ -402,20 +391,7 @@ async fn an_evicted_primary_hands_over_first_and_no_acknowledged_write_is_lost()
         );
         let switched = evicted_at.elapsed();
         ready_with_one_primary(&s, name).await?;
-        let held = {
-            let mut c = connect_service(
-                &s.client,
-                &s.namespace,
-                &names::primary_service(name),
-                password.as_deref(),
-            )
-            .await?;
-            match c.ok(&["DBSIZE"]).await? {
-                kcache_e2e::resp::Reply::Integer(n) => n,
-                other => bail!("DBSIZE {other:?}"),
-            }
-        };
-        until_keys(&s, name, password.as_deref(), held + 200).await?;
+        more_writes(&s, name, password.as_deref(), 200).await?;
         let log = finish(&s, name, password.as_deref(), "evict", writer).await?;
         eprintln!(
             "[evict] {} -> {} recorded {} ms after the eviction; write unavailability {} ms",
@@ -560,13 +536,7 @@ async fn the_switchover_drill_and_replicas_two_to_zero_to_one_lose_nothing() -> 
         ready_with_one_primary(&s, name).await?;
 
         // 500 writes acknowledged by both replicas.
-        let mut w = connect_service(
-            &s.client,
-            &s.namespace,
-            &names::primary_service(name),
-            password.as_deref(),
-        )
-        .await?;
+        let mut w = via(&s, &names::primary_service(name), password.as_deref()).await?;
         for i in 0..500 {
             w.ok(&["SET", &format!("k{i}"), &format!("v{i}")]).await?;
         }
@@ -743,20 +713,7 @@ async fn draining_the_primarys_node_switches_over_first_and_loses_nothing() -> R
                 moved != node,
                 "{primary} came back on the cordoned node {node}"
             );
-            let held = {
-                let mut c = connect_service(
-                    &s.client,
-                    &s.namespace,
-                    &names::primary_service(name),
-                    password.as_deref(),
-                )
-                .await?;
-                match c.ok(&["DBSIZE"]).await? {
-                    kcache_e2e::resp::Reply::Integer(n) => n,
-                    other => bail!("DBSIZE {other:?}"),
-                }
-            };
-            until_keys(&s, name, password.as_deref(), held + 200).await?;
+            more_writes(&s, name, password.as_deref(), 200).await?;
             let log = finish(&s, name, password.as_deref(), "drain", writer).await?;
             eprintln!(
                 "[drain] node {node} drained in {} ms; {} -> {}; write unavailability {} ms",
