@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::facts::Member;
+use super::facts::{Member, NodeRole};
 use crate::constants::labels::{ROLE_PRIMARY, ROLE_REPLICA};
 
 /// What the operator remembers of a shard (from status).
@@ -419,6 +419,28 @@ fn without_leader(
         };
     };
 
+    // A replica whose link works is fed by a live primary: the old one, even
+    // when its pod object is gone (a forced deletion returns before the
+    // process dies) or the operator cannot reach it. Promoting now would race
+    // it: writes it still takes, and replicas still acknowledge (WAIT), would
+    // be lost. Offsets only freeze once it is gone, so the choice waits.
+    let fed: Vec<&str> = members
+        .iter()
+        .filter(|m| m.pod != primary)
+        .filter(|m| {
+            m.node
+                .as_ref()
+                .is_some_and(|n| n.role == Some(NodeRole::Replica) && n.link_up)
+        })
+        .map(|m| m.pod.as_str())
+        .collect();
+    let still_fed = || {
+        Action::Wait(format!(
+            "{} still replicate from a live primary: {primary} is not gone yet",
+            fed.join(", ")
+        ))
+    };
+
     let old = members.iter().find(|m| m.pod == primary);
     // A new process answers in the recorded primary's pod: the old one is gone,
     // and no detection time is needed to know it.
@@ -455,6 +477,7 @@ fn without_leader(
             Some(b) if b.pod == primary => {
                 (promote(b, Why::Reconfirm, current_epoch(policy)), None)
             }
+            Some(_) if !fed.is_empty() => (still_fed(), None),
             Some(b) if policy.automatic => (promote(b, Why::PrimaryRestarted, next), None),
             Some(_) => (
                 Action::Wait(format!(
@@ -476,6 +499,7 @@ fn without_leader(
             Some(b) if b.pod == primary => {
                 (promote(b, Why::Reconfirm, current_epoch(policy)), None)
             }
+            Some(_) if !fed.is_empty() => (still_fed(), None),
             Some(b) if policy.automatic && !nothing_to_promote(b) => {
                 (promote(b, Why::PrimaryRestarted, next), None)
             }
@@ -508,6 +532,9 @@ fn without_leader(
             )),
             Some(since),
         );
+    }
+    if !fed.is_empty() {
+        return (still_fed(), Some(since));
     }
     match best_candidate(members, None, Some(primary)) {
         Some(b) if nothing_to_promote(b) => (

@@ -196,8 +196,8 @@ fn a_healthy_shard_does_nothing() {
 fn an_unreachable_primary_is_replaced_after_the_detection_time_by_the_most_caught_up_replica() {
     let members = [
         down(primary(0, 3, 100)),
-        replica(1, 0, 3, 80),
-        replica(2, 0, 3, 95),
+        link_down(replica(1, 0, 3, 80)),
+        link_down(replica(2, 0, 3, 95)),
     ];
     let mut rec = recorded(0, 100);
     let d = decide(&members, &rec, &policy(3), at(0));
@@ -249,7 +249,7 @@ fn a_primary_restarted_without_data_never_leads_and_a_replica_takes_over_at_once
     };
     let members = [
         restarted,
-        replica(1, 0, 3, 100),
+        link_down(replica(1, 0, 3, 100)),
         link_down(replica(2, 0, 3, 100)),
     ];
     let d = decide(&members, &recorded(0, 100), &policy(3), at(0));
@@ -309,7 +309,11 @@ fn an_empty_node_is_never_promoted_over_a_shard_that_held_data() {
 fn a_replica_that_refused_an_empty_sync_is_a_candidate_only_by_its_data() {
     let mut refused = replica(1, 0, 3, 100);
     refused.node.as_mut().unwrap().refused_empty = true;
-    let members = [fresh(0, 3), refused, replica(2, 0, 3, 60)];
+    let members = [
+        fresh(0, 3),
+        link_down(refused),
+        link_down(replica(2, 0, 3, 60)),
+    ];
     let d = decide(&members, &recorded(0, 100), &policy(3), at(0));
     assert_eq!(promoted(&d.action).map(|p| p.0), Some("c-shard-0-2"));
 }
@@ -592,7 +596,7 @@ fn the_reader_label_falls_back_to_the_primary_without_ready_replicas() {
 
 #[test]
 fn the_detection_clock_survives_across_reconciles_and_resets_when_the_primary_answers() {
-    let members = [down(primary(0, 3, 100)), replica(1, 0, 3, 100)];
+    let members = [down(primary(0, 3, 100)), link_down(replica(1, 0, 3, 100))];
     let mut rec = recorded(0, 100);
     rec.unreachable_since = Some(at(0) - SignedDuration::from_secs(30));
     let d = decide(&members, &rec, &policy(3), at(0));
@@ -600,4 +604,46 @@ fn the_detection_clock_survives_across_reconciles_and_resets_when_the_primary_an
     let members = [primary(0, 3, 100), replica(1, 0, 3, 100)];
     let d = decide(&members, &rec, &policy(3), at(0));
     assert_eq!(d.unreachable_since, None);
+}
+
+#[test]
+fn no_replica_is_promoted_while_a_replica_is_still_fed_by_the_old_primary() {
+    // Pod 0 was deleted with grace 0: a new process answers in its pod, but
+    // the old one still runs and streams to pod 2, which acknowledges WAITs.
+    let restarted = Member {
+        role_label: Some("primary".into()),
+        ..fresh(0, 3)
+    };
+    let members = [
+        restarted.clone(),
+        link_down(replica(1, 0, 3, 100)),
+        replica(2, 0, 3, 90),
+    ];
+    let d = decide(&members, &recorded(0, 100), &policy(3), at(0));
+    assert!(
+        matches!(d.action, Action::Wait(ref w) if w.contains("c-shard-0-2")),
+        "{d:?}"
+    );
+    // Once the old process is gone, every link is down and offsets are final.
+    let members = [
+        restarted,
+        link_down(replica(1, 0, 3, 100)),
+        link_down(replica(2, 0, 3, 120)),
+    ];
+    let d = decide(&members, &recorded(0, 100), &policy(3), at(0));
+    assert_eq!(
+        promoted(&d.action).map(|p| p.0),
+        Some("c-shard-0-2"),
+        "the most caught-up"
+    );
+
+    // Unreachable from the operator, yet feeding its replicas: not failed.
+    let members = [down(primary(0, 3, 100)), replica(1, 0, 3, 100)];
+    let mut rec = recorded(0, 100);
+    rec.unreachable_since = Some(at(0) - SignedDuration::from_secs(60));
+    let d = decide(&members, &rec, &policy(3), at(0));
+    assert!(
+        matches!(d.action, Action::Wait(ref w) if w.contains("live primary")),
+        "{d:?}"
+    );
 }
