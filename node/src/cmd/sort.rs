@@ -1,6 +1,6 @@
-//! SORT and SORT_RO: sort a list or a set (sorted sets once that type lands)
-//! numerically or lexicographically, by its own elements or by keys formed from
-//! a pattern, with LIMIT, GET projections and STORE.
+//! SORT and SORT_RO: sort a list, a set or a sorted set numerically or
+//! lexicographically, by its own elements or by keys formed from a pattern,
+//! with LIMIT, GET projections and STORE.
 //!
 //! Lookups through BY/GET patterns can touch any key of the database, so a SORT
 //! that uses them locks every stripe of the database for its duration (it is

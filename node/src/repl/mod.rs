@@ -1,5 +1,5 @@
-//! Command propagation: the global log of write effects that the append-only
-//! file consumes now and the replication backlog and replica links will consume.
+//! Replication and command propagation: the global log of write effects that
+//! the append-only file, the replication backlog and the replica links consume.
 //!
 //! - [`log`]: the log itself (RESP bytes, a byte offset, `SELECT` tracking and
 //!   consumers), and the cheap `active` gate the request path tests.
@@ -12,6 +12,7 @@
 //!   sync, applying its stream.
 //! - [`topology`]: the operator's topology epoch (the fence of TOPOLOGY
 //!   commands, kept in `dir`) and whether the node's role was confirmed.
+//! - [`failover`]: FAILOVER, the coordinated hand-over of the primary role.
 //! - [`rewrite`]: helpers that build the deterministic forms of time-relative
 //!   and random commands (absolute expiry times, `SET ... KEEPTTL`, ...).
 
