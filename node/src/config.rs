@@ -587,10 +587,8 @@ impl Config {
         self.enc.set(name, value);
         self.evict.set(name, value);
         if name == "notify-keyspace-events" {
-            self.notify.store(
-                crate::server::notify::flags_from_str(value),
-                Ordering::Relaxed,
-            );
+            self.notify
+                .store(crate::db::events::flags_from_str(value), Ordering::Relaxed);
         }
     }
 

@@ -8,6 +8,10 @@
 //! [`repl`] the propagation log, replication and failover; [`config`] the
 //! parameters; [`stats`] the counters behind INFO and `/metrics`; [`util`] and
 //! [`alloc`] the helpers everything else may use.
+//!
+//! The layers these modules form (transport, dispatch, commands, services,
+//! keyspace, protocol and util) and the test that keeps calls going down are
+//! in `node/ARCHITECTURE.md`.
 
 pub mod alloc;
 pub mod cmd;

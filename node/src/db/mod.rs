@@ -28,7 +28,9 @@
 
 pub mod access;
 pub mod entry;
+pub mod events;
 pub mod guard;
+pub mod log;
 pub mod removed;
 pub mod snap;
 pub mod stripe;
@@ -191,17 +193,35 @@ pub struct Keyspace {
     /// The `notify-keyspace-events` mask (shared with the config; see
     /// `server::notify`), read only when a key expires.
     pub events: Arc<AtomicU32>,
-    /// The server's CLIENT PAUSE / FAILOVER state (`server/pause.rs`): while
-    /// it is on, lazy expiry does not delete keys, so the data set stays still.
-    pub pause: Arc<crate::server::pause::Pause>,
+    /// The server's CLIENT PAUSE / FAILOVER state (`server/pause.rs`), handed
+    /// down as a [`Freeze`]: while it is on, lazy expiry does not delete keys,
+    /// so the data set stays still.
+    pub pause: Arc<dyn Freeze>,
     /// Set while this node is a replica: lazy expiry hides a logically expired
     /// key from reads instead of deleting it, and the master link sees it as
     /// live, because a replica's keys are deleted only by its primary's DEL
     /// (Redis's `expireIfNeeded` on a replica). See [`ExpiryMode`].
     pub replica_expiry: AtomicBool,
-    /// The propagation log (`repl::log`): keys deleted by expiry or eviction
+    /// The propagation log (`db::log`): keys deleted by expiry or eviction
     /// are logged as `DEL` under the stripe lock that deleted them.
-    pub log: Arc<crate::repl::ReplLog>,
+    pub log: Arc<log::ReplLog>,
+}
+
+/// Whether keys may change now, asked before lazy expiry deletes a key. The
+/// server hands the keyspace its pause state (CLIENT PAUSE, FAILOVER, a
+/// shutdown waiting for its replicas) as this trait, so the keyspace needs
+/// nothing from the layers above it.
+pub trait Freeze: Send + Sync {
+    fn keys_may_change(&self, now_ms: i64) -> bool;
+}
+
+/// The [`Freeze`] of a keyspace that no server pauses.
+struct NeverFrozen;
+
+impl Freeze for NeverFrozen {
+    fn keys_may_change(&self, _now_ms: i64) -> bool {
+        true
+    }
 }
 
 /// How the command running on this thread treats a logically expired key when
@@ -253,7 +273,7 @@ impl Keyspace {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             events: Arc::default(),
-            pause: Arc::default(),
+            pause: Arc::new(NeverFrozen),
             replica_expiry: AtomicBool::new(false),
             log: Arc::default(),
         }
@@ -266,7 +286,7 @@ impl Keyspace {
     pub fn note_expired(&self, db: usize, key: &[u8]) {
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
         self.log_del(db, key);
-        if self.events.load(Ordering::Relaxed) & crate::server::notify::EXPIRED != 0 {
+        if self.events.load(Ordering::Relaxed) & events::EXPIRED != 0 {
             EXPIRED_LOG.with(|l| {
                 let mut l = l.borrow_mut();
                 if l.len() < EXPIRED_LOG_MAX {

@@ -512,25 +512,6 @@ fn slowlog_args(args: &Args) -> Vec<Vec<u8>> {
     v
 }
 
-/// Redis's `sdscatrepr`: a quoted, escaped representation of bytes.
-pub fn repr(out: &mut String, bytes: &[u8]) {
-    out.push('"');
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-}
-
 fn feed_monitors(srv: &Server, client: &Client, args: &Args) {
     // MONITOR prints microseconds, finer than the command's millisecond clock.
     let us = crate::util::now_us();
@@ -547,7 +528,7 @@ fn feed_monitors(srv: &Server, client: &Client, args: &Args) {
         if redact && i > 0 {
             line.push_str("\"(redacted)\"");
         } else {
-            repr(&mut line, a);
+            crate::util::repr(&mut line, a);
         }
     }
     line.push_str("\r\n");

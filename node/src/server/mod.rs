@@ -163,7 +163,8 @@ impl Server {
         keyspace.events = config.notify.clone();
         // One pause state: the request path holds commands by it and lazy
         // expiry in the keyspace stops deleting by it.
-        let pause = keyspace.pause.clone();
+        let pause = Arc::new(pause::Pause::default());
+        keyspace.pause = pause.clone();
         let run_id = (0..40)
             .map(|_| {
                 let d = (rng.next_u64() % 16) as u8;

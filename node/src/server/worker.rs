@@ -443,7 +443,7 @@ impl Worker {
             // (`flush_awaiting`), as Redis does once per event-loop turn.
             if !self.scratch_out.buf.is_empty()
                 && (conn.awaiting_log
-                    || self.srv.aof.is_on() && crate::repl::log::peek_last_end() != 0)
+                    || self.srv.aof.is_on() && crate::db::log::peek_last_end() != 0)
             {
                 if !conn.awaiting_log {
                     conn.awaiting_log = true;
