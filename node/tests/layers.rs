@@ -28,8 +28,8 @@ const LAYERS: &[(&str, usize)] = &[
     //    persistence.
     ("config", 2),
     ("server::client", 2),
-    ("server::blocking", 2),
-    ("server::pubsub", 2),
+    ("server::blocked", 2),
+    ("server::channels", 2),
     ("server::notify", 2),
     ("server::watch", 2),
     ("server::evict", 2),
@@ -60,8 +60,8 @@ const ALLOWED_UP: &[(&str, &str)] = &[
     ("cmd/blocking.rs", "server"),
     ("cmd/connection.rs", "server"),
     ("cmd/mod.rs", "server"),
-    ("cmd/server/info.rs", "server"),
-    ("cmd/server/mod.rs", "server"),
+    ("cmd/admin/info.rs", "server"),
+    ("cmd/admin/mod.rs", "server"),
     ("persist/aof/load.rs", "server"),
     ("persist/aof/mod.rs", "server"),
     ("persist/aof/rewrite.rs", "server"),
@@ -102,16 +102,16 @@ const ALLOWED_UP: &[(&str, &str)] = &[
     ("repl/replica/stream.rs", "cmd"),
     ("repl/rewrite.rs", "cmd"),
     ("server/evict/mod.rs", "cmd"),
-    ("server/notify.rs", "cmd"),
+    ("server/notify/mod.rs", "cmd"),
     ("server/notify/rules.rs", "cmd"),
     ("server/pause.rs", "cmd"),
-    ("server/pubsub.rs", "cmd"),
+    ("server/channels.rs", "cmd"),
     ("server/watch.rs", "cmd"),
-    // A write waking a blocked client: `server::blocking` serves the woken
+    // A write waking a blocked client: `server::blocked` serves the woken
     // client with the blocking commands' own code (`cmd::blocking::serve`).
     // To cut: the blocking commands register a trait object with the
     // registry when they block.
-    ("server/blocking.rs", "cmd"),
+    ("server/blocked.rs", "cmd"),
     // 3. Front-ends below dispatch. The AOF loader and the replica's command
     //    stream feed commands into `server::exec` (and MULTI/EXEC blocks into
     //    `server::multi`). To cut: dispatch hands them a trait object (one
@@ -126,7 +126,7 @@ const ALLOWED_UP: &[(&str, &str)] = &[
     //    cut: move the MONITOR feed and the transaction queue into a service.
     ("cmd/connection.rs", "server::exec"),
     ("cmd/connection.rs", "server::multi"),
-    ("cmd/server/mod.rs", "server::exec"),
+    ("cmd/admin/mod.rs", "server::exec"),
     ("cmd/transactions.rs", "server::multi"),
     ("repl/prop.rs", "server::multi"),
 ];

@@ -8,7 +8,7 @@
 //! registers the client as a [`Waiter`] while still holding the keys' stripe
 //! locks. [`serve`] runs the same pops later for a woken client, on whichever
 //! thread created the key. The cross-thread machinery (registry, ready keys,
-//! timeouts, claims) is in [`crate::server::blocking`].
+//! timeouts, claims) is in [`crate::server::blocked`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use crate::db::entry::ValueRef;
 use crate::db::types::list::End;
 use crate::db::types::Object;
 use crate::protocol::Out;
-use crate::server::blocking::{self as machinery, Served, Waiter};
+use crate::server::blocked::{self as machinery, Served, Waiter};
 use crate::server::client::Client;
 use crate::server::Server;
 

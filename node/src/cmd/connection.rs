@@ -155,7 +155,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 fn ping(ctx: &mut Ctx, args: &Args) -> CmdResult {
     // A RESP2 subscriber gets `["pong", message]`, as Redis replies in that context.
-    if crate::server::pubsub::is_subscriber(ctx.client) && !ctx.client.resp3 && args.len() <= 2 {
+    if crate::server::channels::is_subscriber(ctx.client) && !ctx.client.resp3 && args.len() <= 2 {
         ctx.out.array(2);
         ctx.out.bulk(b"pong");
         ctx.out
@@ -313,7 +313,7 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         c.shared.monitor.store(false, Ordering::Relaxed);
         crate::server::exec::remove_monitor(ctx.srv, c.id);
     }
-    crate::server::pubsub::remove_client(ctx.srv, c);
+    crate::server::channels::remove_client(ctx.srv, c);
     c.authenticated = ctx.srv.config.get("requirepass").is_empty();
     ctx.out.resp3 = false;
     ctx.out.simple("RESET");
@@ -477,7 +477,7 @@ fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "    * LIB-NAME: the client lib name.",
                 "    * LIB-VER: the client lib version.",
             ];
-            super::server::help(ctx, "client", &lines);
+            super::admin::help(ctx, "client", &lines);
         }
         _ => return err(unknown_subcommand(args.get(1), "client")),
     }

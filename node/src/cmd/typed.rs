@@ -64,7 +64,7 @@ pub fn write_or_create<'s, T: ?Sized>(
                 hash,
                 Entry::new_object(key, create(), None, new_access(ctx.now_ms)),
             );
-            crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
+            crate::server::blocked::signal_ready(ctx.srv, ctx.client.db, key);
             // Just inserted under the same lock: present by construction.
             sh.find(hash, key).expect("inserted key is present")
         }
@@ -109,6 +109,6 @@ pub fn store(ctx: &Ctx, sh: &mut Stripe, hash: u64, key: &[u8], obj: Object) -> 
         Some(slot) => drop(sh.replace(slot, hash, entry)),
         None => sh.insert(hash, entry),
     }
-    crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
+    crate::server::blocked::signal_ready(ctx.srv, ctx.client.db, key);
     true
 }

@@ -8,7 +8,7 @@
 //! `take_all`; hooking those four is the one place that cannot miss a path.
 //! The stripe does not know its database (SWAPDB moves stripe contents), so a
 //! removal is recorded by key only: the blocking machinery
-//! (`server::blocking`) resolves it against the databases that have clients
+//! (`server::blocked`) resolves it against the databases that have clients
 //! waiting on that key, and re-checks the key's state under its lock before
 //! replying, so a spurious record costs a lookup and nothing else.
 //!

@@ -76,7 +76,7 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
                 crate::persist::aof::schedule::cron(&srv, crate::util::now_ms());
                 // Streams expired or evicted here: their XREADGROUP clients
                 // are answered now, not at the next command of this thread.
-                super::blocking::handle_ready_keys(&srv);
+                super::blocked::handle_ready_keys(&srv);
                 // Periodic timer, not synchronisation: park until the next tick.
                 if let Some(rest) = period.checked_sub(started.elapsed()) {
                     std::thread::park_timeout(rest);

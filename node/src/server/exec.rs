@@ -144,8 +144,8 @@ fn process_batch(
                 out.resp3 = client.resp3;
                 execute(srv, stats, hot, client, out, &args, now_ms, &mut t0);
                 // Serve clients blocked on keys this command created, once the
-                // whole command (or EXEC) is done; see server::blocking.
-                super::blocking::handle_ready_keys(srv);
+                // whole command (or EXEC) is done; see server::blocked.
+                super::blocked::handle_ready_keys(srv);
                 // A client that blocked runs nothing more until unblocked: the
                 // rest of its pipeline stays in its buffer.
                 if client.blocked.is_some() {
@@ -231,8 +231,8 @@ pub fn execute(
                 .unwrap_or_else(|| "NOAUTH Authentication required.".into()),
         )
     } else if client.pubsub.is_some() && !client.resp3 {
-        // RESP2 subscribers may only manage subscriptions (server/pubsub.rs).
-        super::pubsub::restricted_error(spec, args)
+        // RESP2 subscribers may only manage subscriptions (server/channels.rs).
+        super::channels::restricted_error(spec, args)
     } else if srv.config.evict.maxmemory() != 0
         && !client.master_link
         && !super::evict::admit(srv, spec.flags, now_ms)
@@ -332,7 +332,7 @@ pub fn run(
     // EXEC outside MULTI is its table handler's error; inside, multi.rs runs it,
     // with blocking commands answering at once as Redis's do inside MULTI.
     let result = if client.tx.queuing() && spec.name == "exec" {
-        let _no_block = super::blocking::DenyBlocking::enter();
+        let _no_block = super::blocked::DenyBlocking::enter();
         super::multi::exec(srv, stats, hot, client, out, now_ms, t0)
     } else {
         let mut ctx = Ctx {

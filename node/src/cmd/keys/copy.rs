@@ -110,7 +110,7 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) -> CmdResult {
         }
     };
     // Clients blocked on the destination may pop it now (BLPOP & co.).
-    crate::server::blocking::signal_ready(ctx.srv, db, dst);
+    crate::server::blocked::signal_ready(ctx.srv, db, dst);
     drop(pair);
     drop(overwritten);
     reply_done(ctx, true);
@@ -169,7 +169,7 @@ pub fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
             None
         }
     };
-    crate::server::blocking::signal_ready(ctx.srv, dst_db, dst);
+    crate::server::blocked::signal_ready(ctx.srv, dst_db, dst);
     drop(pair);
     drop(overwritten);
     ctx.out.int(1);
@@ -205,7 +205,7 @@ pub fn move_cmd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(slot) => {
             let entry = pair.src().remove(slot, h);
             pair.dst().insert(h, entry);
-            crate::server::blocking::signal_ready(ctx.srv, dst_db, key);
+            crate::server::blocked::signal_ready(ctx.srv, dst_db, key);
             true
         }
         None => false,

@@ -4,7 +4,7 @@
 //! each stream's last ID then, and group existence is checked), then served by
 //! [`serve_read`]. With `BLOCK`, a read that finds nothing registers the
 //! client, still under those locks, with the blocking machinery
-//! (`cmd::blocking`, `server::blocking`), which keeps the [`ReadRequest`] and
+//! (`cmd::blocking`, `server::blocked`), which keeps the [`ReadRequest`] and
 //! calls [`serve_waiter`] whenever one of its streams is signalled: on XADD,
 //! XGROUP DESTROY, and the stream's removal. Inside MULTI a BLOCK read
 //! answers at once, as in Redis.

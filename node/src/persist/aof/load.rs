@@ -247,7 +247,7 @@ impl<'a> Loader<'a> {
         // Offset of the MULTI of an open transaction.
         let mut multi_at: Option<u64> = None;
         let stats = self.srv.stats.workers[0].clone();
-        let _deny = crate::server::blocking::DenyBlocking::enter();
+        let _deny = crate::server::blocked::DenyBlocking::enter();
         let cut = loop {
             let at = r.pos;
             match r.next().map_err(io)? {

@@ -638,7 +638,7 @@ pub fn config_changed(srv: &Arc<Server>) {
 }
 
 /// INFO persistence `aof_*` fields.
-pub fn info(srv: &Server, s: &mut crate::cmd::server::info::Section) {
+pub fn info(srv: &Server, s: &mut crate::cmd::admin::info::Section) {
     let a = &srv.aof;
     let st = &a.stats;
     // Redis prints 1 from CONFIG SET appendonly yes on (AOF_WAIT_REWRITE).

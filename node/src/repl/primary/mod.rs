@@ -147,7 +147,7 @@ pub struct Primary {
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
     /// Clients blocked in WAIT (`wait.rs`).
-    pub(crate) waits: Mutex<Vec<Arc<crate::server::blocking::Waiter>>>,
+    pub(crate) waits: Mutex<Vec<Arc<crate::server::blocked::Waiter>>>,
     /// FAILOVER's state (`repl::failover`).
     pub failover: crate::repl::failover::Failover,
 }

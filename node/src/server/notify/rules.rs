@@ -6,7 +6,7 @@ use crate::cmd::Args;
 use crate::db::entry::ValueRef;
 use crate::db::events::{GENERIC, HASH, LIST, NEW, SET, STRING, ZSET};
 use crate::db::types::Object;
-use crate::server::pubsub::SelfSink;
+use crate::server::channels::SelfSink;
 use crate::server::Server;
 
 /// The argument positions of the keys whose prior state the events of `name`

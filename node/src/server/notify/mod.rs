@@ -29,8 +29,8 @@ mod rules;
 
 use std::sync::atomic::Ordering;
 
+use super::channels::{self, SelfSink};
 use super::client::Client;
-use super::pubsub::{self, SelfSink};
 use super::Server;
 use crate::cmd::{Args, CommandSpec};
 use crate::db::events::*;
@@ -58,7 +58,7 @@ fn emit(
         ch.extend_from_slice(db.as_bytes());
         ch.extend_from_slice(b"__:");
         ch.extend_from_slice(key);
-        pubsub::publish(srv, false, &ch, event.as_bytes(), me.as_deref_mut());
+        channels::publish(srv, false, &ch, event.as_bytes(), me.as_deref_mut());
     }
     if mask & KEYEVENT != 0 {
         ch.clear();
@@ -66,7 +66,7 @@ fn emit(
         ch.extend_from_slice(db.as_bytes());
         ch.extend_from_slice(b"__:");
         ch.extend_from_slice(event.as_bytes());
-        pubsub::publish(srv, false, &ch, key, me);
+        channels::publish(srv, false, &ch, key, me);
     }
 }
 
