@@ -393,8 +393,10 @@ impl Worker {
                     &self.stats,
                     &mut self.hot,
                     &mut conn.client,
-                    &mut conn.parser,
-                    input,
+                    exec::Input {
+                        parser: &mut conn.parser,
+                        bytes: input,
+                    },
                     &mut self.scratch_out,
                     now_ms,
                 )
@@ -739,8 +741,10 @@ impl Worker {
             &self.stats,
             &mut self.hot,
             &mut conn.client,
-            &mut conn.parser,
-            &conn.rbuf,
+            exec::Input {
+                parser: &mut conn.parser,
+                bytes: &conn.rbuf,
+            },
             &mut self.scratch_out,
             crate::util::now_ms(),
         );

@@ -313,10 +313,13 @@ impl<'a> Loader<'a> {
         let args = Args::new(&buf, &ranges);
         let mut t0 = std::time::Instant::now();
         self.out.buf.clear();
-        crate::server::exec::execute(
-            self.srv,
+        let env = crate::server::exec::Env {
+            srv: self.srv,
             stats,
-            &self.hot,
+            hot: &self.hot,
+        };
+        crate::server::exec::execute(
+            env,
             &mut self.client,
             &mut self.out,
             &args,

@@ -73,10 +73,13 @@ impl StreamApplier for ExecApplier {
         self.hot.refresh(&srv.config);
         let _no_block = crate::server::blocked::DenyBlocking::enter();
         let mut t0 = Instant::now();
-        exec::execute(
+        let env = exec::Env {
             srv,
-            &self.stats,
-            &self.hot,
+            stats: &self.stats,
+            hot: &self.hot,
+        };
+        exec::execute(
+            env,
             &mut self.client,
             &mut self.out,
             args,
