@@ -58,7 +58,7 @@ const ALLOWED_UP: &[(&str, &str)] = &[
     //    move the shared state into a module of its own below the commands,
     //    with the command table and the event-loop handles behind traits.
     ("cmd/blocking.rs", "server"),
-    ("cmd/connection.rs", "server"),
+    ("cmd/connection/mod.rs", "server"),
     ("cmd/mod.rs", "server"),
     ("cmd/admin/info.rs", "server"),
     ("cmd/admin/mod.rs", "server"),
@@ -124,8 +124,8 @@ const ALLOWED_UP: &[(&str, &str)] = &[
     //    path, MULTI/DISCARD and CLIENT KILL touch the transaction queue, and
     //    propagation computes a command's stripes with MULTI's footprint. To
     //    cut: move the MONITOR feed and the transaction queue into a service.
-    ("cmd/connection.rs", "server::exec"),
-    ("cmd/connection.rs", "server::multi"),
+    ("cmd/connection/mod.rs", "server::exec"),
+    ("cmd/connection/mod.rs", "server::multi"),
     ("cmd/admin/mod.rs", "server::exec"),
     ("cmd/transactions.rs", "server::multi"),
     ("repl/prop.rs", "server::multi"),
