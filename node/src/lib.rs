@@ -1,10 +1,17 @@
 //! kcache-node: a multi-threaded, Redis-compatible cache node.
 //!
-//! Map: [`protocol`] parses requests and encodes replies; [`server`] runs the event
-//! loops and the per-request path; [`cmd`] holds one file per command family;
-//! [`db`] is the keyspace (lock-striped, compact entries); [`persist`] the RDB
-//! snapshots; [`config`] the parameters; [`stats`] the counters behind INFO and
-//! `/metrics`.
+//! Map: [`protocol`] parses requests and encodes replies; [`server`] runs the
+//! event loops, the per-request path and the shared services (blocking,
+//! pub/sub, notifications, watch, eviction, pause); [`cmd`] holds one module
+//! per command family; [`db`] is the keyspace (lock stripes, compact entries,
+//! the data types); [`persist`] the RDB snapshots and the append-only file;
+//! [`repl`] the propagation log, replication and failover; [`config`] the
+//! parameters; [`stats`] the counters behind INFO and `/metrics`; [`util`] and
+//! [`alloc`] the helpers everything else may use.
+//!
+//! The layers these modules form (transport, dispatch, commands, services,
+//! keyspace, protocol and util) and the test that keeps calls going down are
+//! in `node/ARCHITECTURE.md`.
 
 pub mod alloc;
 pub mod cmd;

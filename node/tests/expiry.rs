@@ -14,7 +14,7 @@ use kcache_node::cmd::Args;
 use kcache_node::config::Config;
 use kcache_node::protocol::Out;
 use kcache_node::server::client::{Client, ClientShared};
-use kcache_node::server::exec::{execute, Hot};
+use kcache_node::server::exec::{execute, Env, Hot};
 use kcache_node::server::Server;
 use kcache_node::stats::WorkerStats;
 
@@ -80,16 +80,12 @@ impl Local {
         let mut out = Out::new();
         out.resp3 = self.client.resp3;
         let mut t0 = Instant::now();
-        execute(
-            &self.srv,
-            &self.stats,
-            &self.hot,
-            &mut self.client,
-            &mut out,
-            &args,
-            now_ms,
-            &mut t0,
-        );
+        let env = Env {
+            srv: &self.srv,
+            stats: &self.stats,
+            hot: &self.hot,
+        };
+        execute(env, &mut self.client, &mut out, &args, now_ms, &mut t0);
         String::from_utf8_lossy(&out.buf).into_owned()
     }
 }

@@ -8,7 +8,7 @@
 //! registers the client as a [`Waiter`] while still holding the keys' stripe
 //! locks. [`serve`] runs the same pops later for a woken client, on whichever
 //! thread created the key. The cross-thread machinery (registry, ready keys,
-//! timeouts, claims) is in [`crate::server::blocking`].
+//! timeouts, claims) is in [`crate::server::blocked`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use crate::db::entry::ValueRef;
 use crate::db::types::list::End;
 use crate::db::types::Object;
 use crate::protocol::Out;
-use crate::server::blocking::{self as machinery, Served, Waiter};
+use crate::server::blocked::{self as machinery, Served, Waiter};
 use crate::server::client::Client;
 use crate::server::Server;
 
@@ -172,7 +172,7 @@ fn bpop(ctx: &mut Ctx, args: &Args, end: End) -> CmdResult {
     let hashes: Vec<u64> = keys.iter().map(|k| ctx.hash(k)).collect();
     let mut locks = ctx.db().lock_many(&hashes);
     for (key, &h) in keys.iter().zip(&hashes) {
-        if serve_pop(ctx, locks.shard(h), h, key, end, PopReply::KeyAndBulk)? {
+        if serve_pop(ctx, locks.stripe(h), h, key, end, PopReply::KeyAndBulk)? {
             return Ok(());
         }
     }
@@ -246,7 +246,7 @@ fn bzpop(ctx: &mut Ctx, args: &Args, max: bool) -> CmdResult {
     let hashes: Vec<u64> = keys.iter().map(|k| ctx.hash(k)).collect();
     let mut locks = ctx.db().lock_many(&hashes);
     for (key, &h) in keys.iter().zip(&hashes) {
-        if serve_zpop(ctx, locks.shard(h), h, key, max, ZPopReply::KeyMemberScore)? {
+        if serve_zpop(ctx, locks.stripe(h), h, key, max, ZPopReply::KeyMemberScore)? {
             return Ok(());
         }
     }
@@ -273,7 +273,7 @@ fn bzmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut locks = ctx.db().lock_many(&hashes);
     let shape = ZPopReply::KeyAndArray(p.count);
     for (key, &h) in p.keys.iter().zip(&hashes) {
-        if serve_zpop(ctx, locks.shard(h), h, key, p.max, shape)? {
+        if serve_zpop(ctx, locks.stripe(h), h, key, p.max, shape)? {
             return Ok(());
         }
     }
@@ -321,7 +321,7 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         hashes.push(ctx.hash(dst));
     }
     let mut locks = ctx.db().lock_many(&hashes);
-    let sh = locks.shard(h);
+    let sh = locks.stripe(h);
     let Some(slot) = srv.keyspace.live(sh, h, key, ctx.now_ms) else {
         return Served::Empty;
     };
@@ -336,12 +336,17 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         return Served::Skip;
     }
     let result = match &w.op {
-        BlockOp::Pop { end, .. } => {
-            serve_pop(&mut ctx, locks.shard(h), h, key, *end, PopReply::KeyAndBulk)
-        }
+        BlockOp::Pop { end, .. } => serve_pop(
+            &mut ctx,
+            locks.stripe(h),
+            h,
+            key,
+            *end,
+            PopReply::KeyAndBulk,
+        ),
         BlockOp::MPop { end, count, .. } => serve_pop(
             &mut ctx,
-            locks.shard(h),
+            locks.stripe(h),
             h,
             key,
             *end,
@@ -352,7 +357,7 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         }
         BlockOp::ZPop { max, .. } => serve_zpop(
             &mut ctx,
-            locks.shard(h),
+            locks.stripe(h),
             h,
             key,
             *max,
@@ -360,7 +365,7 @@ pub fn serve(srv: &Server, w: &Waiter, key: &[u8]) -> Served {
         ),
         BlockOp::ZMPop { max, count, .. } => serve_zpop(
             &mut ctx,
-            locks.shard(h),
+            locks.stripe(h),
             h,
             key,
             *max,

@@ -6,6 +6,7 @@
 //! their reply into [`Ctx::out`] and return `Err` with a Redis error line for the
 //! dispatcher to send, so an error never closes the connection.
 
+pub mod admin;
 pub mod bits;
 pub mod blocking;
 pub mod coll;
@@ -15,9 +16,8 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
-pub mod persist;
 pub mod pubsub;
-pub mod server;
+pub mod rdb;
 pub mod sets;
 pub mod sort;
 pub mod streams;
@@ -373,14 +373,14 @@ impl Commands {
             lists::COMMANDS,
             hyperloglog::COMMANDS,
             sort::COMMANDS,
-            server::COMMANDS,
+            admin::COMMANDS,
             zsets::COMMANDS,
             geo::COMMANDS,
             blocking::COMMANDS,
             pubsub::COMMANDS,
             streams::COMMANDS,
             transactions::COMMANDS,
-            persist::COMMANDS,
+            rdb::COMMANDS,
             crate::persist::aof::cmd::COMMANDS,
         ]
         .iter()

@@ -1,12 +1,12 @@
 //! Pub/sub commands: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH
 //! PUBSUB SSUBSCRIBE SUNSUBSCRIBE SPUBLISH. The registry and delivery live in
-//! `server::pubsub`; shard channels behave as a separate namespace of plain
+//! `server::channels`; shard channels behave as a separate namespace of plain
 //! channels outside cluster mode, as in Redis.
 
 use super::flags::*;
 use super::{arity_error, err, unknown_subcommand, Args, CmdResult, CommandSpec, Ctx, SubSpec};
 use crate::protocol::Out;
-use crate::server::pubsub::{self, Kind, SelfSink};
+use crate::server::channels::{self, Kind, SelfSink};
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $keys:expr, $h:expr, $since:expr, $summary:expr) => {
@@ -162,8 +162,8 @@ fn confirm(ctx: &mut Ctx, word: &[u8], name: Option<&[u8]>, count: usize) {
 fn subscribe_all(ctx: &mut Ctx, args: &Args, kind: Kind) -> CmdResult {
     for i in 1..args.len() {
         let name = args.get(i);
-        pubsub::subscribe(ctx.srv, ctx.client, kind, name);
-        let count = pubsub::reported_count(ctx.client, kind);
+        channels::subscribe(ctx.srv, ctx.client, kind, name);
+        let count = channels::reported_count(ctx.client, kind);
         confirm(ctx, kind.subscribe_word(), Some(name), count);
     }
     Ok(())
@@ -174,20 +174,20 @@ fn unsubscribe_all(ctx: &mut Ctx, args: &Args, kind: Kind) -> CmdResult {
     if args.len() > 1 {
         for i in 1..args.len() {
             let name = args.get(i);
-            pubsub::unsubscribe(ctx.srv, ctx.client, kind, name);
-            let count = pubsub::reported_count(ctx.client, kind);
+            channels::unsubscribe(ctx.srv, ctx.client, kind, name);
+            let count = channels::reported_count(ctx.client, kind);
             confirm(ctx, word, Some(name), count);
         }
         return Ok(());
     }
-    let names = pubsub::subscribed_names(ctx.client, kind);
+    let names = channels::subscribed_names(ctx.client, kind);
     if names.is_empty() {
-        let count = pubsub::reported_count(ctx.client, kind);
+        let count = channels::reported_count(ctx.client, kind);
         confirm(ctx, word, None, count);
     }
     for name in names {
-        pubsub::unsubscribe(ctx.srv, ctx.client, kind, &name);
-        let count = pubsub::reported_count(ctx.client, kind);
+        channels::unsubscribe(ctx.srv, ctx.client, kind, &name);
+        let count = channels::reported_count(ctx.client, kind);
         confirm(ctx, word, Some(&name), count);
     }
     Ok(())
@@ -229,7 +229,7 @@ fn publish_to(ctx: &mut Ctx, args: &Args, shard: bool) -> CmdResult {
         id,
         buf: ctx.client.push_buf(&mut ctx.out.buf),
     };
-    let n = pubsub::publish(ctx.srv, shard, args.get(1), args.get(2), Some(&mut me));
+    let n = channels::publish(ctx.srv, shard, args.get(1), args.get(2), Some(&mut me));
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -305,7 +305,7 @@ fn pubsub_cmd(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "SHARDNUMSUB [<shardchannel> ...]",
                 "    Return the number of subscribers for the specified shard level channel(s)",
             ];
-            super::server::help(ctx, "pubsub", &lines);
+            super::admin::help(ctx, "pubsub", &lines);
         }
         _ => return err(unknown_subcommand(args.get(1), "pubsub")),
     }

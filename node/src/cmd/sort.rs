@@ -1,6 +1,6 @@
-//! SORT and SORT_RO: sort a list or a set (sorted sets once that type lands)
-//! numerically or lexicographically, by its own elements or by keys formed from
-//! a pattern, with LIMIT, GET projections and STORE.
+//! SORT and SORT_RO: sort a list, a set or a sorted set numerically or
+//! lexicographically, by its own elements or by keys formed from a pattern,
+//! with LIMIT, GET projections and STORE.
 //!
 //! Lookups through BY/GET patterns can touch any key of the database, so a SORT
 //! that uses them locks every stripe of the database for its duration (it is
@@ -15,7 +15,7 @@ use super::{err, typed, Args, CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRO
 use crate::db::entry::ValueRef;
 use crate::db::types::list::{End, List};
 use crate::db::types::Object;
-use crate::db::{stripe_of, MultiLock, Shard, ShardGuard};
+use crate::db::{stripe_of, MultiLock, Stripe, StripeGuard};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
@@ -110,15 +110,15 @@ fn parse<'a>(args: &Args<'a>, readonly: bool) -> Result<Opts<'a>, CmdError> {
 
 /// The stripes a SORT holds: all of them when patterns may look up any key.
 enum Locks<'a> {
-    All(Vec<ShardGuard<'a>>),
+    All(Vec<StripeGuard<'a>>),
     Keys(MultiLock<'a>),
 }
 
 impl Locks<'_> {
-    fn shard(&mut self, h: u64) -> &mut Shard {
+    fn stripe(&mut self, h: u64) -> &mut Stripe {
         match self {
             Locks::All(g) => &mut g[stripe_of(h)],
-            Locks::Keys(m) => m.shard(h),
+            Locks::Keys(m) => m.stripe(h),
         }
     }
 }
@@ -141,7 +141,7 @@ fn lookup(ctx: &Ctx, locks: &mut Locks, pattern: &[u8], elem: &[u8]) -> Option<V
     key.extend_from_slice(elem);
     key.extend_from_slice(suffix);
     let h = ctx.hash(&key);
-    let sh = locks.shard(h);
+    let sh = locks.stripe(h);
     let slot = ctx.ks().read(sh, h, &key, ctx.now_ms)?;
     match (sh.value(slot), field) {
         (ValueRef::Str(v), None) => Some(v.to_vec()),
@@ -236,7 +236,7 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
         Locks::Keys(ctx.db().lock_many(&hashes))
     };
     let source = {
-        let sh = locks.shard(h);
+        let sh = locks.stripe(h);
         match ctx.ks().read(sh, h, key, ctx.now_ms) {
             Some(slot) => match sh.value(slot) {
                 ValueRef::Obj(obj) => elements(obj)?,
@@ -378,7 +378,7 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
                 }
             }
             let hd = ctx.hash(dest);
-            typed::store(ctx, locks.shard(hd), hd, dest, Object::List(list));
+            typed::store(ctx, locks.stripe(hd), hd, dest, Object::List(list));
             ctx.out.int(outputlen as i64);
         }
     }

@@ -6,14 +6,14 @@
 use super::{CmdError, Ctx, WRONGTYPE};
 use crate::db::entry::{Entry, ValueRef};
 use crate::db::types::Object;
-use crate::db::{access, new_access, Shard};
+use crate::db::{access, new_access, Stripe};
 
 /// Reads `key` as the type `pick` selects: `Ok(None)` when the key does not
 /// exist, `Err(WRONGTYPE)` when it holds another type. Counts a keyspace hit or
 /// miss and touches the access word, as Redis's `lookupKeyRead`.
 pub fn read<'s, T: ?Sized>(
     ctx: &Ctx,
-    sh: &'s mut Shard,
+    sh: &'s mut Stripe,
     hash: u64,
     key: &[u8],
     pick: impl FnOnce(&Object) -> Option<&T>,
@@ -21,7 +21,7 @@ pub fn read<'s, T: ?Sized>(
     let Some(slot) = ctx.ks().read(sh, hash, key, ctx.now_ms) else {
         return Ok(None);
     };
-    let sh: &'s Shard = sh;
+    let sh: &'s Stripe = sh;
     match sh.value(slot) {
         ValueRef::Obj(o) => pick(o).map(Some).ok_or_else(|| WRONGTYPE.into()),
         ValueRef::Str(_) => Err(WRONGTYPE.into()),
@@ -32,7 +32,7 @@ pub fn read<'s, T: ?Sized>(
 /// when missing (commands such as LPUSHX, HDEL do nothing then).
 pub fn write_existing<'s, T: ?Sized>(
     ctx: &Ctx,
-    sh: &'s mut Shard,
+    sh: &'s mut Stripe,
     hash: u64,
     key: &[u8],
     pick: impl FnOnce(&mut Object) -> Option<&mut T>,
@@ -51,7 +51,7 @@ pub fn write_existing<'s, T: ?Sized>(
 /// [`remove_if_empty`].
 pub fn write_or_create<'s, T: ?Sized>(
     ctx: &Ctx,
-    sh: &'s mut Shard,
+    sh: &'s mut Stripe,
     hash: u64,
     key: &[u8],
     create: impl FnOnce() -> Object,
@@ -64,7 +64,7 @@ pub fn write_or_create<'s, T: ?Sized>(
                 hash,
                 Entry::new_object(key, create(), None, new_access(ctx.now_ms)),
             );
-            crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
+            crate::server::blocked::signal_ready(ctx.srv, ctx.client.db, key);
             // Just inserted under the same lock: present by construction.
             sh.find(hash, key).expect("inserted key is present")
         }
@@ -77,7 +77,7 @@ pub fn write_or_create<'s, T: ?Sized>(
 
 /// Deletes `key` if it holds an empty collection (Redis never keeps empty
 /// hashes, lists, sets or sorted sets). Returns true when it was deleted.
-pub fn remove_if_empty(sh: &mut Shard, hash: u64, key: &[u8]) -> bool {
+pub fn remove_if_empty(sh: &mut Stripe, hash: u64, key: &[u8]) -> bool {
     let Some(slot) = sh.find(hash, key) else {
         return false;
     };
@@ -91,7 +91,7 @@ pub fn remove_if_empty(sh: &mut Shard, hash: u64, key: &[u8]) -> bool {
 /// Stores a freshly built collection under `key`, replacing whatever was there
 /// (the STORE variants: SINTERSTORE, ZUNIONSTORE, ...); an empty collection
 /// deletes the key instead. Returns true when a key is left.
-pub fn store(ctx: &Ctx, sh: &mut Shard, hash: u64, key: &[u8], obj: Object) -> bool {
+pub fn store(ctx: &Ctx, sh: &mut Stripe, hash: u64, key: &[u8], obj: Object) -> bool {
     let existing = ctx.ks().live(sh, hash, key, ctx.now_ms);
     if obj.is_empty() {
         if let Some(slot) = existing {
@@ -109,6 +109,6 @@ pub fn store(ctx: &Ctx, sh: &mut Shard, hash: u64, key: &[u8], obj: Object) -> b
         Some(slot) => drop(sh.replace(slot, hash, entry)),
         None => sh.insert(hash, entry),
     }
-    crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
+    crate::server::blocked::signal_ready(ctx.srv, ctx.client.db, key);
     true
 }

@@ -23,14 +23,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 
-use super::{Shard, SHARDS};
+use super::{Stripe, STRIPES};
 
 /// Sees each stripe a thread locks (or finds already held) inside [`observe`].
 pub trait LockObserver {
-    fn locked(&self, db: usize, stripe: usize, shard: &Shard);
+    fn locked(&self, db: usize, stripe: usize, locked: &Stripe);
 }
 
-const WORDS: usize = SHARDS / 64;
+const WORDS: usize = STRIPES / 64;
 
 /// A set of (database, stripe) pairs, iterated in the global lock order.
 #[derive(Clone)]
@@ -169,78 +169,78 @@ pub fn observe<R>(gate: &AtomicUsize, obs: &dyn LockObserver, f: impl FnOnce() -
     f()
 }
 
-/// A locked stripe: derefs to its [`Shard`]. Either this guard locked it (and
+/// A locked stripe: derefs to its [`Stripe`]. Either this guard locked it (and
 /// unlocks it when dropped), or the running EXEC holds it for the whole
 /// transaction.
-pub struct ShardGuard<'a> {
-    /// The shard inside the mutex (a plain pointer, so a deref costs no branch).
-    shard: NonNull<Shard>,
+pub struct StripeGuard<'a> {
+    /// The stripe inside the mutex (a plain pointer, so a deref costs no branch).
+    stripe: NonNull<Stripe>,
     /// The lock this guard took; `None` when EXEC holds the stripe.
-    _lock: Option<MutexGuard<'a, Shard>>,
+    _lock: Option<MutexGuard<'a, Stripe>>,
 }
 
-impl<'a> ShardGuard<'a> {
+impl<'a> StripeGuard<'a> {
     #[inline]
-    fn locked(m: &'a Mutex<Shard>) -> ShardGuard<'a> {
-        ShardGuard {
+    fn locked(m: &'a Mutex<Stripe>) -> StripeGuard<'a> {
+        StripeGuard {
             // SAFETY: `data_ptr` of a live mutex is non-null.
-            shard: unsafe { NonNull::new_unchecked(m.data_ptr()) },
+            stripe: unsafe { NonNull::new_unchecked(m.data_ptr()) },
             _lock: Some(m.lock()),
         }
     }
 
     /// A stripe this thread already holds (see `with_held_set`).
-    fn held(m: &'a Mutex<Shard>) -> ShardGuard<'a> {
-        ShardGuard {
+    fn held(m: &'a Mutex<Stripe>) -> StripeGuard<'a> {
+        StripeGuard {
             // SAFETY: as in `locked`.
-            shard: unsafe { NonNull::new_unchecked(m.data_ptr()) },
+            stripe: unsafe { NonNull::new_unchecked(m.data_ptr()) },
             _lock: None,
         }
     }
 }
 
-impl Deref for ShardGuard<'_> {
-    type Target = Shard;
+impl Deref for StripeGuard<'_> {
+    type Target = Stripe;
 
     #[inline]
-    fn deref(&self) -> &Shard {
+    fn deref(&self) -> &Stripe {
         // SAFETY: the mutex is locked by this thread for the guard's lifetime:
         // by `_lock`, or by the running EXEC, whose guards outlive the scope
         // that made this one. A handler never holds two guards of one stripe
         // (outside EXEC that would deadlock), so no other reference is in use.
-        unsafe { self.shard.as_ref() }
+        unsafe { self.stripe.as_ref() }
     }
 }
 
-impl DerefMut for ShardGuard<'_> {
+impl DerefMut for StripeGuard<'_> {
     #[inline]
-    fn deref_mut(&mut self) -> &mut Shard {
+    fn deref_mut(&mut self) -> &mut Stripe {
         // SAFETY: as in `deref`; the `&mut self` borrow makes it exclusive.
-        unsafe { self.shard.as_mut() }
+        unsafe { self.stripe.as_mut() }
     }
 }
 
 /// Locks stripe `stripe` of database `db` (the mutex `m`), honouring the scope.
 #[inline]
-pub(super) fn lock(m: &Mutex<Shard>, db: usize, stripe: usize) -> ShardGuard<'_> {
+pub(super) fn lock(m: &Mutex<Stripe>, db: usize, stripe: usize) -> StripeGuard<'_> {
     let scope = SCOPE.with(|s| s.get());
     if scope.is_none() {
-        return ShardGuard::locked(m);
+        return StripeGuard::locked(m);
     }
     lock_scoped(m, db, stripe, scope)
 }
 
 #[inline(never)]
-fn lock_scoped(m: &Mutex<Shard>, db: usize, stripe: usize, scope: Scope) -> ShardGuard<'_> {
+fn lock_scoped(m: &Mutex<Stripe>, db: usize, stripe: usize, scope: Scope) -> StripeGuard<'_> {
     // SAFETY: a non-null `held` points at the set `with_held_set` is running with.
     let held = unsafe { scope.held.as_ref() };
     let guard = match held {
-        Some(set) if set.contains(db, stripe) => ShardGuard::held(m),
+        Some(set) if set.contains(db, stripe) => StripeGuard::held(m),
         other => {
             // EXEC must have locked every stripe its commands use; locking another
             // now could deadlock with a command that locks in the global order.
             debug_assert!(other.is_none(), "EXEC did not hold stripe {db}/{stripe}");
-            ShardGuard::locked(m)
+            StripeGuard::locked(m)
         }
     };
     if let Some((gate, obs)) = scope.observer {
@@ -266,12 +266,12 @@ mod tests {
         s.insert(9, 1); // out of range: ignored
         assert_eq!(s.iter().collect::<Vec<_>>(), vec![(0, 3), (0, 200), (2, 5)]);
         assert!(s.contains(0, 200) && !s.contains(1, 200) && !s.contains(9, 1));
-        assert_eq!(StripeSet::all(2).len(), 2 * SHARDS);
+        assert_eq!(StripeSet::all(2).len(), 2 * STRIPES);
     }
 
     struct Count(Cell<usize>);
     impl LockObserver for Count {
-        fn locked(&self, _db: usize, _stripe: usize, _shard: &Shard) {
+        fn locked(&self, _db: usize, _stripe: usize, _locked: &Stripe) {
             self.0.set(self.0.get() + 1);
         }
     }

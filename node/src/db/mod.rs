@@ -11,7 +11,7 @@
 //! On the small machines kcache targets (2-8 cores per pod), the forwarding hop of
 //! shared-nothing costs a cross-thread wake-up per request, which is more than the
 //! whole budget of a GET; an uncontended mutex costs two atomic operations. With
-//! [`SHARDS`] stripes per database, two I/O threads collide on the same stripe
+//! [`STRIPES`] stripes per database, two I/O threads collide on the same stripe
 //! about once in 256 requests, and a stripe is held only for the in-memory work of
 //! one command (never across I/O).
 //!
@@ -22,16 +22,18 @@
 //! or none. Whole-keyspace commands (FLUSHALL, SWAPDB) lock every stripe they touch
 //! in the same order.
 //!
-//! Every `lock*` method returns a [`ShardGuard`] (see [`guard`]): a transaction
+//! Every `lock*` method returns a [`StripeGuard`] (see [`guard`]): a transaction
 //! holds its stripes for the whole EXEC and its commands' own lock calls then do
 //! not lock them again; write commands observe the stripes they lock for WATCH.
 
 pub mod access;
 pub mod entry;
+pub mod events;
 pub mod guard;
+pub mod log;
 pub mod removed;
-pub mod shard;
 pub mod snap;
+pub mod stripe;
 pub mod table;
 pub mod types;
 
@@ -44,11 +46,11 @@ use parking_lot::Mutex;
 
 pub use self::access::new_access;
 use self::entry::Entry;
-pub use self::guard::{ShardGuard, StripeSet};
-pub use self::shard::Shard;
+pub use self::guard::{StripeGuard, StripeSet};
+pub use self::stripe::Stripe;
 
 /// Lock stripes per database.
-pub const SHARDS: usize = 256;
+pub const STRIPES: usize = 256;
 
 /// The AOF is being replayed: nothing expires (see [`entry::Entry::is_expired`]).
 static LOADING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -68,13 +70,13 @@ pub fn loading() -> bool {
 /// A stripe padded to its own cache line pair, so two threads working on
 /// neighbouring stripes do not false-share.
 #[repr(align(128))]
-pub struct Stripe(Mutex<Shard>);
+pub struct StripeLock(Mutex<Stripe>);
 
 /// One logical database (SELECT index).
 pub struct Db {
     /// This database's SELECT index (the guards report it to the lock scope).
     index: usize,
-    stripes: Box<[Stripe]>,
+    stripes: Box<[StripeLock]>,
     /// A snapshot is running: the first lock of each stripe dumps it
     /// (`snap.rs`). One relaxed load per lock when off.
     snapshot_on: AtomicBool,
@@ -83,12 +85,12 @@ pub struct Db {
 
 /// The stripes locked by a multi-key command, sorted by index.
 pub struct MultiLock<'a> {
-    guards: Vec<(usize, ShardGuard<'a>)>,
+    guards: Vec<(usize, StripeGuard<'a>)>,
 }
 
 impl MultiLock<'_> {
     /// The locked stripe that holds keys with this hash.
-    pub fn shard(&mut self, hash: u64) -> &mut Shard {
+    pub fn stripe(&mut self, hash: u64) -> &mut Stripe {
         let idx = stripe_of(hash);
         let pos = self
             .guards
@@ -101,13 +103,13 @@ impl MultiLock<'_> {
 
     /// The locked stripe that holds keys with this hash, shared: lets a command
     /// read values from several stripes at once (SINTER and friends), after
-    /// lazy expiry has run through [`MultiLock::shard`].
-    pub fn get(&self, hash: u64) -> &Shard {
+    /// lazy expiry has run through [`MultiLock::stripe`].
+    pub fn get(&self, hash: u64) -> &Stripe {
         let idx = stripe_of(hash);
         let pos = self
             .guards
             .binary_search_by_key(&idx, |(i, _)| *i)
-            // As in `shard`: only hashes passed to lock_many are asked for.
+            // As in `stripe`: only hashes passed to lock_many are asked for.
             .expect("stripe was locked by lock_many");
         &self.guards[pos].1
     }
@@ -115,15 +117,15 @@ impl MultiLock<'_> {
 
 #[inline]
 pub fn stripe_of(hash: u64) -> usize {
-    (((hash >> 32) * SHARDS as u64) >> 32) as usize
+    (((hash >> 32) * STRIPES as u64) >> 32) as usize
 }
 
 impl Db {
     fn new(index: usize, snap: Arc<snap::SnapGate>) -> Db {
         Db {
             index,
-            stripes: (0..SHARDS)
-                .map(|_| Stripe(Mutex::new(Shard::for_db(index))))
+            stripes: (0..STRIPES)
+                .map(|_| StripeLock(Mutex::new(Stripe::for_db(index))))
                 .collect(),
             snapshot_on: AtomicBool::new(false),
             snap,
@@ -131,12 +133,12 @@ impl Db {
     }
 
     #[inline]
-    pub fn lock(&self, hash: u64) -> ShardGuard<'_> {
+    pub fn lock(&self, hash: u64) -> StripeGuard<'_> {
         self.lock_index(stripe_of(hash))
     }
 
     #[inline]
-    pub fn lock_index(&self, idx: usize) -> ShardGuard<'_> {
+    pub fn lock_index(&self, idx: usize) -> StripeGuard<'_> {
         let g = guard::lock(&self.stripes[idx].0, self.index, idx);
         // Read under the stripe lock: see snap.rs for why relaxed suffices.
         if self.snapshot_on.load(Ordering::Relaxed) {
@@ -155,13 +157,13 @@ impl Db {
         }
     }
 
-    pub fn lock_all(&self) -> Vec<ShardGuard<'_>> {
-        (0..SHARDS).map(|i| self.lock_index(i)).collect()
+    pub fn lock_all(&self) -> Vec<StripeGuard<'_>> {
+        (0..STRIPES).map(|i| self.lock_index(i)).collect()
     }
 
     /// Number of keys, expired-but-not-yet-reclaimed included (as Redis's DBSIZE).
     pub fn len(&self) -> usize {
-        (0..SHARDS).map(|i| self.lock_index(i).len()).sum()
+        (0..STRIPES).map(|i| self.lock_index(i).len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -169,11 +171,13 @@ impl Db {
     }
 
     pub fn volatile_len(&self) -> usize {
-        (0..SHARDS).map(|i| self.lock_index(i).volatile_len()).sum()
+        (0..STRIPES)
+            .map(|i| self.lock_index(i).volatile_len())
+            .sum()
     }
 
     pub fn index_bytes(&self) -> usize {
-        (0..SHARDS).map(|i| self.lock_index(i).index_bytes()).sum()
+        (0..STRIPES).map(|i| self.lock_index(i).index_bytes()).sum()
     }
 }
 
@@ -189,17 +193,35 @@ pub struct Keyspace {
     /// The `notify-keyspace-events` mask (shared with the config; see
     /// `server::notify`), read only when a key expires.
     pub events: Arc<AtomicU32>,
-    /// The server's CLIENT PAUSE / FAILOVER state (`server/pause.rs`): while
-    /// it is on, lazy expiry does not delete keys, so the data set stays still.
-    pub pause: Arc<crate::server::pause::Pause>,
+    /// The server's CLIENT PAUSE / FAILOVER state (`server/pause.rs`), handed
+    /// down as a [`Freeze`]: while it is on, lazy expiry does not delete keys,
+    /// so the data set stays still.
+    pub pause: Arc<dyn Freeze>,
     /// Set while this node is a replica: lazy expiry hides a logically expired
     /// key from reads instead of deleting it, and the master link sees it as
     /// live, because a replica's keys are deleted only by its primary's DEL
     /// (Redis's `expireIfNeeded` on a replica). See [`ExpiryMode`].
     pub replica_expiry: AtomicBool,
-    /// The propagation log (`repl::log`): keys deleted by expiry or eviction
+    /// The propagation log (`db::log`): keys deleted by expiry or eviction
     /// are logged as `DEL` under the stripe lock that deleted them.
-    pub log: Arc<crate::repl::ReplLog>,
+    pub log: Arc<log::ReplLog>,
+}
+
+/// Whether keys may change now, asked before lazy expiry deletes a key. The
+/// server hands the keyspace its pause state (CLIENT PAUSE, FAILOVER, a
+/// shutdown waiting for its replicas) as this trait, so the keyspace needs
+/// nothing from the layers above it.
+pub trait Freeze: Send + Sync {
+    fn keys_may_change(&self, now_ms: i64) -> bool;
+}
+
+/// The [`Freeze`] of a keyspace that no server pauses.
+struct NeverFrozen;
+
+impl Freeze for NeverFrozen {
+    fn keys_may_change(&self, _now_ms: i64) -> bool {
+        true
+    }
 }
 
 /// How the command running on this thread treats a logically expired key when
@@ -251,7 +273,7 @@ impl Keyspace {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             events: Arc::default(),
-            pause: Arc::default(),
+            pause: Arc::new(NeverFrozen),
             replica_expiry: AtomicBool::new(false),
             log: Arc::default(),
         }
@@ -264,7 +286,7 @@ impl Keyspace {
     pub fn note_expired(&self, db: usize, key: &[u8]) {
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
         self.log_del(db, key);
-        if self.events.load(Ordering::Relaxed) & crate::server::notify::EXPIRED != 0 {
+        if self.events.load(Ordering::Relaxed) & events::EXPIRED != 0 {
             EXPIRED_LOG.with(|l| {
                 let mut l = l.borrow_mut();
                 if l.len() < EXPIRED_LOG_MAX {
@@ -309,10 +331,10 @@ impl Keyspace {
 
     /// The live slot of `key`, deleting it first if it has expired (lazy expiry).
     #[inline]
-    pub fn live(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
-        let slot = shard.find(hash, key)?;
-        if shard.view(slot).is_expired(now_ms) {
-            return self.expired(shard, slot, hash, key);
+    pub fn live(&self, stripe: &mut Stripe, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
+        let slot = stripe.find(hash, key)?;
+        if stripe.view(slot).is_expired(now_ms) {
+            return self.expired(stripe, slot, hash, key);
         }
         Some(slot)
     }
@@ -321,7 +343,7 @@ impl Keyspace {
     /// hidden from reads and live for the master link ([`ExpiryMode`]). Writes
     /// always delete, so a write never inserts next to a hidden key.
     #[cold]
-    fn expired(&self, shard: &mut Shard, slot: usize, hash: u64, key: &[u8]) -> Option<usize> {
+    fn expired(&self, stripe: &mut Stripe, slot: usize, hash: u64, key: &[u8]) -> Option<usize> {
         // A replica waits for its primary's DEL; a paused node (CLIENT PAUSE,
         // FAILOVER) keeps its data set still. Reads then see the key as
         // missing without deleting it; writes (which do not run while paused
@@ -334,17 +356,17 @@ impl Keyspace {
                 ExpiryMode::Delete => {}
             }
         }
-        drop(shard.remove(slot, hash));
-        self.note_expired(shard.db(), key);
+        drop(stripe.remove(slot, hash));
+        self.note_expired(stripe.db(), key);
         None
     }
 
     /// Like [`Keyspace::live`] for a write that keeps the value (Redis's
     /// `lookupKeyWrite`): touches the access word without counting a hit.
     #[inline]
-    pub fn write(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
-        let slot = self.live(shard, hash, key, now_ms)?;
-        let mut e = shard.view_mut(slot);
+    pub fn write(&self, stripe: &mut Stripe, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
+        let slot = self.live(stripe, hash, key, now_ms)?;
+        let mut e = stripe.view_mut(slot);
         let word = access::touched(e.access(), now_ms);
         e.set_access(word);
         Some(slot)
@@ -353,8 +375,8 @@ impl Keyspace {
     /// Like [`Keyspace::live`] for a read: counts a hit or a miss and touches the
     /// key's access word (LRU clock, or LFU counter under an LFU policy).
     #[inline]
-    pub fn read(&self, shard: &mut Shard, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
-        let found = self.live(shard, hash, key, now_ms);
+    pub fn read(&self, stripe: &mut Stripe, hash: u64, key: &[u8], now_ms: i64) -> Option<usize> {
+        let found = self.live(stripe, hash, key, now_ms);
         match found {
             Some(slot) => {
                 // Per-event-loop counters: a shared atomic here would bounce one
@@ -364,7 +386,7 @@ impl Keyspace {
                 }) {
                     self.keyspace_hits.fetch_add(1, Ordering::Relaxed);
                 }
-                let mut e = shard.view_mut(slot);
+                let mut e = stripe.view_mut(slot);
                 let word = access::touched(e.access(), now_ms);
                 e.set_access(word);
             }
@@ -407,7 +429,7 @@ impl Keyspace {
         hash_a: u64,
         db_b: usize,
         hash_b: u64,
-    ) -> (ShardGuard<'_>, ShardGuard<'_>) {
+    ) -> (StripeGuard<'_>, StripeGuard<'_>) {
         let (ia, ib) = (stripe_of(hash_a), stripe_of(hash_b));
         if (db_a, ia) <= (db_b, ib) {
             let a = self.dbs[db_a].lock_index(ia);
@@ -447,7 +469,7 @@ impl Keyspace {
     /// its locker proceeds. Returns false (and does nothing) when a snapshot
     /// is already running.
     pub fn begin_snapshot(&self, hook: Arc<dyn snap::StripeHook>, at_start: impl FnOnce()) -> bool {
-        let _all: Vec<Vec<ShardGuard<'_>>> = self.dbs.iter().map(|d| d.lock_all()).collect();
+        let _all: Vec<Vec<StripeGuard<'_>>> = self.dbs.iter().map(|d| d.lock_all()).collect();
         if self.snap.is_armed() {
             return false;
         }
@@ -541,7 +563,7 @@ mod tests {
         }
         assert_eq!(ks.db(0).volatile_len(), 1000);
         let mut sampled = Vec::new();
-        for s in 0..SHARDS {
+        for s in 0..STRIPES {
             ks.db(0)
                 .lock_index(s)
                 .sample_volatile(3, 1000, &mut sampled);

@@ -4,11 +4,11 @@
 //! Redis 7.0 answers such a client `-UNBLOCKED the stream key no longer
 //! exists` when its stream is deleted, overwritten, renamed away, moved,
 //! flushed or expired. A stream can leave the keyspace by many paths, and all
-//! of them end in [`Shard`](super::Shard)'s `remove`, `replace`, `clear` or
+//! of them end in [`Stripe`](super::Stripe)'s `remove`, `replace`, `clear` or
 //! `take_all`; hooking those four is the one place that cannot miss a path.
 //! The stripe does not know its database (SWAPDB moves stripe contents), so a
 //! removal is recorded by key only: the blocking machinery
-//! (`server::blocking`) resolves it against the databases that have clients
+//! (`server::blocked`) resolves it against the databases that have clients
 //! waiting on that key, and re-checks the key's state under its lock before
 //! replying, so a spurious record costs a lookup and nothing else.
 //!

@@ -14,16 +14,16 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Shard, SHARDS};
+use super::{Stripe, STRIPES};
 
 /// Serialises a stripe, as it is when first locked during a snapshot. Runs
 /// with the stripe locked: it must not lock stripes or wait for anything that
 /// may wait for a stripe.
 pub trait StripeHook: Send + Sync {
-    fn dump(&self, db: usize, stripe: usize, shard: &Shard);
+    fn dump(&self, db: usize, stripe: usize, locked: &Stripe);
 }
 
-const WORDS: usize = SHARDS / 64;
+const WORDS: usize = STRIPES / 64;
 
 /// The pending bits of every stripe and the running snapshot's hook.
 pub struct SnapGate {
@@ -60,7 +60,7 @@ impl SnapGate {
     /// it if it is still pending.
     #[cold]
     #[inline(never)]
-    pub(super) fn on_lock(&self, db: usize, stripe: usize, shard: &Shard) {
+    pub(super) fn on_lock(&self, db: usize, stripe: usize, locked: &Stripe) {
         let Some(w) = self.pending.get(db * WORDS + stripe / 64) else {
             return;
         };
@@ -71,7 +71,7 @@ impl SnapGate {
         w.fetch_and(!bit, Ordering::Relaxed);
         let hook = self.hook.lock().clone();
         if let Some(h) = hook {
-            h.dump(db, stripe, shard);
+            h.dump(db, stripe, locked);
         }
     }
 }

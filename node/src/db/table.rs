@@ -15,7 +15,7 @@
 //!   next tag", which stays valid across resizes (stronger than Redis's guarantee).
 //!
 //! Slots past `home_cap` form an overflow tail so that runs never wrap around.
-//! The table does not own what its pointers point to; [`super::shard::Shard`] does.
+//! The table does not own what its pointers point to; [`super::stripe::Stripe`] does.
 
 /// Bits of the hash kept in a slot as its tag.
 pub const TAG_BITS: u32 = 19;
@@ -29,7 +29,7 @@ const MAX_LOAD_DEN: usize = 20;
 const MIN_LOAD_DEN: usize = 5;
 const MIN_CAP: usize = 4;
 
-/// The tag of a 64-bit key hash: its low bits (shard selection uses the high bits).
+/// The tag of a 64-bit key hash: its low bits (stripe selection uses the high bits).
 #[inline]
 pub fn tag_of(hash: u64) -> u32 {
     (hash & TAG_MASK) as u32

@@ -1,7 +1,7 @@
 //! Persistence: snapshots in Redis's RDB format and the append-only file.
 //!
 //! - [`aof`]: the append-only file in Redis 7's multi-part layout, fed by the
-//!   propagation log (`repl::log`).
+//!   propagation log (`db::log`).
 //! - [`rdb`]: the codec (files, DUMP/RESTORE payloads), independent of the
 //!   keyspace.
 //! - [`snapshot`]: point-in-time snapshots taken without stopping writes and

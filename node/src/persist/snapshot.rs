@@ -49,7 +49,7 @@ use parking_lot::Mutex;
 
 use super::rdb::{crc64, write};
 use crate::db::snap::StripeHook;
-use crate::db::{Keyspace, Shard, SHARDS};
+use crate::db::{Keyspace, Stripe, STRIPES};
 
 /// How the stripes are serialised.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -175,13 +175,13 @@ struct Shared<W> {
 }
 
 impl<W: Write + Send> Shared<W> {
-    fn encode(&self, db: usize, shard: &Shard) -> Vec<u8> {
+    fn encode(&self, db: usize, locked: &Stripe) -> Vec<u8> {
         if self.format == Format::Commands {
-            return self.encode_commands(db, shard);
+            return self.encode_commands(db, locked);
         }
         let mut out = Vec::new();
         let mut keys = 0u64;
-        for e in shard.iter() {
+        for e in locked.iter() {
             if e.is_expired(self.now_ms) {
                 continue;
             }
@@ -207,9 +207,9 @@ impl<W: Write + Send> Shared<W> {
 
     /// [`Format::Commands`]: the stripe's live keys as the commands that
     /// rebuild them, after a `SELECT`.
-    fn encode_commands(&self, db: usize, shard: &Shard) -> Vec<u8> {
+    fn encode_commands(&self, db: usize, locked: &Stripe) -> Vec<u8> {
         let mut out = Vec::new();
-        let live: Vec<_> = shard
+        let live: Vec<_> = locked
             .iter()
             .filter(|e| !e.is_expired(self.now_ms))
             .collect();
@@ -263,8 +263,8 @@ impl<W: Write + Send> Shared<W> {
 }
 
 impl<W: Write + Send> StripeHook for Shared<W> {
-    fn dump(&self, db: usize, _stripe: usize, shard: &Shard) {
-        let chunk = self.encode(db, shard);
+    fn dump(&self, db: usize, _stripe: usize, locked: &Stripe) {
+        let chunk = self.encode(db, locked);
         self.deliver(chunk);
     }
 }
@@ -315,7 +315,7 @@ pub fn run_with_aux<W: Write + Send + 'static>(
     aux.extend(opts.extra_aux.iter().cloned());
     progress
         .stripes_total
-        .store(ks.db_count() * SHARDS, Ordering::Relaxed);
+        .store(ks.db_count() * STRIPES, Ordering::Relaxed);
     let shared = Arc::new(Shared {
         opts: write::Opts {
             compress: opts.compress,
@@ -353,7 +353,7 @@ pub fn run_with_aux<W: Write + Send + 'static>(
     }
     let mut failed = false;
     for db in 0..ks.db_count() {
-        for stripe in 0..SHARDS {
+        for stripe in 0..STRIPES {
             // Locking dumps the stripe if nobody has since the start.
             drop(ks.db(db).lock_index(stripe));
             shared.drain();

@@ -17,8 +17,8 @@
 //! `MULTI ... EXEC` block when it ends. A command answering an error logs
 //! nothing (keys it expired on the way are logged by the expiry itself).
 
-use super::log::encode_slice;
 use crate::cmd::{Args, CmdResult, CommandSpec, Ctx};
+use crate::db::log::encode_slice;
 
 /// A command's propagation, filled in by its handler.
 #[derive(Default)]

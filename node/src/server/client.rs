@@ -51,7 +51,7 @@ pub struct ClientShared {
     pub blocked: AtomicBool,
     /// A replica of this node (CLIENT LIST flag `S`, type `replica`).
     pub replica: AtomicBool,
-    /// Subscription counts, mirrored by `server::pubsub`.
+    /// Subscription counts, mirrored by `server::channels`.
     pub subs: SubCounts,
 }
 
@@ -158,13 +158,13 @@ pub struct Client {
     pub close_after_reply: bool,
     pub monitor: bool,
     /// Subscriptions; `Some` exactly while the client is subscribed to something.
-    pub pubsub: Option<Box<super::pubsub::ClientSubs>>,
+    pub pubsub: Option<Box<super::channels::ClientSubs>>,
     /// MULTI/EXEC and WATCH state (`server/multi.rs`).
     pub tx: super::multi::Tx,
     pub shared: Arc<ClientShared>,
     /// Set while the client waits in a blocking command: its loop executes
     /// none of its further input until it is unblocked.
-    pub blocked: Option<Arc<super::blocking::Waiter>>,
+    pub blocked: Option<Arc<super::blocked::Waiter>>,
     /// Held by CLIENT PAUSE: its loop runs none of its input until the pause
     /// ends (`pause.rs`).
     pub paused: bool,

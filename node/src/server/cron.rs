@@ -76,7 +76,7 @@ pub fn start(srv: Arc<Server>) -> std::io::Result<Cron> {
                 crate::persist::aof::schedule::cron(&srv, crate::util::now_ms());
                 // Streams expired or evicted here: their XREADGROUP clients
                 // are answered now, not at the next command of this thread.
-                super::blocking::handle_ready_keys(&srv);
+                super::blocked::handle_ready_keys(&srv);
                 // Periodic timer, not synchronisation: park until the next tick.
                 if let Some(rest) = period.checked_sub(started.elapsed()) {
                     std::thread::park_timeout(rest);
@@ -164,7 +164,7 @@ pub fn expire_cycle(
     let ks = &srv.keyspace;
     let started = Instant::now();
     let per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP / 4 * (effort - 1);
-    let stripes = crate::db::SHARDS;
+    let stripes = crate::db::STRIPES;
     let total = ks.db_count() * stripes;
     let mut sample = Vec::with_capacity(per_loop);
     // Keys to announce as `expired` once the stripe lock is released.
@@ -173,21 +173,21 @@ pub fn expire_cycle(
         let (db, stripe) = cursor;
         loop {
             let now = crate::util::now_ms();
-            let mut shard = ks.db(db).lock_index(stripe);
-            if shard.volatile_len() == 0 {
+            let mut locked = ks.db(db).lock_index(stripe);
+            if locked.volatile_len() == 0 {
                 break;
             }
             sample.clear();
-            shard.sample_volatile(rng.next_u64(), per_loop, &mut sample);
+            locked.sample_volatile(rng.next_u64(), per_loop, &mut sample);
             let mut expired = 0;
-            let notify = ks.events.load(Ordering::Relaxed) & super::notify::EXPIRED != 0;
+            let notify = ks.events.load(Ordering::Relaxed) & crate::db::events::EXPIRED != 0;
             for (key, at) in &sample {
                 if *at > now {
                     continue;
                 }
                 let h = ks.hash(key);
-                if let Some(slot) = shard.find(h, key) {
-                    drop(shard.remove(slot, h));
+                if let Some(slot) = locked.find(h, key) {
+                    drop(locked.remove(slot, h));
                     ks.log_del(db, key);
                     expired += 1;
                     if notify {
@@ -195,7 +195,7 @@ pub fn expire_cycle(
                     }
                 }
             }
-            drop(shard);
+            drop(locked);
             for key in gone.drain(..) {
                 super::notify::expired(srv, db, &key);
             }

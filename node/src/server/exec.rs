@@ -69,6 +69,23 @@ impl Hot {
     }
 }
 
+/// What a command runs with besides its client: the shared state, the
+/// calling thread's counters and its cached parameters. Event loops, the AOF
+/// loader and the replica stream each hold their own `stats` and `hot`.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    pub srv: &'a Server,
+    pub stats: &'a WorkerStats,
+    pub hot: &'a Hot,
+}
+
+/// What a read delivered, with the parser that carries a partial request over
+/// from the previous read.
+pub struct Input<'a> {
+    pub parser: &'a mut Parser,
+    pub bytes: &'a [u8],
+}
+
 /// Parses and executes every complete request in `input`, appending replies to
 /// `out`. Returns how many bytes were consumed; the rest is an incomplete request
 /// whose progress `parser` remembers.
@@ -79,19 +96,25 @@ impl Hot {
 /// client is closed, since its reply stream may hold a partial reply. Stripe
 /// guards are released by the unwinding and parking_lot mutexes do not
 /// poison. This is a last line of defence, not a path any input should reach.
-#[allow(clippy::too_many_arguments)]
 pub fn process(
     srv: &Server,
     stats: &WorkerStats,
     hot: &mut Hot,
     client: &mut Client,
-    parser: &mut Parser,
-    input: &[u8],
+    input: Input<'_>,
     out: &mut Out,
     now_ms: i64,
 ) -> usize {
+    let Input {
+        parser,
+        bytes: input,
+    } = input;
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        process_batch(srv, stats, hot, client, parser, input, out, now_ms)
+        let input = Input {
+            parser: &mut *parser,
+            bytes: input,
+        };
+        process_batch(srv, stats, hot, client, input, out, now_ms)
     }));
     match caught {
         Ok(consumed) => consumed,
@@ -105,17 +128,19 @@ pub fn process(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn process_batch(
     srv: &Server,
     stats: &WorkerStats,
     hot: &mut Hot,
     client: &mut Client,
-    parser: &mut Parser,
-    input: &[u8],
+    input: Input<'_>,
     out: &mut Out,
     now_ms: i64,
 ) -> usize {
+    let Input {
+        parser,
+        bytes: input,
+    } = input;
     let mut start = 0;
     let mut t0 = Instant::now();
     loop {
@@ -142,10 +167,11 @@ fn process_batch(
                     return begin;
                 }
                 out.resp3 = client.resp3;
-                execute(srv, stats, hot, client, out, &args, now_ms, &mut t0);
+                let env = Env { srv, stats, hot };
+                execute(env, client, out, &args, now_ms, &mut t0);
                 // Serve clients blocked on keys this command created, once the
-                // whole command (or EXEC) is done; see server::blocking.
-                super::blocking::handle_ready_keys(srv);
+                // whole command (or EXEC) is done; see server::blocked.
+                super::blocked::handle_ready_keys(srv);
                 // A client that blocked runs nothing more until unblocked: the
                 // rest of its pipeline stays in its buffer.
                 if client.blocked.is_some() {
@@ -200,17 +226,15 @@ fn held(srv: &Server, client: &Client, args: &Args, now_ms: i64) -> bool {
 }
 
 /// Runs one command with every check Redis makes before it.
-#[allow(clippy::too_many_arguments)]
 pub fn execute(
-    srv: &Server,
-    stats: &WorkerStats,
-    hot: &Hot,
+    env: Env<'_>,
     client: &mut Client,
     out: &mut Out,
     args: &Args,
     now_ms: i64,
     t0: &mut Instant,
 ) {
+    let Env { srv, stats, hot } = env;
     let mode_before = client.reply;
     let reply_start = out.buf.len();
     let Some(idx) = srv.commands.lookup(args.get(0)) else {
@@ -231,8 +255,8 @@ pub fn execute(
                 .unwrap_or_else(|| "NOAUTH Authentication required.".into()),
         )
     } else if client.pubsub.is_some() && !client.resp3 {
-        // RESP2 subscribers may only manage subscriptions (server/pubsub.rs).
-        super::pubsub::restricted_error(spec, args)
+        // RESP2 subscribers may only manage subscriptions (server/channels.rs).
+        super::channels::restricted_error(spec, args)
     } else if srv.config.evict.maxmemory() != 0
         && !client.master_link
         && !super::evict::admit(srv, spec.flags, now_ms)
@@ -294,19 +318,16 @@ pub fn execute(
         finish_reply_mode(client, out, mode_before, reply_start);
         return;
     }
-    run(srv, stats, hot, client, out, idx, args, now_ms, t0);
+    run(env, client, out, idx, args, now_ms, t0);
     finish_reply_mode(client, out, mode_before, reply_start);
 }
 
 /// Runs a checked command and accounts for it: a request, or one command of a
 /// transaction (EXEC calls this for each queued command). Inlined into
 /// `execute`: a call with this many arguments costs more than a GET's lookup.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn run(
-    srv: &Server,
-    stats: &WorkerStats,
-    hot: &Hot,
+    env: Env<'_>,
     client: &mut Client,
     out: &mut Out,
     idx: usize,
@@ -314,6 +335,7 @@ pub fn run(
     now_ms: i64,
     t0: &mut Instant,
 ) {
+    let Env { srv, stats, hot } = env;
     let spec = srv.commands.specs[idx];
     let exec_start = *t0;
     let reply_start = out.buf.len();
@@ -332,8 +354,8 @@ pub fn run(
     // EXEC outside MULTI is its table handler's error; inside, multi.rs runs it,
     // with blocking commands answering at once as Redis's do inside MULTI.
     let result = if client.tx.queuing() && spec.name == "exec" {
-        let _no_block = super::blocking::DenyBlocking::enter();
-        super::multi::exec(srv, stats, hot, client, out, now_ms, t0)
+        let _no_block = super::blocked::DenyBlocking::enter();
+        super::multi::exec(env, client, out, now_ms, t0)
     } else {
         let mut ctx = Ctx {
             srv,
@@ -512,25 +534,6 @@ fn slowlog_args(args: &Args) -> Vec<Vec<u8>> {
     v
 }
 
-/// Redis's `sdscatrepr`: a quoted, escaped representation of bytes.
-pub fn repr(out: &mut String, bytes: &[u8]) {
-    out.push('"');
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-}
-
 fn feed_monitors(srv: &Server, client: &Client, args: &Args) {
     // MONITOR prints microseconds, finer than the command's millisecond clock.
     let us = crate::util::now_us();
@@ -547,7 +550,7 @@ fn feed_monitors(srv: &Server, client: &Client, args: &Args) {
         if redact && i > 0 {
             line.push_str("\"(redacted)\"");
         } else {
-            repr(&mut line, a);
+            crate::util::repr(&mut line, a);
         }
     }
     line.push_str("\r\n");

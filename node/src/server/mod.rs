@@ -19,7 +19,8 @@
 //! read as "drained" (edge-triggered epoll reports data that arrives later) and
 //! adds nothing else to the request path.
 
-pub mod blocking;
+pub mod blocked;
+pub mod channels;
 pub mod client;
 pub mod cron;
 pub mod evict;
@@ -28,7 +29,6 @@ pub mod http;
 pub mod multi;
 pub mod notify;
 pub mod pause;
-pub mod pubsub;
 pub mod shutdown;
 pub mod watch;
 pub mod watchdog;
@@ -118,13 +118,13 @@ pub struct Server {
     pub workers: OnceLock<Vec<WorkerHandle>>,
     pub monitors: Mutex<Vec<MonitorRef>>,
     pub monitor_count: AtomicUsize,
-    pub pubsub: pubsub::PubSub,
+    pub pubsub: channels::PubSub,
     /// WATCHed keys of every client (`watch.rs`).
     pub watches: Arc<watch::Registry>,
     pub shutting_down: AtomicBool,
     pub io_threads: usize,
-    /// Clients blocked in BLPOP and friends (see [`blocking`]).
-    pub blocking: blocking::Registry,
+    /// Clients blocked in BLPOP and friends (see [`blocked`]).
+    pub blocking: blocked::Registry,
     pub evictor: evict::Evictor,
     /// CLIENT PAUSE state (`pause.rs`).
     pub pause: Arc<pause::Pause>,
@@ -163,7 +163,8 @@ impl Server {
         keyspace.events = config.notify.clone();
         // One pause state: the request path holds commands by it and lazy
         // expiry in the keyspace stops deleting by it.
-        let pause = keyspace.pause.clone();
+        let pause = Arc::new(pause::Pause::default());
+        keyspace.pause = pause.clone();
         let run_id = (0..40)
             .map(|_| {
                 let d = (rng.next_u64() % 16) as u8;
@@ -189,7 +190,7 @@ impl Server {
             watches: Arc::default(),
             shutting_down: AtomicBool::new(false),
             io_threads,
-            blocking: blocking::Registry::default(),
+            blocking: blocked::Registry::default(),
             evictor: evict::Evictor::new(),
             pause,
             persist: crate::persist::save::Persistence::new(crate::util::now_ms()),

@@ -47,13 +47,12 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::client::{Client, ReplyMode};
-use super::exec::Hot;
+use super::exec::Env;
 use super::watch::WatchSet;
 use super::Server;
 use crate::cmd::{err, flags, Args, CmdResult, CommandSpec};
 use crate::db::{stripe_of, StripeSet};
 use crate::protocol::Out;
-use crate::stats::WorkerStats;
 
 /// The commands of a transaction, with their arguments copied into one buffer.
 #[derive(Default)]
@@ -259,14 +258,13 @@ fn watch_failed(srv: &Server, client: &Client, now_ms: i64) -> bool {
 
 /// EXEC: runs the queue atomically, or answers EXECABORT / the null array.
 pub fn exec(
-    srv: &Server,
-    stats: &WorkerStats,
-    hot: &Hot,
+    env: Env<'_>,
     client: &mut Client,
     out: &mut Out,
     now_ms: i64,
     t0: &mut Instant,
 ) -> CmdResult {
+    let srv = env.srv;
     let Some(q) = client.tx.queue.take() else {
         return err("ERR EXEC without MULTI");
     };
@@ -297,7 +295,7 @@ pub fn exec(
             if srv.commands.specs[idx].name == "monitor" {
                 out.error("ERR MONITOR isn't allowed for DENY BLOCKING client");
             } else {
-                super::exec::run(srv, stats, hot, client, out, idx, &args, now_ms, t0);
+                super::exec::run(env, client, out, idx, &args, now_ms, t0);
             }
             // CLIENT REPLY OFF silences the rest; SKIP waits for the next request.
             if before == ReplyMode::Off && client.reply != ReplyMode::On {

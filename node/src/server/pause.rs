@@ -126,6 +126,12 @@ impl Pause {
     }
 }
 
+impl crate::db::Freeze for Pause {
+    fn keys_may_change(&self, now_ms: i64) -> bool {
+        Pause::keys_may_change(self, now_ms)
+    }
+}
+
 /// Whether `mode` holds `spec`; `exec_writes` says, for EXEC, whether its queue
 /// holds a command the WRITE mode holds.
 pub fn holds(mode: Mode, spec: &CommandSpec, exec_writes: bool) -> bool {

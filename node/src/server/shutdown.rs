@@ -14,7 +14,7 @@
 //! signal joins the wait, as in Redis; `SHUTDOWN ABORT` ends it, writes
 //! resume and the waiting SHUTDOWN clients get `-ERR Errors trying to
 //! SHUTDOWN. Check logs.`. A waiting SHUTDOWN client is blocked like WAIT
-//! (`server::blocking`), but listed only here: CLIENT UNBLOCK and role
+//! (`server::blocked`), but listed only here: CLIENT UNBLOCK and role
 //! changes leave it alone.
 //!
 //! Saving: after a wait, the snapshot is taken while writes are held, so it
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::blocking::Waiter;
+use super::blocked::Waiter;
 use super::Server;
 use crate::repl::primary::catchup::CatchUp;
 
@@ -197,7 +197,7 @@ fn cancel(srv: &Server, p: Pending) {
     srv.wake_loops();
     for w in p.waiters {
         if w.claim() {
-            super::blocking::deliver_reply(srv, &w, format!("-{ERRORS}\r\n").into_bytes());
+            super::blocked::deliver_reply(srv, &w, format!("-{ERRORS}\r\n").into_bytes());
         }
     }
 }

@@ -44,7 +44,7 @@ use super::client::ClientShared;
 use super::Server;
 use crate::cmd::{flags, Args, CommandSpec};
 use crate::db::guard::{self, LockObserver};
-use crate::db::{stripe_of, Shard};
+use crate::db::{stripe_of, Stripe};
 
 struct KeyWatch {
     hash: u64,
@@ -125,15 +125,15 @@ impl Registry {
     }
 
     /// Marks dirty the watchers of keys of `watched_db` in `stripe` that are live
-    /// in `shard` (FLUSHDB/FLUSHALL/SWAPDB: Redis leaves watchers of missing and
+    /// in `locked` (FLUSHDB/FLUSHALL/SWAPDB: Redis leaves watchers of missing and
     /// of already-expired keys alone).
-    fn touch_existing(&self, watched_db: usize, stripe: usize, shard: &Shard, now_ms: i64) {
+    fn touch_existing(&self, watched_db: usize, stripe: usize, locked: &Stripe, now_ms: i64) {
         let map = self.map.lock();
         let Some(keys) = map.get(&(watched_db, stripe)) else {
             return;
         };
         for (key, kw) in keys {
-            if live(shard, kw.hash, key, now_ms) {
+            if live(locked, kw.hash, key, now_ms) {
                 for c in &kw.clients {
                     c.dirty_cas.store(true, Ordering::Relaxed);
                 }
@@ -142,10 +142,10 @@ impl Registry {
     }
 }
 
-fn live(shard: &Shard, hash: u64, key: &[u8], now_ms: i64) -> bool {
-    shard
+fn live(locked: &Stripe, hash: u64, key: &[u8], now_ms: i64) -> bool {
+    locked
         .find(hash, key)
-        .is_some_and(|slot| !shard.view(slot).is_expired(now_ms))
+        .is_some_and(|slot| !locked.view(slot).is_expired(now_ms))
 }
 
 /// A key a client watches.
@@ -174,14 +174,14 @@ impl WatchSet {
         }
     }
 
-    /// Watches `key` of `db`; `shard` is its locked stripe. `now_ms` decides
+    /// Watches `key` of `db`; `locked` is its locked stripe. `now_ms` decides
     /// whether the key counts as live with a TTL.
-    pub fn add(&mut self, db: usize, hash: u64, key: &[u8], shard: &Shard, now_ms: i64) {
+    pub fn add(&mut self, db: usize, hash: u64, key: &[u8], locked: &Stripe, now_ms: i64) {
         if !self.registry.add(db, hash, key, &self.client) {
             return;
         }
-        let volatile = shard.find(hash, key).is_some_and(|slot| {
-            let e = shard.view(slot);
+        let volatile = locked.find(hash, key).is_some_and(|slot| {
+            let e = locked.view(slot);
             e.expire().is_some() && !e.is_expired(now_ms)
         });
         self.keys.push(Watched {
@@ -310,7 +310,7 @@ struct WriteScope<'a> {
 }
 
 impl LockObserver for WriteScope<'_> {
-    fn locked(&self, db: usize, stripe: usize, shard: &Shard) {
+    fn locked(&self, db: usize, stripe: usize, locked: &Stripe) {
         // Called only while the registry is not empty (the gate of `as_write`).
         let reg = &self.srv.watches;
         let w = self
@@ -321,7 +321,7 @@ impl LockObserver for WriteScope<'_> {
                 for &(d, h, k) in keys {
                     if d == db
                         && stripe_of(h) == stripe
-                        && (!if_live || live(shard, h, k, self.now_ms))
+                        && (!if_live || live(locked, h, k, self.now_ms))
                     {
                         reg.touch(d, stripe, k);
                     }
@@ -329,13 +329,13 @@ impl LockObserver for WriteScope<'_> {
             }
             Written::Dbs(dbs) => {
                 if dbs.contains(&db) {
-                    reg.touch_existing(db, stripe, shard, self.now_ms);
+                    reg.touch_existing(db, stripe, locked, self.now_ms);
                 }
             }
             &Written::Swap(a, b) => {
                 if db == a || db == b {
-                    reg.touch_existing(a, stripe, shard, self.now_ms);
-                    reg.touch_existing(b, stripe, shard, self.now_ms);
+                    reg.touch_existing(a, stripe, locked, self.now_ms);
+                    reg.touch_existing(b, stripe, locked, self.now_ms);
                 }
             }
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::blocking::Timeouts;
+use super::blocked::Timeouts;
 use super::client::{Client, ClientShared};
 use super::exec::{self, Hot};
 use super::{Msg, Server, WorkerHandle};
@@ -190,7 +190,7 @@ impl Worker {
     /// Runs until a shutdown message has been handled.
     pub fn run(mut self) {
         crate::stats::set_current(self.stats.clone());
-        super::pubsub::batch_on_this_thread();
+        super::channels::batch_on_this_thread();
         let mut events = Events::with_capacity(1024);
         let mut last_tick = std::time::Instant::now();
         loop {
@@ -234,7 +234,7 @@ impl Worker {
             self.flush_awaiting();
             // Messages published while serving these events: one hand-over per
             // destination loop (see `pubsub`).
-            super::pubsub::flush(&self.srv);
+            super::channels::flush(&self.srv);
             if self.handle_inbox() {
                 self.finish_shutdown();
                 return;
@@ -393,8 +393,10 @@ impl Worker {
                     &self.stats,
                     &mut self.hot,
                     &mut conn.client,
-                    &mut conn.parser,
-                    input,
+                    exec::Input {
+                        parser: &mut conn.parser,
+                        bytes: input,
+                    },
                     &mut self.scratch_out,
                     now_ms,
                 )
@@ -443,7 +445,7 @@ impl Worker {
             // (`flush_awaiting`), as Redis does once per event-loop turn.
             if !self.scratch_out.buf.is_empty()
                 && (conn.awaiting_log
-                    || self.srv.aof.is_on() && crate::repl::log::peek_last_end() != 0)
+                    || self.srv.aof.is_on() && crate::db::log::peek_last_end() != 0)
             {
                 if !conn.awaiting_log {
                     conn.awaiting_log = true;
@@ -503,7 +505,7 @@ impl Worker {
             self.awaiting.retain(|t| *t != token);
             self.srv.aof.before_reply();
         }
-        super::pubsub::remove_client(&self.srv, &mut conn.client);
+        super::channels::remove_client(&self.srv, &mut conn.client);
         if conn.client.monitor {
             exec::remove_monitor(&self.srv, conn.client.id);
         }
@@ -543,7 +545,7 @@ impl Worker {
         if conn.pending.is_empty() && conn.pending.capacity() > KEEP_BUFFER {
             conn.pending = Vec::new();
         }
-        if super::pubsub::over_output_limit(
+        if super::channels::over_output_limit(
             &mut conn.client,
             conn.pending.len(),
             &self.hot.pubsub_output_limit,
@@ -602,9 +604,9 @@ impl Worker {
         self.srv.clients.remove(conn.client.id);
         if let Some(w) = conn.client.blocked.take() {
             self.timeouts.remove(&w);
-            super::blocking::cancel(&self.srv, &w);
+            super::blocked::cancel(&self.srv, &w);
         }
-        super::pubsub::remove_client(&self.srv, &mut conn.client);
+        super::channels::remove_client(&self.srv, &mut conn.client);
         if conn.client.monitor {
             exec::remove_monitor(&self.srv, conn.client.id);
         }
@@ -680,7 +682,7 @@ impl Worker {
             self.srv.blocking.remove(w.id);
             if let Some(conn) = self.conns[token].as_mut() {
                 conn.pending
-                    .extend_from_slice(&super::blocking::timeout_bytes(&self.srv, &w));
+                    .extend_from_slice(&super::blocked::timeout_bytes(&self.srv, &w));
             }
             self.resume(token);
         }
@@ -739,8 +741,10 @@ impl Worker {
             &self.stats,
             &mut self.hot,
             &mut conn.client,
-            &mut conn.parser,
-            &conn.rbuf,
+            exec::Input {
+                parser: &mut conn.parser,
+                bytes: &conn.rbuf,
+            },
             &mut self.scratch_out,
             crate::util::now_ms(),
         );

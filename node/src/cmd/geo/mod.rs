@@ -487,9 +487,9 @@ fn generic(ctx: &mut Ctx, args: &Args, form: Form) -> CmdResult {
     let lim = limits(ctx);
     let mut locked = ctx.db().lock_many(&hashes);
     let (q, points) = {
-        let sh = locked.shard(hs);
+        let sh = locked.stripe(hs);
         let slot = ctx.ks().read(sh, hs, src, ctx.now_ms);
-        let sh: &crate::db::Shard = sh;
+        let sh: &crate::db::Stripe = sh;
         let z = zset_of(slot.map(|s| sh.value(s)))?;
         let q = parse(args, form, z)?;
         let points = match z {
@@ -503,7 +503,7 @@ fn generic(ctx: &mut Ctx, args: &Args, form: Form) -> CmdResult {
             let hd = ctx.hash(dst);
             typed::store(
                 ctx,
-                locked.shard(hd),
+                locked.stripe(hd),
                 hd,
                 dst,
                 Object::ZSet(ZSet::default()),
@@ -529,7 +529,7 @@ fn generic(ctx: &mut Ctx, args: &Args, form: Form) -> CmdResult {
         let hd = ctx.hash(dst);
         typed::store(
             ctx,
-            locked.shard(hd),
+            locked.stripe(hd),
             hd,
             dst,
             Object::ZSet(ZSet::from_sorted(&items, lim)),

@@ -8,7 +8,7 @@ use super::flags::*;
 use super::{err, CmdError, CmdResult, CommandSpec, Ctx, WRONGTYPE};
 use crate::cmd::Args;
 use crate::db::entry::{Entry, ValueRef};
-use crate::db::Shard;
+use crate::db::Stripe;
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $h:expr, $since:expr, $summary:expr) => {
@@ -84,7 +84,7 @@ fn sparse_max(ctx: &Ctx) -> usize {
 }
 
 /// The HLL bytes at `slot`, or Redis's error for a value that is not one.
-fn hll_at(sh: &Shard, slot: usize) -> Result<&[u8], CmdError> {
+fn hll_at(sh: &Stripe, slot: usize) -> Result<&[u8], CmdError> {
     match sh.value(slot) {
         ValueRef::Str(v) if hll::is_valid(v) => Ok(v),
         ValueRef::Str(_) => err(NOT_HLL),
@@ -95,7 +95,7 @@ fn hll_at(sh: &Shard, slot: usize) -> Result<&[u8], CmdError> {
 /// Runs `f` on the string at `slot` mutably: in place for a heap string, else on
 /// a copy that then replaces the entry (keeping its TTL and access clock). The
 /// value is written back even when `f` fails, as Redis edits it in place.
-fn edit_string<R>(sh: &mut Shard, slot: usize, h: u64, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+fn edit_string<R>(sh: &mut Stripe, slot: usize, h: u64, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     {
         let mut view = sh.view_mut(slot);
         if let Some(v) = view.heap_string_mut() {
@@ -161,7 +161,7 @@ fn pfcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let mut locks = ctx.db().lock_many(&hashes);
         let mut max = Box::new([0u8; hll::REGISTERS]);
         for (key, &h) in keys.iter().zip(&hashes) {
-            let sh = locks.shard(h);
+            let sh = locks.stripe(h);
             let Some(slot) = ctx.ks().read(sh, h, key, ctx.now_ms) else {
                 continue;
             };
@@ -202,7 +202,7 @@ fn pfmerge(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut dense = false;
     // The destination is a source too, as in Redis.
     for (key, &h) in keys.iter().zip(&hashes) {
-        let sh = locks.shard(h);
+        let sh = locks.stripe(h);
         let Some(slot) = ctx.ks().read(sh, h, key, ctx.now_ms) else {
             continue;
         };
@@ -211,7 +211,7 @@ fn pfmerge(ctx: &mut Ctx, args: &Args) -> CmdResult {
         hll::merge_into(&mut max, v)?;
     }
     let (dest, h) = (keys[0], hashes[0]);
-    let sh = locks.shard(h);
+    let sh = locks.stripe(h);
     let slot = match ctx.ks().live(sh, h, dest, ctx.now_ms) {
         Some(slot) => slot,
         None => {

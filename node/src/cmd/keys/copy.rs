@@ -9,7 +9,7 @@
 
 use super::{db_index, db_number, duplicate};
 use crate::cmd::{err, Args, CmdResult, Ctx, NO_SUCH_KEY, SYNTAX};
-use crate::db::{new_access, Keyspace, MultiLock, Shard, ShardGuard};
+use crate::db::{new_access, Keyspace, MultiLock, Stripe, StripeGuard};
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 
@@ -22,7 +22,7 @@ struct Pair<'a> {
 
 enum Locks<'a> {
     SameDb(MultiLock<'a>),
-    TwoDbs(ShardGuard<'a>, ShardGuard<'a>),
+    TwoDbs(StripeGuard<'a>, StripeGuard<'a>),
 }
 
 impl<'a> Pair<'a> {
@@ -40,16 +40,16 @@ impl<'a> Pair<'a> {
         }
     }
 
-    fn src(&mut self) -> &mut Shard {
+    fn src(&mut self) -> &mut Stripe {
         match &mut self.locks {
-            Locks::SameDb(m) => m.shard(self.src_hash),
+            Locks::SameDb(m) => m.stripe(self.src_hash),
             Locks::TwoDbs(s, _) => s,
         }
     }
 
-    fn dst(&mut self) -> &mut Shard {
+    fn dst(&mut self) -> &mut Stripe {
         match &mut self.locks {
-            Locks::SameDb(m) => m.shard(self.dst_hash),
+            Locks::SameDb(m) => m.stripe(self.dst_hash),
             Locks::TwoDbs(_, d) => d,
         }
     }
@@ -110,7 +110,7 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) -> CmdResult {
         }
     };
     // Clients blocked on the destination may pop it now (BLPOP & co.).
-    crate::server::blocking::signal_ready(ctx.srv, db, dst);
+    crate::server::blocked::signal_ready(ctx.srv, db, dst);
     drop(pair);
     drop(overwritten);
     reply_done(ctx, true);
@@ -169,7 +169,7 @@ pub fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
             None
         }
     };
-    crate::server::blocking::signal_ready(ctx.srv, dst_db, dst);
+    crate::server::blocked::signal_ready(ctx.srv, dst_db, dst);
     drop(pair);
     drop(overwritten);
     ctx.out.int(1);
@@ -205,7 +205,7 @@ pub fn move_cmd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(slot) => {
             let entry = pair.src().remove(slot, h);
             pair.dst().insert(h, entry);
-            crate::server::blocking::signal_ready(ctx.srv, dst_db, key);
+            crate::server::blocked::signal_ready(ctx.srv, dst_db, key);
             true
         }
         None => false,

@@ -1,11 +1,11 @@
 //! Expiry commands: EXPIRE PEXPIRE EXPIREAT PEXPIREAT (with NX XX GT LT), TTL
 //! PTTL EXPIRETIME PEXPIRETIME, PERSIST.
 //!
-//! Expiry times are absolute Unix milliseconds, stored in the entry; the shard
-//! keeps its index of keys with a TTL in step ([`Shard::set_expire`]), which the
+//! Expiry times are absolute Unix milliseconds, stored in the entry; the stripe
+//! keeps its index of keys with a TTL in step ([`Stripe::set_expire`]), which the
 //! active expiry cycle (`server::cron`) samples.
 //!
-//! [`Shard::set_expire`]: crate::db::Shard::set_expire
+//! [`Stripe::set_expire`]: crate::db::Stripe::set_expire
 
 use super::lookup_notouch;
 use crate::cmd::{err, Args, CmdError, CmdResult, Ctx};

@@ -68,7 +68,7 @@ pub fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (a, b) = (db_index(ctx, a)?, db_index(ctx, b)?);
     ctx.ks().swap_dbs(a, b);
     // Keys clients are blocked on may exist now (Redis's scanDatabaseForReadyKeys).
-    crate::server::blocking::signal_swapped(ctx.srv, a, b);
+    crate::server::blocked::signal_swapped(ctx.srv, a, b);
     ctx.out.ok();
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use super::type_name;
 use crate::cmd::{err, Args, CmdResult, Ctx, SYNTAX};
 use crate::db::table::TAG_BITS;
-use crate::db::SHARDS;
+use crate::db::STRIPES;
 use crate::protocol::Out;
 use crate::util::{glob_match, Rng};
 
@@ -28,7 +28,7 @@ pub fn keys(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     let mut body = side_buffer(ctx);
     let mut n = 0;
-    for stripe in 0..SHARDS {
+    for stripe in 0..STRIPES {
         let sh = db.lock_index(stripe);
         for e in sh.iter() {
             if !e.is_expired(ctx.now_ms) && (all || glob_match(pattern, e.key(), false)) {
@@ -70,7 +70,7 @@ pub fn parse_cursor(s: &[u8]) -> Option<u64> {
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 ///
 /// # Cursor
-/// A database is [`SHARDS`] stripes, and each stripe's table keeps its slots
+/// A database is [`STRIPES`] stripes, and each stripe's table keeps its slots
 /// sorted by a 19-bit hash tag at every size (`db::table`). The cursor is
 /// `stripe * 2^19 + tag`: "continue in this stripe from this tag". Because a
 /// key's stripe and tag depend only on its hash, a cursor stays valid however
@@ -118,7 +118,7 @@ pub fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut visited = 0usize;
     let mut next = 0u64;
     let mut expired: Vec<Vec<u8>> = Vec::new();
-    while stripe < SHARDS {
+    while stripe < STRIPES {
         let mut sh = db.lock_index(stripe);
         let resume = sh.scan(tag, count - visited, |e| {
             visited += 1;
@@ -157,7 +157,7 @@ pub fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
             None => {
                 stripe += 1;
                 tag = 0;
-                if visited >= count && stripe < SHARDS {
+                if visited >= count && stripe < STRIPES {
                     next = stripe as u64 * span;
                     break;
                 }
@@ -190,10 +190,10 @@ pub fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let db = ctx.db();
     let mut replica_draws = 0;
     loop {
-        let start = (random_u64() % SHARDS as u64) as usize;
+        let start = (random_u64() % STRIPES as u64) as usize;
         let mut drew_expired = false;
-        for k in 0..SHARDS {
-            let mut sh = db.lock_index((start + k) % SHARDS);
+        for k in 0..STRIPES {
+            let mut sh = db.lock_index((start + k) % STRIPES);
             let Some(slot) = sh.random_slot(random_u64()) else {
                 continue;
             };

@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use super::flags::*;
 use super::{Args, CmdResult, CommandSpec, Ctx};
 use crate::db::entry::{Entry, ValueRef};
-use crate::db::{Keyspace, Shard};
+use crate::db::{Keyspace, Stripe};
 
 /// `cmd!(name, arity, flags, (first_key, last_key, step), handler, group,
 /// since, summary[, subcommands])`
@@ -86,7 +86,7 @@ pub fn duplicate(e: &Entry, key: &[u8], expire: Option<i64>, access: u32) -> Ent
 /// access clock alone (Redis's `LOOKUP_NOTOUCH`).
 pub fn lookup_notouch(
     ks: &Keyspace,
-    sh: &mut Shard,
+    sh: &mut Stripe,
     hash: u64,
     key: &[u8],
     now_ms: i64,
@@ -110,7 +110,7 @@ fn remove_keys(ctx: &Ctx, args: &Args) -> Vec<Entry> {
     let mut removed = Vec::new();
     for (i, &h) in hashes.iter().enumerate() {
         let key = args.get(i + 1);
-        let sh = locked.shard(h);
+        let sh = locked.stripe(h);
         if let Some(slot) = ks.live(sh, h, key, ctx.now_ms) {
             removed.push(sh.remove(slot, h));
         }

@@ -11,7 +11,7 @@ use super::flags::*;
 use super::{arity_error, err, typed, Args, CmdError, CmdResult, CommandSpec, Ctx, SYNTAX};
 use crate::db::types::list::{End, List};
 use crate::db::types::Object;
-use crate::db::{MultiLock, Shard};
+use crate::db::{MultiLock, Stripe};
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $h:expr, $since:expr, $summary:expr) => {
@@ -167,7 +167,7 @@ pub enum PopReply {
 /// key, reply with a null, or block.
 pub fn serve_pop(
     ctx: &mut Ctx,
-    sh: &mut Shard,
+    sh: &mut Stripe,
     h: u64,
     key: &[u8],
     end: End,
@@ -273,14 +273,14 @@ pub fn serve_move(
     let (hs, hd) = (ctx.hash(src), ctx.hash(dst));
     let fill = fill(ctx);
     let value = {
-        let sh = locks.shard(hs);
+        let sh = locks.stripe(hs);
         let Some(list) = typed::write_existing(ctx, sh, hs, src, pick_mut)? else {
             return Ok(false);
         };
         if list.is_empty() {
             return Ok(false);
         }
-        let sh = locks.shard(hd);
+        let sh = locks.stripe(hd);
         if let Some(slot) = ctx.ks().live(sh, hd, dst, ctx.now_ms) {
             if !matches!(
                 sh.value(slot),
@@ -289,13 +289,13 @@ pub fn serve_move(
                 return err(super::WRONGTYPE);
             }
         }
-        let sh = locks.shard(hs);
+        let sh = locks.stripe(hs);
         let list = typed::write_existing(ctx, sh, hs, src, pick_mut)?;
         list.and_then(|l| l.pop(from)).unwrap_or_default()
     };
-    let sh = locks.shard(hd);
+    let sh = locks.stripe(hd);
     typed::write_or_create(ctx, sh, hd, dst, new_list, pick_mut)?.push(to, &value, fill);
-    typed::remove_if_empty(locks.shard(hs), hs, src);
+    typed::remove_if_empty(locks.stripe(hs), hs, src);
     ctx.out.bulk(&value);
     if ctx.propagating() {
         let side = |e: End| -> &'static [u8] {
@@ -384,7 +384,7 @@ pub fn serve_mpop(ctx: &mut Ctx, locks: &mut MultiLock, p: &MpopArgs) -> Result<
         let h = ctx.hash(key);
         if serve_pop(
             ctx,
-            locks.shard(h),
+            locks.stripe(h),
             h,
             key,
             p.end,

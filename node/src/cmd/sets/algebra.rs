@@ -27,7 +27,7 @@ fn lock_sources<'a>(
     all.extend(dest.map(|d| ctx.hash(d)));
     let mut locked = ctx.db().lock_many(&all);
     for (k, &h) in keys.iter().zip(&hashes) {
-        typed::read(ctx, locked.shard(h), h, k, pick)?;
+        typed::read(ctx, locked.stripe(h), h, k, pick)?;
     }
     Ok((locked, hashes))
 }
@@ -152,7 +152,7 @@ fn combine_store(ctx: &mut Ctx, args: &Args, op: Op) -> CmdResult {
     let result = compute(op, &borrow_sets(&locked, &keys, &hashes), max);
     let n = result.len();
     let dh = ctx.hash(dest);
-    typed::store(ctx, locked.shard(dh), dh, dest, Object::Set(result));
+    typed::store(ctx, locked.stripe(dh), dh, dest, Object::Set(result));
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -229,26 +229,26 @@ pub fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut locked = ctx.db().lock_many(&[hs, hd]);
     // Redis's order: a missing source answers 0 before the destination's type
     // is looked at; then both types are checked before anything changes.
-    if typed::write_existing(ctx, locked.shard(hs), hs, src, pick_mut)?.is_none() {
+    if typed::write_existing(ctx, locked.stripe(hs), hs, src, pick_mut)?.is_none() {
         ctx.out.int(0);
         return Ok(());
     }
-    typed::write_existing(ctx, locked.shard(hd), hd, dst, pick_mut)?;
+    typed::write_existing(ctx, locked.stripe(hd), hd, dst, pick_mut)?;
     if src == dst {
-        let is = typed::write_existing(ctx, locked.shard(hs), hs, src, pick_mut)?
+        let is = typed::write_existing(ctx, locked.stripe(hs), hs, src, pick_mut)?
             .is_some_and(|s| s.contains(member));
         ctx.out.int(is as i64);
         return Ok(());
     }
-    let removed = typed::write_existing(ctx, locked.shard(hs), hs, src, pick_mut)?
+    let removed = typed::write_existing(ctx, locked.stripe(hs), hs, src, pick_mut)?
         .is_some_and(|s| s.remove(member));
     if !removed {
         ctx.out.int(0);
         return Ok(());
     }
-    typed::remove_if_empty(locked.shard(hs), hs, src);
+    typed::remove_if_empty(locked.stripe(hs), hs, src);
     let create = || Object::Set(Set::for_member(member));
-    typed::write_or_create(ctx, locked.shard(hd), hd, dst, create, pick_mut)?.add(member, max);
+    typed::write_or_create(ctx, locked.stripe(hd), hd, dst, create, pick_mut)?.add(member, max);
     ctx.out.int(1);
     Ok(())
 }

@@ -162,7 +162,7 @@ pub fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     // Streams are appended to in place (never created empty by a pop), so
     // every XADD may serve XREAD / XREADGROUP clients blocked on the key.
-    crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
+    crate::server::blocked::signal_ready(ctx.srv, ctx.client.db, key);
     write_id(ctx.out, id);
     if ctx.propagating() {
         // The generated ID, and approximate trimming made exact (Redis 7.0).

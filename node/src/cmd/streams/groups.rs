@@ -4,7 +4,7 @@ use super::{
     no_group, no_key_or_group, parse_id, parse_range_end, parse_range_start, parse_strict_id,
     pick_mut, read_mut, subcommand_syntax, write_id, XGROUP_SUBS,
 };
-use crate::cmd::server::{help, subcommand};
+use crate::cmd::admin::{help, subcommand};
 use crate::cmd::{err, typed, Args, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::db::types::stream::{StreamId, INVALID_ENTRIES_READ};
 
@@ -101,7 +101,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &Args) -> CmdResult {
             let destroyed = s.groups.destroy(name);
             if destroyed {
                 // Clients blocked in XREADGROUP on this group get NOGROUP.
-                crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
+                crate::server::blocked::signal_ready(ctx.srv, ctx.client.db, key);
             }
             ctx.out.int(destroyed as i64);
         }

@@ -2,7 +2,7 @@
 //! in Redis 7.0's reply shapes (maps in RESP3).
 
 use super::{no_group, pick, subcommand_syntax, write_entry, write_id, XINFO_SUBS};
-use crate::cmd::server::{help, subcommand};
+use crate::cmd::admin::{help, subcommand};
 use crate::cmd::{err, typed, Args, CmdResult, Ctx, NO_SUCH_KEY};
 use crate::db::types::stream::{Group, Log, Stream, StreamId, INVALID_ENTRIES_READ};
 use crate::protocol::Out;

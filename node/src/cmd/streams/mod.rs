@@ -17,7 +17,7 @@ use super::flags::*;
 use super::{CmdError, CommandSpec, Ctx, SubSpec};
 use crate::db::types::stream::{RawEntry, Stream, StreamId};
 use crate::db::types::Object;
-use crate::db::Shard;
+use crate::db::Stripe;
 use crate::protocol::Out;
 
 macro_rules! cmd {
@@ -109,7 +109,7 @@ fn new_stream() -> Object {
 /// keyspace hit or miss, as the group commands' lookupKeyRead does).
 pub(crate) fn read_mut<'s>(
     ctx: &Ctx,
-    sh: &'s mut Shard,
+    sh: &'s mut Stripe,
     h: u64,
     key: &[u8],
 ) -> Result<Option<&'s mut Stream>, CmdError> {

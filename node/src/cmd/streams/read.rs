@@ -4,7 +4,7 @@
 //! each stream's last ID then, and group existence is checked), then served by
 //! [`serve_read`]. With `BLOCK`, a read that finds nothing registers the
 //! client, still under those locks, with the blocking machinery
-//! (`cmd::blocking`, `server::blocking`), which keeps the [`ReadRequest`] and
+//! (`cmd::blocking`, `server::blocked`), which keeps the [`ReadRequest`] and
 //! calls [`serve_waiter`] whenever one of its streams is signalled: on XADD,
 //! XGROUP DESTROY, and the stream's removal. Inside MULTI a BLOCK read
 //! answers at once, as in Redis.
@@ -16,7 +16,7 @@ use crate::cmd::blocking::BlockOp;
 use crate::cmd::{arity_error, err, typed, Args, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::db::types::stream::{Group, Log, StreamId};
 use crate::db::types::Object;
-use crate::db::{MultiLock, Shard};
+use crate::db::{MultiLock, Stripe};
 use crate::protocol::Out;
 
 /// Where a stream is read from.
@@ -157,7 +157,7 @@ fn read_command(ctx: &mut Ctx, args: &Args, groupcmd: bool) -> CmdResult {
     for (j, &key) in keys.iter().enumerate() {
         let h = hashes[j];
         let arg = args.get(o.streams_at + o.nstreams + j);
-        let sh = locks.shard(h);
+        let sh = locks.stripe(h);
         let s = typed::read(ctx, sh, h, key, super::pick)?;
         if let Some((group, _)) = o.group {
             if s.and_then(|s| s.groups.get(group)).is_none() {
@@ -221,7 +221,7 @@ pub fn serve_read(
     let mut served = 0;
     for (j, key) in req.keys.iter().enumerate() {
         let h = hashes[j];
-        if serve_one(ctx, locks.shard(h), h, key, req.from[j], req, &mut body)? {
+        if serve_one(ctx, locks.stripe(h), h, key, req.from[j], req, &mut body)? {
             served += 1;
         }
     }
@@ -238,7 +238,7 @@ pub fn serve_read(
 }
 
 /// Serves a client blocked on `req` now that its stream `key` (under the
-/// locked shard `sh`) was signalled, as Redis 7.0's
+/// locked stripe `sh`) was signalled, as Redis 7.0's
 /// serveClientsBlockedOnStreamKey: when the stream's last ID (deleted entries
 /// count) is past the requested ID, or past the group's last delivered ID for
 /// XREADGROUP, a one-stream reply `[[key, entries]]` (a one-key map in RESP3)
@@ -253,7 +253,7 @@ pub fn serve_read(
 /// was written into `ctx.out` (false: the client keeps waiting).
 pub fn serve_waiter(
     ctx: &mut Ctx,
-    sh: &mut Shard,
+    sh: &mut Stripe,
     h: u64,
     key: &[u8],
     req: &ReadRequest,
@@ -338,7 +338,7 @@ fn one_stream_head(out: &mut Out, key: &[u8]) {
 /// serve; returns whether it did.
 fn serve_one(
     ctx: &mut Ctx,
-    sh: &mut Shard,
+    sh: &mut Stripe,
     h: u64,
     key: &[u8],
     from: ReadFrom,

@@ -51,7 +51,7 @@ fn load(ctx: &Ctx, args: &Args) -> Result<(Vec<u8>, Vec<u8>), crate::cmd::CmdErr
     let mut out: [Vec<u8>; 2] = Default::default();
     let mut wrong_type = false;
     for i in 0..2 {
-        let sh = locked.shard(hashes[i]);
+        let sh = locked.stripe(hashes[i]);
         if let Some(slot) = ks.read(sh, hashes[i], keys[i], ctx.now_ms) {
             match str_of(&sh.view(slot)) {
                 Ok(v) => out[i] = v.to_vec(),

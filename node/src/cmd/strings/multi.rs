@@ -12,7 +12,7 @@ pub fn mget(ctx: &mut Ctx, args: &Args) -> CmdResult {
     ctx.out.array(hashes.len());
     for (i, &h) in hashes.iter().enumerate() {
         let key = args.get(i + 1);
-        let sh = locked.shard(h);
+        let sh = locked.stripe(h);
         // MGET answers nil for a key of another type rather than failing.
         match ks.read(sh, h, key, ctx.now_ms) {
             Some(slot) => match str_of(&sh.view(slot)) {
@@ -42,7 +42,7 @@ fn set_pairs(ctx: &Ctx, args: &Args, hashes: &[u64], locked: &mut crate::db::Mul
     let ks = ctx.ks();
     for (i, &h) in hashes.iter().enumerate() {
         let (key, value) = (args.get(1 + 2 * i), args.get(2 + 2 * i));
-        let sh = locked.shard(h);
+        let sh = locked.stripe(h);
         let slot = ks.live(sh, h, key, ctx.now_ms);
         store(sh, h, slot, key, value, None, ctx.now_ms);
     }
@@ -63,7 +63,7 @@ pub fn msetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let ks = ctx.ks();
     let mut locked = ctx.db().lock_many(&hashes);
     let any_exists = hashes.iter().enumerate().any(|(i, &h)| {
-        ks.live(locked.shard(h), h, args.get(1 + 2 * i), ctx.now_ms)
+        ks.live(locked.stripe(h), h, args.get(1 + 2 * i), ctx.now_ms)
             .is_some()
     });
     if any_exists {

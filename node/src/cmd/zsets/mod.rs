@@ -19,7 +19,7 @@ use super::typed;
 use super::{CmdError, CommandSpec, Ctx};
 use crate::db::types::zset::{Limits, ZSet};
 use crate::db::types::Object;
-use crate::db::Shard;
+use crate::db::Stripe;
 use crate::protocol::Out;
 
 macro_rules! cmd {
@@ -109,7 +109,7 @@ pub fn pick_mut(o: &mut Object) -> Option<&mut ZSet> {
 /// Reads `key` as a sorted set (hit/miss counted, LRU refreshed).
 pub fn read<'s>(
     ctx: &Ctx,
-    sh: &'s mut Shard,
+    sh: &'s mut Stripe,
     hash: u64,
     key: &[u8],
 ) -> Result<Option<&'s ZSet>, CmdError> {

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use super::{list_header, list_item, pick_mut, read};
 use crate::cmd::{err, typed, Args, CmdError, CmdResult, Ctx, NOT_INTEGER, SYNTAX};
 use crate::db::types::zset::ZSet;
-use crate::db::Shard;
+use crate::db::Stripe;
 use crate::util::{glob_match, Rng};
 
 thread_local! {
@@ -99,7 +99,7 @@ pub enum ZPopReply {
 /// try another key, reply with a null, or block.
 pub fn serve_zpop(
     ctx: &mut Ctx,
-    sh: &mut Shard,
+    sh: &mut Stripe,
     h: u64,
     key: &[u8],
     max: bool,
@@ -203,7 +203,7 @@ pub fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut locked = ctx.db().lock_many(&hashes);
     for (key, &h) in p.keys.iter().zip(&hashes) {
         let shape = ZPopReply::KeyAndArray(p.count);
-        if serve_zpop(ctx, locked.shard(h), h, key, p.max, shape)? {
+        if serve_zpop(ctx, locked.stripe(h), h, key, p.max, shape)? {
             return Ok(());
         }
     }

@@ -208,7 +208,7 @@ pub fn zrangestore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (hd, hs) = (ctx.hash(dst), ctx.hash(src));
     let lim = limits(ctx);
     let mut locked = ctx.db().lock_many(&[hd, hs]);
-    let items = match read(ctx, locked.shard(hs), hs, src)? {
+    let items = match read(ctx, locked.stripe(hs), hs, src)? {
         Some(z) => {
             let (a, b) = req.ranks(z);
             z.collect(a, b, false)
@@ -218,7 +218,7 @@ pub fn zrangestore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let n = items.len();
     typed::store(
         ctx,
-        locked.shard(hd),
+        locked.stripe(hd),
         hd,
         dst,
         Object::ZSet(ZSet::from_sorted(&items, lim)),

@@ -13,7 +13,7 @@ use crate::cmd::{err, typed, Args, CmdError, CmdResult, Ctx, SYNTAX, WRONGTYPE};
 use crate::db::entry::ValueRef;
 use crate::db::types::zset::{cmp_elem, ZSet};
 use crate::db::types::{Object, Set};
-use crate::db::{MultiLock, Shard};
+use crate::db::{MultiLock, Stripe};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -66,7 +66,7 @@ enum Input<'s> {
     S(&'s Set),
 }
 
-fn peek<'s>(sh: &'s Shard, hash: u64, key: &[u8]) -> Input<'s> {
+fn peek<'s>(sh: &'s Stripe, hash: u64, key: &[u8]) -> Input<'s> {
     match sh.find(hash, key).map(|slot| sh.value(slot)) {
         Some(ValueRef::Obj(Object::ZSet(z))) => Input::Z(z),
         Some(ValueRef::Obj(Object::Set(s))) => Input::S(s),
@@ -139,7 +139,7 @@ fn parse<'a>(ctx: &Ctx, args: &Args<'a>, at: usize) -> Result<Request<'a>, CmdEr
 /// its size.
 fn lookup(ctx: &Ctx, locked: &mut MultiLock, sources: &mut [Source]) -> Result<(), CmdError> {
     for s in sources.iter_mut() {
-        let sh = locked.shard(s.hash);
+        let sh = locked.stripe(s.hash);
         let Some(slot) = ctx.ks().read(sh, s.hash, s.key, ctx.now_ms) else {
             continue;
         };
@@ -214,7 +214,7 @@ fn compute(
                 if s.len == 0 {
                     continue;
                 }
-                let input = peek(locked.shard(s.hash), s.hash, s.key);
+                let input = peek(locked.stripe(s.hash), s.hash, s.key);
                 input.for_each(&mut |m, score| {
                     let v = weighted(score, s.weight);
                     match acc.get_mut(m) {
@@ -232,10 +232,10 @@ fn compute(
                 return out;
             }
             let first = &req.sources[0];
-            let input = peek(locked.shard(first.hash), first.hash, first.key);
+            let input = peek(locked.stripe(first.hash), first.hash, first.key);
             input.for_each(&mut |m, s| out.push((m.to_vec(), weighted(s, first.weight))));
             for s in &req.sources[1..] {
-                let input = peek(locked.shard(s.hash), s.hash, s.key);
+                let input = peek(locked.stripe(s.hash), s.hash, s.key);
                 out.retain_mut(|(m, acc)| match input.score(m) {
                     Some(v) => {
                         aggregate(acc, weighted(v, s.weight), req.how);
@@ -253,13 +253,13 @@ fn compute(
             if first.len == 0 {
                 return out;
             }
-            let input = peek(locked.shard(first.hash), first.hash, first.key);
+            let input = peek(locked.stripe(first.hash), first.hash, first.key);
             input.for_each(&mut |m, s| out.push((m.to_vec(), s)));
             for s in &req.sources[1..] {
                 if s.len == 0 {
                     continue;
                 }
-                let input = peek(locked.shard(s.hash), s.hash, s.key);
+                let input = peek(locked.stripe(s.hash), s.hash, s.key);
                 out.retain(|(m, _)| input.score(m).is_none());
             }
         }
@@ -296,7 +296,7 @@ fn generic(ctx: &mut Ctx, args: &Args, op: Op, dst: Option<&[u8]>, card: bool) -
         let n = result.len();
         typed::store(
             ctx,
-            locked.shard(hd),
+            locked.stripe(hd),
             hd,
             dst,
             Object::ZSet(ZSet::from_sorted(&result, lim)),

@@ -8,8 +8,8 @@
 //! for a base written with `aof-use-rdb-preamble no` (`Format::Commands`).
 
 use crate::db::entry::{Entry, ValueRef};
+use crate::db::log::encode_slice;
 use crate::db::types::Object;
-use crate::repl::log::encode_slice;
 
 /// Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
 const ITEMS_PER_CMD: usize = 64;

@@ -247,7 +247,7 @@ impl<'a> Loader<'a> {
         // Offset of the MULTI of an open transaction.
         let mut multi_at: Option<u64> = None;
         let stats = self.srv.stats.workers[0].clone();
-        let _deny = crate::server::blocking::DenyBlocking::enter();
+        let _deny = crate::server::blocked::DenyBlocking::enter();
         let cut = loop {
             let at = r.pos;
             match r.next().map_err(io)? {
@@ -313,10 +313,13 @@ impl<'a> Loader<'a> {
         let args = Args::new(&buf, &ranges);
         let mut t0 = std::time::Instant::now();
         self.out.buf.clear();
-        crate::server::exec::execute(
-            self.srv,
+        let env = crate::server::exec::Env {
+            srv: self.srv,
             stats,
-            &self.hot,
+            hot: &self.hot,
+        };
+        crate::server::exec::execute(
+            env,
             &mut self.client,
             &mut self.out,
             &args,

@@ -154,7 +154,7 @@ fn quote(name: &str) -> String {
         return name.to_string();
     }
     let mut s = String::new();
-    crate::server::exec::repr(&mut s, name.as_bytes());
+    crate::util::repr(&mut s, name.as_bytes());
     s
 }
 

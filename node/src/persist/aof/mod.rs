@@ -3,7 +3,7 @@
 //! that redis-server can load what kcache writes and the other way round.
 //!
 //! # Data path
-//! The AOF is a consumer of the propagation log (`repl::log`): the log hands it
+//! The AOF is a consumer of the propagation log (`db::log`): the log hands it
 //! bytes under its lock and it only copies them into `pending`. The bytes
 //! reach the file in three ways:
 //! - before an event loop writes the replies of a read batch, it calls
@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use self::manifest::Manifest;
-use crate::repl::log::{Consumer, ConsumerId};
+use crate::db::log::{Consumer, ConsumerId};
 use crate::server::Server;
 
 /// `appendfsync`.
@@ -205,7 +205,7 @@ impl Aof {
     /// `always` fsynced, first. Nearly free when the thread appended nothing.
     #[inline]
     pub fn before_reply(&self) {
-        let end = crate::repl::log::take_last_end();
+        let end = crate::db::log::take_last_end();
         if end == 0 || !self.is_on() {
             return;
         }
@@ -638,7 +638,7 @@ pub fn config_changed(srv: &Arc<Server>) {
 }
 
 /// INFO persistence `aof_*` fields.
-pub fn info(srv: &Server, s: &mut crate::cmd::server::info::Section) {
+pub fn info(srv: &Server, s: &mut crate::cmd::admin::info::Section) {
     let a = &srv.aof;
     let st = &a.stats;
     // Redis prints 1 from CONFIG SET appendonly yes on (AOF_WAIT_REWRITE).

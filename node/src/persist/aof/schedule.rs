@@ -6,7 +6,7 @@
 //!   rewriting already in progress"; during a save: scheduled
 //!   (`aof_rewrite_scheduled:1`), started by the cron once the save ends;
 //! - BGSAVE during a rewrite: "ERR Another child process is active (AOF?)
-//!   ..." unless `BGSAVE SCHEDULE` (`persist::save`, `cmd::persist`);
+//!   ..." unless `BGSAVE SCHEDULE` (`persist::save`, `cmd::rdb`);
 //! - the cron starts a scheduled rewrite, turns the AOF on when
 //!   `appendonly yes` still waits for its first base, and rewrites
 //!   automatically when the AOF grew by `auto-aof-rewrite-percentage` over

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::config::OutputLimit;
-use crate::repl::log::Consumer;
+use crate::db::log::Consumer;
 
 /// Why a reader got no bytes.
 #[derive(Debug, PartialEq, Eq)]

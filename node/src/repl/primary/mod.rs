@@ -17,7 +17,7 @@
 //! `master_repl_offset` is `srv.repl.offset` on both roles, and the backlog's
 //! end equals it:
 //! - On a primary the backlog is a consumer of the propagation log
-//!   (`repl::log`), so it holds every effect logged, in log order. It is
+//!   (`db::log`), so it holds every effect logged, in log order. It is
 //!   created when the first replica asks for a sync (as in Redis, with a new
 //!   replication id when there was no history) or at start-up from an RDB
 //!   that carried `repl-id`/`repl-offset`, and kept afterwards. The log's own
@@ -58,7 +58,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::repl::log::ConsumerId;
+use crate::db::log::ConsumerId;
 use crate::server::client::ClientShared;
 use crate::server::Server;
 pub use backlog::Backlog;
@@ -147,7 +147,7 @@ pub struct Primary {
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
     /// Clients blocked in WAIT (`wait.rs`).
-    pub(crate) waits: Mutex<Vec<Arc<crate::server::blocking::Waiter>>>,
+    pub(crate) waits: Mutex<Vec<Arc<crate::server::blocked::Waiter>>>,
     /// FAILOVER's state (`repl::failover`).
     pub failover: crate::repl::failover::Failover,
 }

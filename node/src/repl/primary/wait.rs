@@ -1,6 +1,6 @@
 //! WAIT and the min-replicas write gate.
 //!
-//! WAIT blocks its client with the blocking machinery (`server::blocking`:
+//! WAIT blocks its client with the blocking machinery (`server::blocked`:
 //! the client's loop stops running its input and keeps its deadline), with
 //! a [`BlockOp::Wait`] that names no key. The waiter is also listed here;
 //! each ACK a replica sends (`link`'s reader thread) re-counts the replicas
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::ReplicaState;
 use crate::cmd::blocking::BlockOp;
-use crate::server::blocking::Waiter;
+use crate::server::blocked::Waiter;
 use crate::server::Server;
 
 pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
@@ -102,7 +102,7 @@ pub fn on_ack(srv: &Server) {
         }
         if w.claim() {
             srv.blocking.remove(w.id);
-            crate::server::blocking::deliver_reply(srv, w, format!(":{n}\r\n").into_bytes());
+            crate::server::blocked::deliver_reply(srv, w, format!(":{n}\r\n").into_bytes());
         }
         false
     });

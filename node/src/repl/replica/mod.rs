@@ -110,7 +110,7 @@ pub fn set_master(srv: &Server, master: Master, history: bool) -> SetMaster {
         inner.sync = None;
         inner.refused = None;
         repl.set_role(srv, true);
-        crate::server::blocking::unblock_all_for_role_change(srv);
+        crate::server::blocked::unblock_all_for_role_change(srv);
         let _ = srv
             .config
             .set_initial("replicaof", &format!("{} {}", master.host, master.port));

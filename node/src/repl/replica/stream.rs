@@ -71,19 +71,22 @@ impl ExecApplier {
 impl StreamApplier for ExecApplier {
     fn apply(&mut self, srv: &Server, args: &Args) {
         self.hot.refresh(&srv.config);
-        let _no_block = crate::server::blocking::DenyBlocking::enter();
+        let _no_block = crate::server::blocked::DenyBlocking::enter();
         let mut t0 = Instant::now();
-        exec::execute(
+        let env = exec::Env {
             srv,
-            &self.stats,
-            &self.hot,
+            stats: &self.stats,
+            hot: &self.hot,
+        };
+        exec::execute(
+            env,
             &mut self.client,
             &mut self.out,
             args,
             crate::util::now_ms(),
             &mut t0,
         );
-        crate::server::blocking::handle_ready_keys(srv);
+        crate::server::blocked::handle_ready_keys(srv);
         if self.out.buf.starts_with(b"-") {
             tracing::debug!(
                 reply = %String::from_utf8_lossy(&self.out.buf[..self.out.buf.len().min(200)]),

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use super::Evictor;
 use crate::db::access::{lfu_decr_and_return, random_u64};
 use crate::db::entry::Entry;
-use crate::db::{idle_seconds, Keyspace, SHARDS};
+use crate::db::{idle_seconds, Keyspace, STRIPES};
 
 /// Candidates kept between rounds (Redis's `EVPOOL_SIZE`).
 pub const POOL_SIZE: usize = 16;
@@ -82,7 +82,7 @@ impl Evictor {
         let counts: Vec<(u64, u64)> = (0..ks.db_count())
             .map(|i| {
                 let db = ks.db(i);
-                (0..SHARDS).fold((0, 0), |(k, v), s| {
+                (0..STRIPES).fold((0, 0), |(k, v), s| {
                     let sh = db.lock_index(s);
                     (k + sh.len() as u64, v + sh.volatile_len() as u64)
                 })
@@ -217,7 +217,7 @@ impl Evictor {
     /// also resets the hints from what it saw.
     fn sweep(&self, ks: &Keyspace, volatile: bool) -> Option<Entry> {
         for db in 0..ks.db_count() {
-            for s in 0..SHARDS {
+            for s in 0..STRIPES {
                 let mut sh = ks.db(db).lock_index(s);
                 let mut key = None;
                 sh.sample(random_u64(), 1, volatile, |e| key = Some(e.key().to_vec()));
@@ -248,10 +248,10 @@ fn sample_db(
     mut f: impl FnMut(&Entry),
 ) -> usize {
     let d = ks.db(db);
-    let start = random_u64() as usize % SHARDS;
+    let start = random_u64() as usize % STRIPES;
     let mut got = 0;
     for k in 0..STRIPES_PER_SAMPLE {
-        let sh = d.lock_index((start + k) % SHARDS);
+        let sh = d.lock_index((start + k) % STRIPES);
         got += sh.sample(random_u64(), n - got, volatile, &mut f);
         if got >= n {
             break;

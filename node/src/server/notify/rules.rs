@@ -1,11 +1,12 @@
 //! Which events each write command sends, as Redis 7.0's handlers do (event
 //! names and order checked against redis-server by `tests/notifications.rs`).
 
-use super::{emit, probe, Noted, Reply, GENERIC, HASH, LIST, NEW, SET, STRING, ZSET};
+use super::{emit, probe, Noted, Reply};
 use crate::cmd::Args;
 use crate::db::entry::ValueRef;
+use crate::db::events::{GENERIC, HASH, LIST, NEW, SET, STRING, ZSET};
 use crate::db::types::Object;
-use crate::server::pubsub::SelfSink;
+use crate::server::channels::SelfSink;
 use crate::server::Server;
 
 /// The argument positions of the keys whose prior state the events of `name`

@@ -13,7 +13,7 @@ mod multi;
 use super::flags::*;
 use super::{err, Args, CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRONGTYPE};
 use crate::db::entry::{Entry, ValueRef};
-use crate::db::{access, new_access, Keyspace, Shard};
+use crate::db::{access, new_access, Keyspace, Stripe};
 
 use super::keyed as cmd;
 
@@ -70,7 +70,7 @@ pub fn check_string_length(ctx: &Ctx, total: u64) -> CmdResult {
 /// TTL. If `f` fails, the value is left as it was (`f` must check before writing).
 pub fn with_string_mut<R>(
     ks: &Keyspace,
-    sh: &mut Shard,
+    sh: &mut Stripe,
     h: u64,
     key: &[u8],
     now_ms: i64,
@@ -110,7 +110,7 @@ pub fn with_string_mut<R>(
 /// Stores `value` at `key`, replacing whatever was there (and its TTL unless
 /// `expire` says otherwise): Redis's `setKey`.
 pub fn store(
-    sh: &mut Shard,
+    sh: &mut Stripe,
     h: u64,
     slot: Option<usize>,
     key: &[u8],

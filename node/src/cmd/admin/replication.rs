@@ -294,7 +294,7 @@ pub fn wait(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         Err(t) => t,
     };
-    if crate::server::blocking::blocking_denied() {
+    if crate::server::blocked::blocking_denied() {
         ctx.out.int(primary::wait::acked(ctx.srv, target) as i64);
         return Ok(());
     }

@@ -1,6 +1,7 @@
-//! Persistence commands: SAVE BGSAVE LASTSAVE (snapshots to `dir/dbfilename`,
-//! see `persist::save`) and DUMP RESTORE (one value in Redis's DUMP payload
-//! format, the RDB value codec plus a version and a CRC-64).
+//! Commands over the RDB format: SAVE BGSAVE LASTSAVE (snapshots to
+//! `dir/dbfilename`, see `persist::save`) and DUMP RESTORE (one value in
+//! Redis's DUMP payload format, the RDB value codec plus a version and a
+//! CRC-64).
 
 use std::sync::atomic::Ordering;
 
@@ -203,7 +204,7 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let access = save::access_word(idle.map(|v| v as u64), freq.map(|v| v as u8), now);
     sh.insert(h, save::entry(key, value, expire, access));
     drop(sh);
-    crate::server::blocking::signal_ready(ctx.srv, ctx.client.db, key);
+    crate::server::blocked::signal_ready(ctx.srv, ctx.client.db, key);
     ctx.out.ok();
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::types::Object;
 /// Owns every entry its `main` table points to; `volatile` points at the same
 /// entries (those with an expiry) and owns nothing.
 #[derive(Default)]
-pub struct Shard {
+pub struct Stripe {
     main: Table,
     volatile: Table,
     /// The database this stripe belongs to (kept across SWAPDB), so lazy
@@ -17,19 +17,19 @@ pub struct Shard {
     db: usize,
 }
 
-impl Drop for Shard {
+impl Drop for Stripe {
     fn drop(&mut self) {
         self.clear();
     }
 }
 
-impl Shard {
-    pub const fn new() -> Shard {
-        Shard::for_db(0)
+impl Stripe {
+    pub const fn new() -> Stripe {
+        Stripe::for_db(0)
     }
 
-    pub const fn for_db(db: usize) -> Shard {
-        Shard {
+    pub const fn for_db(db: usize) -> Stripe {
+        Stripe {
             main: Table::new(),
             volatile: Table::new(),
             db,
@@ -43,7 +43,7 @@ impl Shard {
     }
 
     /// Swaps the contents of two stripes, each keeping its database.
-    pub(super) fn swap_contents(&mut self, other: &mut Shard) {
+    pub(super) fn swap_contents(&mut self, other: &mut Stripe) {
         std::mem::swap(&mut self.main, &mut other.main);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
     }
@@ -67,7 +67,7 @@ impl Shard {
     /// Slot of `key`, expired or not.
     #[inline]
     pub fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
-        // SAFETY: every pointer in `main` is a live entry owned by this shard.
+        // SAFETY: every pointer in `main` is a live entry owned by this stripe.
         self.main
             .find(tag_of(hash), |p| unsafe { Entry::view(p) }.key() == key)
     }
@@ -75,17 +75,17 @@ impl Shard {
     #[inline]
     pub fn view(&self, slot: usize) -> EntryView<'_> {
         // SAFETY: `slot` is occupied (callers got it from `find`), and the view's
-        // lifetime is tied to this borrow of the shard.
+        // lifetime is tied to this borrow of the stripe.
         unsafe { Entry::view(self.main.ptr_at(slot)) }
     }
 
     #[inline]
     pub fn view_mut(&mut self, slot: usize) -> EntryView<'_> {
-        // SAFETY: as in `view`; the exclusive borrow of the shard makes it unique.
+        // SAFETY: as in `view`; the exclusive borrow of the stripe makes it unique.
         unsafe { Entry::view(self.main.ptr_at(slot)) }
     }
 
-    /// The value at `slot`, borrowed from the shard (not from a temporary view),
+    /// The value at `slot`, borrowed from the stripe (not from a temporary view),
     /// so replies can be written from it while the guard is held.
     #[inline]
     pub fn value(&self, slot: usize) -> ValueRef<'_> {
@@ -103,7 +103,7 @@ impl Shard {
 
     /// Entry at any slot index, if occupied (for sampling and iteration).
     pub fn view_slot(&self, slot: usize) -> Option<EntryView<'_>> {
-        // SAFETY: occupied slots hold live entries owned by this shard.
+        // SAFETY: occupied slots hold live entries owned by this stripe.
         self.main.occupied(slot).map(|p| unsafe { Entry::view(p) })
     }
 
@@ -231,13 +231,13 @@ impl Shard {
     /// See [`Table::scan`]; visits live and expired entries alike.
     pub fn scan(&self, cursor: u32, count: usize, mut f: impl FnMut(&Entry)) -> Option<u32> {
         #[allow(clippy::explicit_auto_deref)]
-        // SAFETY: scanned pointers are live entries owned by this shard.
+        // SAFETY: scanned pointers are live entries owned by this stripe.
         self.main
             .scan(cursor, count, |p| f(&*unsafe { Entry::view(p) }))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = EntryView<'_>> + '_ {
-        // SAFETY: iterated pointers are live entries owned by this shard.
+        // SAFETY: iterated pointers are live entries owned by this stripe.
         self.main.iter().map(|p| unsafe { Entry::view(p) })
     }
 
@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn set_expire_keeps_the_ttl_index_in_step() {
-        let mut sh = Shard::new();
+        let mut sh = Stripe::new();
         let keys: Vec<(Vec<u8>, u64)> = (0..500u64)
             .map(|i| {
                 (
@@ -325,7 +325,7 @@ mod tests {
         for (k, h) in &keys {
             sh.insert(*h, Entry::new_string(k, b"v", None, 0));
         }
-        let slot_of = |sh: &Shard, k: &[u8], h: u64| sh.find(h, k).expect("present");
+        let slot_of = |sh: &Stripe, k: &[u8], h: u64| sh.find(h, k).expect("present");
         for (k, h) in &keys {
             let s = slot_of(&sh, k, *h);
             sh.set_expire(s, *h, Some(10));

@@ -272,7 +272,7 @@ fn bitop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     // First pass: type checks and lengths (a missing key is an empty string).
     let mut lens = Vec::with_capacity(sources.len());
     for (i, &h) in sources.iter().enumerate() {
-        let sh = locked.shard(h);
+        let sh = locked.stripe(h);
         let len = match ks.read(sh, h, args.get(i + 3), ctx.now_ms) {
             Some(slot) => str_of(&sh.view(slot))?.len(),
             None => 0,
@@ -283,7 +283,7 @@ fn bitop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     // Second pass: fold each source into the result, reading it in place.
     let mut res = vec![0u8; maxlen];
     for (i, &h) in sources.iter().enumerate() {
-        let sh = locked.shard(h);
+        let sh = locked.stripe(h);
         let slot = ks.live(sh, h, args.get(i + 3), ctx.now_ms);
         let view = slot.map(|s| sh.view(s));
         let src: &[u8] = match &view {
@@ -308,7 +308,7 @@ fn bitop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     let dest = args.get(2);
     let dh = hashes[0];
-    let sh = locked.shard(dh);
+    let sh = locked.stripe(dh);
     let slot = ks.live(sh, dh, dest, ctx.now_ms);
     if maxlen > 0 {
         store(sh, dh, slot, dest, &res, None, ctx.now_ms);

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use super::super::{Args, CmdResult, Ctx};
-use crate::server::pubsub::Kind;
+use crate::server::channels::Kind;
 use crate::server::Server;
 
 /// Every section, in the order Redis prints them.

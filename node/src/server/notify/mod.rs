@@ -29,60 +29,12 @@ mod rules;
 
 use std::sync::atomic::Ordering;
 
+use super::channels::{self, SelfSink};
 use super::client::Client;
-use super::pubsub::{self, SelfSink};
 use super::Server;
 use crate::cmd::{Args, CommandSpec};
+use crate::db::events::*;
 use crate::protocol::Out;
-
-pub const KEYSPACE: u32 = 1 << 0;
-pub const KEYEVENT: u32 = 1 << 1;
-pub const GENERIC: u32 = 1 << 2;
-pub const STRING: u32 = 1 << 3;
-pub const LIST: u32 = 1 << 4;
-pub const SET: u32 = 1 << 5;
-pub const HASH: u32 = 1 << 6;
-pub const ZSET: u32 = 1 << 7;
-pub const EXPIRED: u32 = 1 << 8;
-pub const EVICTED: u32 = 1 << 9;
-pub const STREAM: u32 = 1 << 10;
-pub const KEY_MISS: u32 = 1 << 11;
-pub const MODULE: u32 = 1 << 12;
-pub const NEW: u32 = 1 << 13;
-/// `A`: every class but `m` and `n`.
-const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
-
-/// Redis's `keyspaceEventsStringToFlags`, reduced to 0 when neither `K` nor `E`
-/// is set (nothing can be published then). Unknown letters are ignored here;
-/// the config layer rejects them.
-pub fn flags_from_str(s: &str) -> u32 {
-    let mut m = 0;
-    for c in s.chars() {
-        m |= match c {
-            'A' => ALL,
-            'g' => GENERIC,
-            '$' => STRING,
-            'l' => LIST,
-            's' => SET,
-            'h' => HASH,
-            'z' => ZSET,
-            'x' => EXPIRED,
-            'e' => EVICTED,
-            't' => STREAM,
-            'm' => KEY_MISS,
-            'd' => MODULE,
-            'n' => NEW,
-            'K' => KEYSPACE,
-            'E' => KEYEVENT,
-            _ => 0,
-        };
-    }
-    if m & (KEYSPACE | KEYEVENT) == 0 {
-        0
-    } else {
-        m
-    }
-}
 
 /// Publishes one event of `class` about `key` in database `db`, on the
 /// keyspace and/or keyevent channel as `mask` asks.
@@ -106,7 +58,7 @@ fn emit(
         ch.extend_from_slice(db.as_bytes());
         ch.extend_from_slice(b"__:");
         ch.extend_from_slice(key);
-        pubsub::publish(srv, false, &ch, event.as_bytes(), me.as_deref_mut());
+        channels::publish(srv, false, &ch, event.as_bytes(), me.as_deref_mut());
     }
     if mask & KEYEVENT != 0 {
         ch.clear();
@@ -114,7 +66,7 @@ fn emit(
         ch.extend_from_slice(db.as_bytes());
         ch.extend_from_slice(b"__:");
         ch.extend_from_slice(event.as_bytes());
-        pubsub::publish(srv, false, &ch, key, me);
+        channels::publish(srv, false, &ch, key, me);
     }
 }
 

@@ -1,5 +1,6 @@
-//! Server commands: INFO CONFIG COMMAND TIME DBSIZE SHUTDOWN MONITOR DEBUG SLOWLOG
-//! LATENCY MEMORY REPLICAOF SLAVEOF ROLE, and kcache's TOPOLOGY.
+//! Server administration commands (Redis's "server" group): INFO CONFIG COMMAND
+//! TIME DBSIZE SHUTDOWN MONITOR DEBUG SLOWLOG LATENCY MEMORY REPLICAOF SLAVEOF
+//! ROLE, and kcache's TOPOLOGY.
 //!
 //! One file per container command: [`info`] renders INFO (also used by the HTTP
 //! endpoint's callers and tests), [`config`] is CONFIG, [`command`] is COMMAND and
@@ -477,12 +478,12 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Ok(());
     }
     tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
-    let waiter = std::sync::Arc::new(crate::server::blocking::Waiter::new(
+    let waiter = std::sync::Arc::new(crate::server::blocked::Waiter::new(
         ctx.client.shared.clone(),
         ctx.client.resp3,
         ctx.client.db,
         ctx.cmd,
-        crate::server::blocking::BlockOp::Shutdown,
+        crate::server::blocked::BlockOp::Shutdown,
         None,
     ));
     if stop::request(ctx.srv, flags, Origin::Command, Some(waiter.clone())) == Started::Waiting {

@@ -23,6 +23,11 @@
 //! # Cost when off
 //! With no consumer the log is inactive: [`ReplLog::active`] is one relaxed
 //! load, and the request path does nothing else.
+//!
+//! # Why it lives with the keyspace
+//! The keyspace appends to it itself (a `DEL` for each key that lazy expiry or
+//! eviction removes, under the stripe lock that removed it), so the log stands
+//! on the keyspace's layer and the AOF and replication consume it from above.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
