@@ -271,11 +271,19 @@ async fn roles_are_assigned_and_services_route_by_role() -> Result<()> {
             acked == kcache_e2e::resp::Reply::Integer(2),
             "WAIT 2: {acked:?}"
         );
-        let readers = service_pods(&s.client, &s.namespace, &names::reader_service(name)).await?;
-        ensure!(
-            readers.len() == 2 && !readers.contains(&primary),
-            "reader routes to {readers:?}"
-        );
+        // The primary also reads while its replicas are not ready yet; it
+        // leaves the reader Service once they are (labels follow in a
+        // reconcile or two, endpoints a moment later).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let readers = loop {
+            let readers =
+                service_pods(&s.client, &s.namespace, &names::reader_service(name)).await?;
+            if readers.len() == 2 && !readers.contains(&primary) {
+                break readers;
+            }
+            ensure!(Instant::now() < deadline, "reader routes to {readers:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         let mut r = via(&s, &names::reader_service(name), password.as_deref()).await?;
         ensure!(
             r.get("greeting").await?.as_deref() == Some("hello"),
