@@ -15,6 +15,14 @@ pub fn pod(cluster: &str, shard: i32, ordinal: i32) -> String {
     format!("{}-{ordinal}", self::shard(cluster, shard))
 }
 
+/// The ordinal of `pod` if it is a pod of that shard (the inverse of [`pod`]).
+pub fn ordinal(cluster: &str, shard: i32, pod: &str) -> Option<i32> {
+    pod.strip_prefix(&self::shard(cluster, shard))?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
+}
+
 pub fn configmap(cluster: &str) -> String {
     format!("{cluster}-config")
 }
@@ -42,4 +50,15 @@ pub fn configuration_service(cluster: &str) -> String {
 /// In-cluster DNS name of a Service.
 pub fn service_host(service: &str, namespace: &str) -> String {
     format!("{service}.{namespace}.svc")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ordinal_inverts_pod_and_refuses_other_shards() {
+        assert_eq!(super::ordinal("c", 1, &super::pod("c", 1, 4)), Some(4));
+        assert_eq!(super::ordinal("c", 1, "c-shard-10-0"), None);
+        assert_eq!(super::ordinal("c", 1, "c-shard-1"), None);
+        assert_eq!(super::ordinal("c", 1, "c-shard-1-x"), None);
+    }
 }

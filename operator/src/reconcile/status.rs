@@ -308,7 +308,8 @@ fn with_topology(
     }
 }
 
-fn pod_ready(pod: &Pod) -> bool {
+/// The pod's Ready condition is True.
+pub fn pod_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())

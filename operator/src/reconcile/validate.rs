@@ -143,9 +143,10 @@ fn primary_ordinals(cluster: &CacheCluster, name: &str) -> BTreeMap<i32, i32> {
         .shards
         .iter()
         .filter_map(|s| {
-            let prefix = format!("{}-", names::shard(name, s.index));
-            let ordinal = s.primary.as_deref()?.strip_prefix(&prefix)?.parse().ok()?;
-            Some((s.index, ordinal))
+            Some((
+                s.index,
+                names::ordinal(name, s.index, s.primary.as_deref()?)?,
+            ))
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use tracing::info;
 
 use super::decide::{Action, LabelChange, Target};
-use super::observe::connect;
+use super::observe::{connect, timed_out};
 use crate::constants::{labels, RESP_PORT};
 use crate::error::{Error, Result};
 use crate::resp::RespError;
@@ -118,12 +118,7 @@ async fn command(target: &Target, password: Option<&str>, args: &[&str]) -> Resu
     let mut conn = connect(&target.ip, password).await.map_err(node_error)?;
     tokio::time::timeout(std::time::Duration::from_secs(3), conn.ok(args))
         .await
-        .map_err(|_| {
-            node_error(RespError::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "no reply",
-            )))
-        })?
+        .map_err(|_| node_error(timed_out()))?
         .map_err(node_error)?;
     Ok(())
 }

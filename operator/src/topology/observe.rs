@@ -12,7 +12,9 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::facts::{Member, NodeFacts};
+use crate::builders::names;
 use crate::constants::{labels, RESP_PORT};
+use crate::reconcile::status::pod_ready;
 use crate::resp::{Connection, Reply, RespError};
 
 /// Bound on connecting to a node: a pod on a live host answers in
@@ -35,17 +37,17 @@ pub async fn shard(
     let update_revision = statefulset
         .and_then(|s| s.status.as_ref())
         .and_then(|s| s.update_revision.clone());
-    let prefix = format!("{}-", crate::builders::names::shard(cluster, index));
     let mut members: Vec<Member> = pods
         .iter()
         .filter(|p| p.labels().get(labels::SHARD) == Some(&shard_label))
-        .filter_map(|p| member(p, &prefix, update_revision.as_deref()))
+        .filter_map(|p| member(p, cluster, index, update_revision.as_deref()))
         .collect();
     members.sort_by_key(|m| m.ordinal);
     let reports = futures::future::join_all(members.iter().map(|m| async move {
-        match (&m.ip, running(m)) {
-            (Some(ip), true) => query(ip, password).await.ok(),
-            _ => None,
+        // A pod is asked once it has an IP and runs (see `member`).
+        match &m.ip {
+            Some(ip) => query(ip, password).await.ok(),
+            None => None,
         }
     }))
     .await;
@@ -55,19 +57,12 @@ pub async fn shard(
     members
 }
 
-/// A pod that may hold a node process worth asking.
-fn running(m: &Member) -> bool {
-    m.ip.is_some()
-}
-
-fn member(pod: &Pod, prefix: &str, update_revision: Option<&str>) -> Option<Member> {
+fn member(pod: &Pod, cluster: &str, shard: i32, update_revision: Option<&str>) -> Option<Member> {
     let name = pod.name_any();
-    let ordinal = name.strip_prefix(prefix)?.parse().ok()?;
+    let ordinal = names::ordinal(cluster, shard, &name)?;
     let status = pod.status.as_ref();
     let phase_running = status.and_then(|s| s.phase.as_deref()) == Some("Running");
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let ready = pod_ready(pod);
     let labels = pod.labels();
     Some(Member {
         pod: name,
@@ -126,7 +121,7 @@ pub async fn connect(ip: &str, password: Option<&str>) -> Result<Connection<TcpS
     Ok(conn)
 }
 
-fn timed_out() -> RespError {
+pub(super) fn timed_out() -> RespError {
     RespError::Io(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         "node did not answer in time",
