@@ -56,6 +56,19 @@ pub const PRESTOP_SLEEP_SECONDS: i64 = 10;
 /// Grace period: the preStop pause, a switchover, and a final snapshot on SIGTERM.
 pub const TERMINATION_GRACE_SECONDS: i64 = 60;
 
+/// `repl-ping-replica-period` the operator renders: a running primary sends
+/// its replicas a byte at least this often, idle or not.
+pub const REPL_PING_SECONDS: i64 = 1;
+/// A replica whose primary sent nothing for longer than this is no longer fed
+/// by it, even while the TCP link looks up (a frozen process, a lost machine):
+/// a few ping periods, so that a busy node's late ping is not mistaken for one.
+pub const FED_WITHIN_SECONDS: i64 = 3;
+
+/// A topology step that keeps waiting this long (a replacement pod that never
+/// gets ready or in sync, a budget that keeps refusing, a primary that cannot
+/// be replaced) marks the cluster Degraded with reason `OperationStalled`.
+pub const STEP_STALL_SECONDS: i64 = 600;
+
 /// Share of the container memory limit given to `maxmemory` when the spec does
 /// not set it: the rest is headroom for replication buffers, client buffers and
 /// allocator fragmentation, as ElastiCache reserves memory outside the dataset.

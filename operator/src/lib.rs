@@ -13,6 +13,7 @@ pub mod crd;
 pub mod error;
 pub mod http;
 pub mod leader;
+pub mod maintenance;
 pub mod metrics;
 pub mod parameters;
 pub mod quantity;

@@ -27,31 +27,51 @@ pub enum Kind {
     FileName,
 }
 
-/// One allowed parameter: its name as in redis.conf and how its value is checked.
+/// One allowed parameter: its name as in redis.conf, how its value is checked,
+/// and whether a change needs the nodes restarted.
 #[derive(Clone, Copy, Debug)]
 pub struct Parameter {
     pub name: &'static str,
     pub kind: Kind,
+    /// `CONFIG SET` cannot change it on a running node: a change rolls the
+    /// pods (PDB-safe, in the maintenance window when one is set). Every other
+    /// parameter is applied live to each node, without a restart.
+    pub restart: bool,
 }
 
+/// A parameter the nodes take live (`CONFIG SET`).
 const fn p(name: &'static str, kind: Kind) -> Parameter {
-    Parameter { name, kind }
+    Parameter {
+        name,
+        kind,
+        restart: false,
+    }
+}
+
+/// A parameter only read at start: a change restarts the nodes.
+const fn r(name: &'static str, kind: Kind) -> Parameter {
+    Parameter {
+        name,
+        kind,
+        restart: true,
+    }
 }
 
 /// Every parameter a user may set, sorted by name.
 pub const ALLOWED: &[Parameter] = &[
     p("appendfsync", Kind::OneOf(&["always", "everysec", "no"])),
     p("client-query-buffer-limit", Kind::Bytes),
-    p(
+    r(
         "databases",
         Kind::Int {
             min: 1,
             max: 10_000,
         },
     ),
-    p("dbfilename", Kind::FileName),
+    // Protected on the node (it decides where files are written).
+    r("dbfilename", Kind::FileName),
     p("hz", Kind::Int { min: 1, max: 500 }),
-    p("io-threads", Kind::Int { min: 1, max: 128 }),
+    r("io-threads", Kind::Int { min: 1, max: 128 }),
     p(
         "loglevel",
         Kind::OneOf(&["debug", "verbose", "notice", "warning", "nothing"]),
@@ -92,13 +112,75 @@ pub const OPERATOR_OWNED: &[(&str, &str)] = &[
     ("min-replicas-max-lag", "spec.failover.maxLagSeconds"),
     ("min-replicas-to-write", "spec.failover.minReplicasToWrite"),
     ("port", "the operator (Services and probes)"),
+    (
+        "repl-ping-replica-period",
+        "the operator (failure detection)",
+    ),
     ("requirepass", "spec.auth"),
     ("save", "spec.persistence.schedule"),
+];
+
+/// Lines of the rendered config that come from dedicated spec fields or the
+/// operator itself, with their kind: all of them are applied live.
+/// `min-replicas-to-write` is not here: the topology step raises it itself
+/// once replicas are in sync.
+pub const DERIVED: &[Parameter] = &[
+    p("appendonly", Kind::Bool),
+    p("maxmemory", Kind::Bytes),
+    p("maxmemory-policy", Kind::OneOf(&[])),
+    p(
+        "min-replicas-max-lag",
+        Kind::Int {
+            min: 0,
+            max: u32::MAX as u64,
+        },
+    ),
+    p(
+        "repl-ping-replica-period",
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as u64,
+        },
+    ),
+    p("save", Kind::SavePoints),
 ];
 
 /// Looks a parameter up by its name (lower case, as in redis.conf).
 pub fn lookup(name: &str) -> Option<&'static Parameter> {
     ALLOWED.iter().find(|p| p.name == name)
+}
+
+/// The parameter a config line sets, user-settable or derived.
+pub fn any(name: &str) -> Option<&'static Parameter> {
+    lookup(name).or_else(|| DERIVED.iter().find(|p| p.name == name))
+}
+
+/// A value as the node reports it in `CONFIG GET`, so that what the spec
+/// says and what a node holds compare equal when they mean the same: sizes
+/// in bytes, numbers without leading zeros, save points with single spaces,
+/// keyspace event classes as a sorted set with `A` expanded.
+pub fn normalize(kind: Kind, value: &str) -> String {
+    let value = value.trim();
+    match kind {
+        Kind::Bytes => parse_bytes(value).map_or_else(|| value.to_string(), |b| b.to_string()),
+        Kind::Int { .. } => value
+            .parse::<u64>()
+            .map_or_else(|_| value.to_string(), |n| n.to_string()),
+        Kind::SavePoints => value.split_whitespace().collect::<Vec<_>>().join(" "),
+        Kind::KeyspaceEvents => {
+            let mut classes: Vec<char> = value
+                .chars()
+                .flat_map(|c| match c {
+                    'A' => "g$lshzxetd".chars().collect::<Vec<_>>(),
+                    c => vec![c],
+                })
+                .collect();
+            classes.sort_unstable();
+            classes.dedup();
+            classes.into_iter().collect()
+        }
+        Kind::Bool | Kind::OneOf(_) | Kind::FileName => value.to_ascii_lowercase(),
+    }
 }
 
 /// Checks one `name: value` pair; the error is a sentence for a condition message.
@@ -255,6 +337,42 @@ mod tests {
         assert!(field.contains("spec.maxMemory"), "{field}");
         let unknown = check("no-such-thing", "1").unwrap_err();
         assert!(unknown.contains("unknown parameter"), "{unknown}");
+    }
+
+    #[test]
+    fn values_normalize_as_the_node_reports_them() {
+        let n = |name: &str, v: &str| normalize(any(name).expect("known").kind, v);
+        assert_eq!(n("maxmemory", "100mb"), "104857600");
+        assert_eq!(n("maxmemory", "104857600"), "104857600");
+        assert_eq!(n("timeout", "007"), "7");
+        assert_eq!(n("save", " 3600 1  300 100"), "3600 1 300 100");
+        assert_eq!(
+            n("notify-keyspace-events", "KEA"),
+            n("notify-keyspace-events", "AKE")
+        );
+        assert_eq!(n("notify-keyspace-events", "Ex"), "Ex");
+        assert_eq!(
+            n("notify-keyspace-events", "A"),
+            n(
+                "notify-keyspace-events",
+                "$degx lhszt".replace(' ', "").as_str()
+            )
+        );
+        assert_ne!(n("timeout", "7"), n("timeout", "8"));
+        assert_eq!(n("appendonly", "yes"), "yes");
+    }
+
+    #[test]
+    fn restart_parameters_are_the_ones_the_node_reads_only_at_start() {
+        let restart: Vec<&str> = ALLOWED
+            .iter()
+            .filter(|p| p.restart)
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(restart, ["databases", "dbfilename", "io-threads"]);
+        assert!(DERIVED
+            .iter()
+            .all(|p| !p.restart && lookup(p.name).is_none()));
     }
 
     #[test]

@@ -371,6 +371,312 @@ async fn a_killed_primary_is_replaced_and_no_wait_acknowledged_write_is_lost() -
 
 #[tokio::test]
 #[ignore = "needs a Kubernetes cluster in KUBECONFIG: make e2e-local or make e2e"]
+async fn a_frozen_primary_is_replaced_after_detection_and_rejoins_as_a_replica() -> Result<()> {
+    Scenario::run("freeze", |s| async move {
+        let name = "freeze";
+        let (cc, password) = create(&s, name, 2).await?;
+        let primary = shard0(&cc)?.primary.clone().context("no primary")?;
+        let writer = start_writer(&s, name, password.clone(), Some((1, 1000)));
+        until_keys(&s, name, password.as_deref(), 200).await?;
+
+        // SIGSTOP: connections stay open and nothing answers, as with a hung
+        // process or a machine lost without a TCP reset. The replicas' links
+        // look up until repl-timeout (60 s); failover must not wait for it.
+        let pods: Api<Pod> = s.api();
+        let uid = pods
+            .get(&primary)
+            .await?
+            .metadata
+            .uid
+            .context("primary pod without uid")?;
+        let frozen_at = Instant::now();
+        let frozen = disruption::Frozen::pod(&uid)?;
+        let status = until_failover_from(&s, name, &primary).await?;
+        let failed_over = frozen_at.elapsed();
+        let failover = status.last_failover.clone().context("no failover recorded")?;
+        ensure!(
+            failover.reason == "PrimaryUnreachable",
+            "reason {}",
+            failover.reason
+        );
+        // The cluster is not Ready while the frozen pod is not (all pods
+        // count), but the new primary serves: writes go on through the
+        // primary Service. The kubelet's liveness probe restarts a frozen
+        // process after about 30 s; all of this happens well before.
+        let primary_service = names::primary_service(name);
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            let routed = service_pods(&s.client, &s.namespace, &primary_service).await?;
+            if routed == [failover.to.clone()] {
+                break;
+            }
+            ensure!(Instant::now() < deadline, "{primary_service} routes to {routed:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let recovered = frozen_at.elapsed();
+        more_writes(&s, name, password.as_deref(), 200).await?;
+
+        // Thawed, the old primary must follow the new one, not lead.
+        frozen.thaw()?;
+        let clusters: Api<CacheCluster> = s.api();
+        let old = primary.clone();
+        let cc = wait::until(
+            &clusters,
+            name,
+            "the thawed pod back as a ready replica",
+            READY_DEADLINE,
+            move |cc: Option<&CacheCluster>| {
+                cc.and_then(|c| c.status.as_ref())
+                    .and_then(|s| s.shards.first())
+                    .is_some_and(|sh| {
+                        sh.primary.as_deref() != Some(old.as_str())
+                            && sh.pods.len() == 3
+                            && sh.pods.iter().all(|p| p.ready)
+                    })
+            },
+        )
+        .await?
+        .context("cluster gone")?;
+        let routed = service_pods(&s.client, &s.namespace, &names::primary_service(name)).await?;
+        ensure!(
+            routed == [shard0(&cc)?.primary.clone().context("no primary")?],
+            "the primary Service routes to {routed:?}"
+        );
+        let log = finish(&s, name, password.as_deref(), "freeze", writer).await?;
+        eprintln!(
+            "[freeze] {} -> {} ({}) recorded {} ms after the freeze (detection {} s), primary Service routed to it {} ms after, longest gap without a write {} ms, offset gap {:?}",
+            failover.from,
+            failover.to,
+            failover.reason,
+            failed_over.as_millis(),
+            DETECTION_SECONDS,
+            recovered.as_millis(),
+            log.longest_gap().as_millis(),
+            failover.offset_gap,
+        );
+        ensure!(
+            failed_over < Duration::from_secs(DETECTION_SECONDS + 15),
+            "failover took {failed_over:?}: waited for repl-timeout?"
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes cluster in KUBECONFIG: make e2e-local or make e2e"]
+async fn parameters_that_config_set_may_change_are_applied_live_without_restarts() -> Result<()> {
+    Scenario::run("live-params", |s| async move {
+        let name = "live-params";
+        let (cc, password) = create(&s, name, 1).await?;
+        let pods: Api<Pod> = s.api();
+        let selector = format!("{}={name}", kcache_operator::constants::labels::CLUSTER);
+        let before: Vec<(String, String)> = pods
+            .list(&ListParams::default().labels(&selector))
+            .await?
+            .items
+            .iter()
+            .map(|p| (p.name_any(), p.uid().unwrap_or_default()))
+            .collect();
+        ensure!(before.len() == 2, "pods {before:?}");
+        let writer = start_writer(&s, name, password.clone(), None);
+        until_keys(&s, name, password.as_deref(), 100).await?;
+
+        let clusters: Api<CacheCluster> = s.api();
+        let changed_at = Instant::now();
+        clusters
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {
+                    "maxMemory": "100Mi",
+                    "evictionPolicy": "allkeys-lfu",
+                    "parameters": {"hz": "25", "timeout": "600", "notify-keyspace-events": "Ex"},
+                }})),
+            )
+            .await?;
+        let want = [
+            ("maxmemory", "104857600"),
+            ("maxmemory-policy", "allkeys-lfu"),
+            ("hz", "25"),
+            ("timeout", "600"),
+            ("notify-keyspace-events", "xE"),
+        ];
+        let deadline = Instant::now() + READY_DEADLINE;
+        'pods: for (pod, _) in &before {
+            loop {
+                let mut conn =
+                    kcache_e2e::node::NodeConn::connect(&s.client, &s.namespace, pod, password.as_deref())
+                        .await?;
+                let mut all = true;
+                for (param, value) in want {
+                    let got = conn.ok(&["CONFIG", "GET", param]).await?;
+                    let got = match got {
+                        kcache_e2e::resp::Reply::Array(Some(items)) if items.len() == 2 => {
+                            items[1].text().unwrap_or_default()
+                        }
+                        other => bail!("CONFIG GET {param} on {pod}: {other:?}"),
+                    };
+                    // Keyspace event classes come back in the node's order.
+                    let same = if param == "notify-keyspace-events" {
+                        let mut a: Vec<char> = got.chars().collect();
+                        let mut b: Vec<char> = value.chars().collect();
+                        a.sort_unstable();
+                        b.sort_unstable();
+                        a == b
+                    } else {
+                        got == value
+                    };
+                    all &= same;
+                }
+                if all {
+                    continue 'pods;
+                }
+                ensure!(Instant::now() < deadline, "{pod} never took the new parameters");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+        let applied = changed_at.elapsed();
+        // Same pods, same processes: nothing was restarted or replaced.
+        for (pod, uid) in &before {
+            let p = pods.get(pod).await?;
+            ensure!(p.uid().as_deref() == Some(uid.as_str()), "{pod} was replaced");
+            let restarts: i32 = p
+                .status
+                .and_then(|st| st.container_statuses)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.restart_count)
+                .sum();
+            ensure!(restarts == 0, "{pod} restarted {restarts} times");
+        }
+        let cc2 = clusters.get(name).await?;
+        ensure!(
+            shard0(&cc2)?.primary == shard0(&cc)?.primary,
+            "the primary changed"
+        );
+        let log = finish(&s, name, password.as_deref(), "live-params", writer).await?;
+        eprintln!(
+            "[live-params] 5 parameters on 2 pods applied live in {} ms, 0 restarts, longest gap without a write {} ms",
+            applied.as_millis(),
+            log.longest_gap().as_millis()
+        );
+        Ok(())
+    })
+    .await
+}
+
+/// A weekly window `ddd:hh:mm-ddd:hh:mm` from `from` minutes after now, for
+/// `length` minutes (negative `from`: it opened already).
+fn window_from_now(from: i64, length: i64) -> String {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    // The Unix epoch was a Thursday, day 3 counted from Monday.
+    let part = |minute: i64| {
+        let m = (now / 60 + 3 * 1440 + minute).rem_euclid(7 * 1440);
+        format!(
+            "{}:{:02}:{:02}",
+            DAYS[(m / 1440) as usize],
+            (m % 1440) / 60,
+            m % 60
+        )
+    };
+    format!("{}-{}", part(from), part(from + length))
+}
+
+/// Pods of the cluster by name, with their uids.
+async fn pod_uids(s: &Scenario, name: &str) -> Result<Vec<(String, String)>> {
+    let pods: Api<Pod> = s.api();
+    let mut uids: Vec<(String, String)> = pods
+        .list(&ListParams::default().labels(&format!("kcache.io/cluster={name}")))
+        .await?
+        .items
+        .iter()
+        .map(|p| (p.name_any(), p.uid().unwrap_or_default()))
+        .collect();
+    uids.sort();
+    Ok(uids)
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes cluster in KUBECONFIG: make e2e-local or make e2e"]
+async fn a_roll_waits_for_the_maintenance_window_and_live_parameters_do_not() -> Result<()> {
+    Scenario::run("window", |s| async move {
+        let started = Instant::now();
+        let name = "window";
+        let (_, password) = create(&s, name, 1).await?;
+        let before = pod_uids(&s, name).await?;
+        let clusters: Api<CacheCluster> = s.api();
+        // Closed now: it opens in two days.
+        let closed = window_from_now(2 * 1440, 60);
+        let patch = json!({"spec": {
+            "maintenanceWindow": closed,
+            "resources": {"requests": {"cpu": "60m", "memory": "64Mi"}, "limits": {"memory": "192Mi"}},
+            "parameters": {"hz": "30"},
+        }});
+        clusters.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        let held = wait::until(&clusters, name, "the roll held for the window", READY_DEADLINE, |cc: Option<&CacheCluster>| {
+            cc.and_then(|c| c.status.as_ref())
+                .and_then(|s| s.current_operation.as_deref())
+                .is_some_and(|o| o.contains("maintenance window"))
+        })
+        .await?
+        .context("gone")?;
+        // The live parameter did not wait.
+        let deadline = Instant::now() + READY_DEADLINE;
+        for (pod, _) in &before {
+            loop {
+                let mut conn =
+                    kcache_e2e::node::NodeConn::connect(&s.client, &s.namespace, pod, password.as_deref()).await?;
+                let hz = match conn.ok(&["CONFIG", "GET", "hz"]).await? {
+                    kcache_e2e::resp::Reply::Array(Some(items)) if items.len() == 2 => items[1].text(),
+                    _ => None,
+                };
+                if hz.as_deref() == Some("30") {
+                    break;
+                }
+                ensure!(Instant::now() < deadline, "{pod} never took hz 30 (has {hz:?})");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+        ensure!(pod_uids(&s, name).await? == before, "a pod was replaced outside the window");
+        let shard = shard0(&held)?;
+        ensure!(shard.updated_replicas < 2, "the pods run the new revision already: {shard:?}");
+        let message = held.status.as_ref().and_then(|s| s.current_operation.clone()).unwrap_or_default();
+
+        // Open now: the roll runs.
+        let open = window_from_now(-60, 180);
+        clusters
+            .patch(name, &PatchParams::default(), &Patch::Merge(&json!({"spec": {"maintenanceWindow": open}})))
+            .await?;
+        let generation = clusters.get(name).await?.metadata.generation;
+        wait::until(&clusters, name, "rolled in the window", READY_DEADLINE * 2, move |cc: Option<&CacheCluster>| {
+            cc.and_then(|c| c.status.as_ref()).is_some_and(|s| {
+                s.observed_generation == generation
+                    && s.current_operation.is_none()
+                    && s.shards.first().is_some_and(|sh| sh.updated_replicas == 2 && sh.ready_replicas == 2)
+            })
+        })
+        .await?;
+        ready_with_one_primary(&s, name).await?;
+        let after = pod_uids(&s, name).await?;
+        ensure!(
+            after.iter().all(|(_, uid)| before.iter().all(|(_, old)| old != uid)),
+            "not every pod was replaced in the window: {before:?} -> {after:?}"
+        );
+        eprintln!(
+            "[window] held outside {closed}: {message:?}; hz applied live meanwhile; rolled once {open} opened; total {:?}",
+            started.elapsed()
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes cluster in KUBECONFIG: make e2e-local or make e2e"]
 async fn an_evicted_primary_hands_over_first_and_no_acknowledged_write_is_lost() -> Result<()> {
     Scenario::run("evict", |s| async move {
         let name = "evict";

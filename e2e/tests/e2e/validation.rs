@@ -44,6 +44,14 @@ async fn invalid_clusters_are_rejected_with_the_crds_message() -> Result<()> {
                 cluster("wide", json!({ "replicasPerShard": 6 })),
                 "spec.replicasPerShard: Invalid value".to_string(),
             ),
+            (
+                "a maintenance window in another format",
+                cluster(
+                    "windowed",
+                    json!({ "maintenanceWindow": "Sunday 23:00-01:00" }),
+                ),
+                "spec.maintenanceWindow: Invalid value".to_string(),
+            ),
         ];
         for (what, obj, message) in &cases {
             let refused = api.create(&PostParams::default(), obj).await;

@@ -12,8 +12,9 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
 
 use super::{labels, names, owned_meta};
-use crate::constants::{CONFIG_KEY, DEFAULT_SAVE_POINTS};
+use crate::constants::{CONFIG_KEY, DEFAULT_SAVE_POINTS, REPL_PING_SECONDS};
 use crate::crd::PersistenceMode;
+use crate::parameters;
 use crate::reconcile::validate::Validated;
 
 pub fn build(v: &Validated) -> ConfigMap {
@@ -27,6 +28,49 @@ pub fn build(v: &Validated) -> ConfigMap {
 /// The config file. Dedicated spec fields first, then the user's parameters in
 /// name order, so the text (and its hash) only changes when the spec does.
 pub fn render(v: &Validated) -> String {
+    let mut out = format!(
+        "# kcache node configuration for CacheCluster {}/{}, rendered by kcache-operator.\n\
+         # Edits are overwritten: change spec.parameters instead.\n",
+        v.namespace, v.name
+    );
+    for (name, value) in settings(v) {
+        // Values were validated to contain no whitespace, quotes or newlines; an
+        // empty value is written as "" as redis.conf expects.
+        let value = if value.is_empty() {
+            "\"\"".to_string()
+        } else {
+            value
+        };
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
+}
+
+/// The settings that take effect only when a node starts: their hash goes on
+/// the pod template, so that changing one rolls the pods and changing any
+/// other setting does not (the topology step applies those live).
+pub fn restart_settings(v: &Validated) -> Vec<(String, String)> {
+    settings(v)
+        .into_iter()
+        .filter(|(name, _)| name != "min-replicas-to-write")
+        .filter(|(name, _)| parameters::any(name).is_none_or(|p| p.restart))
+        .collect()
+}
+
+/// The settings every running node should hold, applied with `CONFIG SET`
+/// when one differs (a changed spec, or a pod that started before its
+/// mounted config caught up). `min-replicas-to-write` is left out: the
+/// topology step raises it once replicas are in sync.
+pub fn live_settings(v: &Validated) -> Vec<(String, String)> {
+    settings(v)
+        .into_iter()
+        .filter(|(name, _)| name != "min-replicas-to-write")
+        .filter(|(name, _)| parameters::any(name).is_some_and(|p| !p.restart))
+        .collect()
+}
+
+/// `name value` pairs of the config file, in file order.
+pub fn settings(v: &Validated) -> Vec<(String, String)> {
     let spec = &v.spec;
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut set = |k: &str, v: String| lines.push((k.to_string(), v));
@@ -57,37 +101,22 @@ pub fn render(v: &Validated) -> String {
         "min-replicas-max-lag",
         spec.failover.max_lag_seconds.to_string(),
     );
+    // Failure detection: a live primary touches every replica link each
+    // second, so the topology step can tell a silent link from a fed one.
+    set("repl-ping-replica-period", REPL_PING_SECONDS.to_string());
     for (name, value) in &spec.parameters {
         set(name, value.clone());
     }
-
-    let mut out = format!(
-        "# kcache node configuration for CacheCluster {}/{}, rendered by kcache-operator.\n\
-         # Edits are overwritten: change spec.parameters instead.\n",
-        v.namespace, v.name
-    );
-    for (name, value) in lines {
-        // Values were validated to contain no whitespace, quotes or newlines; an
-        // empty value is written as "" as redis.conf expects.
-        let value = if value.is_empty() {
-            "\"\"".to_string()
-        } else {
-            value
-        };
-        let _ = writeln!(out, "{name} {value}");
-    }
-    out
+    lines
 }
 
-/// Short hash of the config text, put on the pod template so that a config change
-/// is a new StatefulSet revision.
-pub fn hash(cm: &ConfigMap) -> String {
-    let text = cm
-        .data
-        .as_ref()
-        .and_then(|d| d.get(CONFIG_KEY))
-        .map(String::as_str)
-        .unwrap_or_default();
+/// Short hash of the settings read only at start, put on the pod template so
+/// that changing one is a new StatefulSet revision (a roll).
+pub fn hash(v: &Validated) -> String {
+    let mut text = String::new();
+    for (name, value) in restart_settings(v) {
+        let _ = writeln!(text, "{name} {value:?}");
+    }
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -149,11 +178,36 @@ mod tests {
     }
 
     #[test]
-    fn hash_follows_the_config() {
-        let a = hash(&build(&validated("")));
-        let b = hash(&build(&validated("parameters: {hz: '20'}")));
+    fn hash_follows_only_what_needs_a_restart() {
+        let a = hash(&validated(""));
         assert_eq!(a.len(), 16);
-        assert_ne!(a, b);
-        assert_eq!(a, hash(&build(&validated(""))));
+        assert_eq!(a, hash(&validated("")));
+        let restart = hash(&validated("parameters: {databases: '32'}"));
+        assert_ne!(a, restart, "databases is read at start");
+        for live in [
+            "parameters: {hz: '20'}",
+            "parameters: {timeout: '300', notify-keyspace-events: Ex}",
+            "maxMemory: 512Mi",
+            "evictionPolicy: allkeys-lfu",
+        ] {
+            assert_eq!(a, hash(&validated(live)), "{live} is applied live");
+        }
+    }
+
+    #[test]
+    fn live_settings_are_what_config_set_may_change() {
+        let v = validated("parameters: {hz: '20', io-threads: '2'}\nmaxMemory: 512Mi");
+        let live = live_settings(&v);
+        let names: Vec<&str> = live.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            names.contains(&"hz") && names.contains(&"maxmemory"),
+            "{names:?}"
+        );
+        assert!(!names.contains(&"io-threads"));
+        assert!(!names.contains(&"min-replicas-to-write"));
+        let restart = restart_settings(&v);
+        assert_eq!(restart, [("io-threads".to_string(), "2".to_string())]);
+        // Every line is one or the other (min-replicas-to-write aside).
+        assert_eq!(live.len() + restart.len() + 1, settings(&v).len());
     }
 }

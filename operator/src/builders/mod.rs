@@ -34,7 +34,7 @@ pub struct Desired {
 
 pub fn build(v: &Validated) -> Desired {
     let configmap = configmap::build(v);
-    let config_hash = configmap::hash(&configmap);
+    let config_hash = configmap::hash(v);
     let shards = 0..v.spec.shards;
     Desired {
         secret: secret::build(v),

@@ -175,20 +175,24 @@ fn parameters_section() -> String {
         "\n## Parameters\n\n`spec.parameters` is the parameter group: node settings in redis.conf \
          syntax. Values are strings (quote numbers and `yes`/`no` in YAML). A name not listed \
          here is refused by `kubectl apply` (strict field validation) and otherwise dropped \
-         by the API server; values are checked at admission and again by the operator.\n\n| Parameter | Value |\n| --- | --- |\n",
+         by the API server; values are checked at admission and again by the operator. \
+         A change is applied to the running nodes with `CONFIG SET` (live), or, for the few \
+         a node reads only at start, by a rolling restart (in `maintenanceWindow` when set).\n\n\
+         | Parameter | Value | Change |\n| --- | --- | --- |\n",
     );
     for p in ALLOWED {
         let schema = parameters::value_schema(p);
         let _ = writeln!(
             out,
-            "| `{}` | {} |",
+            "| `{}` | {} | {} |",
             p.name,
             cell(
                 schema["description"]
                     .as_str()
                     .unwrap_or_default()
                     .trim_start_matches(&format!("`{}`: ", p.name))
-            )
+            ),
+            if p.restart { "rolling restart" } else { "live" }
         );
     }
     out.push_str("\nSet elsewhere, and refused in `parameters`:\n\n| Parameter | Comes from |\n| --- | --- |\n");

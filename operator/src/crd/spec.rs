@@ -119,6 +119,18 @@ pub struct CacheClusterSpec {
     #[serde(default)]
     pub disruption: DisruptionSpec,
 
+    /// Weekly window, in UTC, in which changes that restart nodes roll out
+    /// (image or version, resources, placement, the parameters a node reads
+    /// only at start), in ElastiCache's format `ddd:hh24:mi-ddd:hh24:mi`, for
+    /// example `sun:23:00-mon:01:30`. Outside it those changes wait and
+    /// `status.currentOperation` says until when; a roll that has not finished
+    /// when the window closes resumes when it opens again. Changes applied
+    /// live (most parameters, `maxMemory`, `evictionPolicy`), scaling,
+    /// failovers and switchovers never wait. Absent: changes roll at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::maintenance::PATTERN))]
+    pub maintenance_window: Option<String>,
+
     /// Node parameters (the parameter group), as in redis.conf: for example
     /// `timeout: "300"` or `notify-keyspace-events: Ex`. Values are strings. Only
     /// parameters the node knows and the operator does not set itself are

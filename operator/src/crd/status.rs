@@ -111,6 +111,11 @@ pub struct ShardStatus {
     /// starts `failover.detectionSeconds` later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable_since: Option<Time>,
+    /// Since when the operator has been waiting on this shard without a
+    /// break (see `currentOperation`); past a bound the cluster is Degraded
+    /// with reason `OperationStalled`, and the step keeps being retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<Time>,
     /// Hash slot ranges served by the shard, like `0-5460` (set by the topology step).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<String>,

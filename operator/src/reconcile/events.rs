@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn scaling_config_changes_and_extra_shards_are_reported() {
         let before = build(&validated("shards: 2"));
-        let v = validated("replicasPerShard: 2\nparameters: {hz: '20'}");
+        let v = validated("replicasPerShard: 2\nparameters: {databases: '32'}");
         let mut found = refs(vec![]);
         found.fresh_password = None;
         found.statefulsets = before.statefulsets.clone();

@@ -8,7 +8,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 
 use crate::builders::names;
-use crate::constants::{labels, FIELD_MANAGER, RESP_PORT};
+use crate::constants::{labels, FIELD_MANAGER, RESP_PORT, STEP_STALL_SECONDS};
 use crate::crd::{CacheCluster, CacheClusterStatus, Endpoints, Phase, PodStatus, ShardStatus};
 use crate::error::{Category, Error, Result};
 use crate::topology::Report;
@@ -89,7 +89,7 @@ pub fn compute(cluster: &CacheCluster, outcome: Outcome<'_>, now: &Time) -> Cach
         } => {
             applied(cluster, &old, &mut status, statefulsets, pods, &cond);
             if let Some(report) = topology {
-                with_topology(&mut status, report, &cond);
+                with_topology(&mut status, report, &cond, now);
             }
         }
     }
@@ -255,15 +255,18 @@ fn with_topology(
     status: &mut CacheClusterStatus,
     report: &Report,
     cond: &dyn Fn(&str, bool, &str, String) -> Condition,
+    now: &Time,
 ) {
     status.topology_epoch = (report.epoch > 0).then_some(report.epoch);
     status.last_failover = report.last_failover.clone();
     let mut waiting = Vec::new();
+    let mut stalled = Vec::new();
     let mut not_serving = Vec::new();
     for (shard, rep) in status.shards.iter_mut().zip(&report.shards) {
         shard.primary = rep.primary.clone();
         shard.primary_offset = (rep.primary_offset > 0).then_some(rep.primary_offset);
         shard.unreachable_since = rep.unreachable_since.map(Time);
+        shard.waiting_since = rep.waiting_since.map(Time);
         let primary_offset = rep
             .members
             .iter()
@@ -286,6 +289,19 @@ fn with_topology(
         }
         if let Some(why) = &rep.waiting {
             waiting.push(format!("shard {}: {why}", shard.index));
+            let waited = rep
+                .waiting_since
+                .map_or(0, |t| now.0.as_second() - t.as_second());
+            if waited >= STEP_STALL_SECONDS {
+                stalled.push(format!(
+                    "shard {}: {why} (for {})",
+                    shard.index,
+                    crate::maintenance::human(std::time::Duration::from_secs(waited as u64))
+                ));
+            }
+        }
+        if let Some(held) = &rep.held {
+            waiting.push(format!("shard {}: {held}", shard.index));
         }
         if !rep.serving() {
             not_serving.push(match &rep.waiting {
@@ -295,6 +311,17 @@ fn with_topology(
         }
     }
     status.current_operation = (!waiting.is_empty()).then(|| waiting.join("; "));
+    if !stalled.is_empty() {
+        let message = stalled.join("; ");
+        for c in status.conditions.iter_mut() {
+            if c.type_ == DEGRADED {
+                *c = cond(DEGRADED, true, "OperationStalled", message.clone());
+            }
+        }
+        if status.phase == Some(Phase::Running) || status.phase == Some(Phase::Updating) {
+            status.phase = Some(Phase::Degraded);
+        }
+    }
     if !not_serving.is_empty() {
         let message = not_serving.join("; ");
         for c in status.conditions.iter_mut() {

@@ -270,6 +270,7 @@ fn ready_requires_a_serving_primary_per_shard() {
             unreachable_since: None,
             waiting: waiting.map(String::from),
             changing_primary: false,
+            ..ShardReport::default()
         }],
         epoch: 7,
         ..Report::default()
@@ -350,4 +351,67 @@ fn offsets_alone_are_a_volatile_change() {
     assert!(same_but_offsets(&a, &b));
     a.shards[0].pods[0].link = Some("down".into());
     assert!(!same_but_offsets(&a, &b), "a link going down is news");
+}
+
+/// A wait that lasts past the bound marks the cluster Degraded with the
+/// reason and what it waits for; a roll held for the maintenance window is
+/// shown but is not a stall.
+#[test]
+fn a_long_wait_is_degraded_and_a_held_roll_is_not() {
+    use crate::constants::STEP_STALL_SECONDS;
+    use crate::topology::{Report, ShardReport};
+
+    let cc = cluster("replicasPerShard: 1");
+    let sets = [sts("demo-shard-0", 1, 1)];
+    let pods = [
+        pod("demo-shard-0-0", 0, true, "rev-2", Some("primary")),
+        pod("demo-shard-0-1", 0, true, "rev-2", Some("replica")),
+    ];
+    let report = |since: i64, waiting: Option<&str>, held: Option<&str>| Report {
+        shards: vec![ShardReport {
+            primary: Some("demo-shard-0-0".into()),
+            waiting: waiting.map(String::from),
+            waiting_since: waiting.map(|_| at(since).0),
+            held: held.map(String::from),
+            ..ShardReport::default()
+        }],
+        epoch: 3,
+        ..Report::default()
+    };
+    let status_at = |r: &Report, now: i64| {
+        compute(
+            &cc,
+            Outcome::Applied {
+                statefulsets: &sets,
+                pods: &pods,
+                topology: Some(r),
+            },
+            &at(now),
+        )
+    };
+    let why = "eviction refused: budget";
+    let fresh = status_at(&report(100, Some(why), None), 100 + STEP_STALL_SECONDS - 1);
+    assert_eq!(find(&fresh, DEGRADED).status, "False");
+    assert_eq!(fresh.shards[0].waiting_since, Some(at(100)));
+    let stalled = status_at(&report(100, Some(why), None), 100 + STEP_STALL_SECONDS);
+    let degraded = find(&stalled, DEGRADED);
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "OperationStalled")
+    );
+    assert!(
+        degraded.message.contains(why) && degraded.message.contains("10m"),
+        "{}",
+        degraded.message
+    );
+    assert_eq!(stalled.phase, Some(Phase::Degraded));
+
+    let held = "1 pod(s) wait for the maintenance window";
+    let status = status_at(&report(0, None, Some(held)), 100 + 10 * STEP_STALL_SECONDS);
+    assert_eq!(find(&status, DEGRADED).status, "False");
+    assert!(status
+        .current_operation
+        .as_deref()
+        .is_some_and(|o| o.contains("maintenance window")));
+    assert_eq!(status.shards[0].waiting_since, None);
 }

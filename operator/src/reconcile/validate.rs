@@ -15,6 +15,7 @@ use crate::builders::names;
 use crate::constants::{MAXMEMORY_PERCENT_OF_LIMIT, PASSWORD_KEY};
 use crate::crd::{CacheCluster, CacheClusterSpec, Engine, PersistenceMode};
 use crate::error::{Error, Result};
+use crate::maintenance::Window;
 use crate::reconcile::dereference::Referenced;
 use crate::{parameters, quantity};
 
@@ -36,6 +37,8 @@ pub struct Validated {
     /// Ordinal of each shard's recorded primary (from status): a scale-down
     /// keeps that pod until the topology step has handed its role over.
     pub primary_ordinals: BTreeMap<i32, i32>,
+    /// When rolls that restart nodes may run; `None`: at any time.
+    pub maintenance_window: Option<Window>,
 }
 
 /// Where the node's password comes from.
@@ -122,6 +125,12 @@ pub fn validate(
     let auth = resolve_auth(cluster, &name, refs)?;
 
     let primary_ordinals = primary_ordinals(cluster, &name);
+    let maintenance_window = spec
+        .maintenance_window
+        .as_deref()
+        .map(Window::parse)
+        .transpose()
+        .map_err(Error::InvalidSpec)?;
     Ok(Validated {
         name,
         namespace,
@@ -131,6 +140,7 @@ pub fn validate(
         maxmemory,
         auth,
         primary_ordinals,
+        maintenance_window,
     })
 }
 

@@ -110,7 +110,7 @@ pub async fn run(action: &Action, pods: &Api<Pod>, password: Option<&str>) -> Re
     Ok(Done::Ran)
 }
 
-async fn command(target: &Target, password: Option<&str>, args: &[&str]) -> Result<()> {
+pub async fn command(target: &Target, password: Option<&str>, args: &[&str]) -> Result<()> {
     let node_error = |source: RespError| Error::Node {
         pod: target.pod.clone(),
         source,

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::facts::{Member, NodeRole};
+use super::facts::{Member, NodeFacts};
 use crate::constants::labels::{ROLE_PRIMARY, ROLE_REPLICA};
 
 /// What the operator remembers of a shard (from status).
@@ -419,19 +419,17 @@ fn without_leader(
         };
     };
 
-    // A replica whose link works is fed by a live primary: the old one, even
-    // when its pod object is gone (a forced deletion returns before the
-    // process dies) or the operator cannot reach it. Promoting now would race
-    // it: writes it still takes, and replicas still acknowledge (WAIT), would
-    // be lost. Offsets only freeze once it is gone, so the choice waits.
+    // A replica whose link carries traffic is fed by a live primary: the old
+    // one, even when its pod object is gone (a forced deletion returns before
+    // the process dies) or the operator cannot reach it. Promoting now would
+    // race it: writes it still takes, and replicas still acknowledge (WAIT),
+    // would be lost. Offsets only freeze once it is gone, so the choice
+    // waits. A link that is up but silent (a frozen process, a lost machine)
+    // feeds nothing: see `NodeFacts::fed`.
     let fed: Vec<&str> = members
         .iter()
         .filter(|m| m.pod != primary)
-        .filter(|m| {
-            m.node
-                .as_ref()
-                .is_some_and(|n| n.role == Some(NodeRole::Replica) && n.link_up)
-        })
+        .filter(|m| m.node.as_ref().is_some_and(NodeFacts::fed))
         .map(|m| m.pod.as_str())
         .collect();
     let still_fed = || {

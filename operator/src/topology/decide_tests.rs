@@ -647,3 +647,40 @@ fn no_replica_is_promoted_while_a_replica_is_still_fed_by_the_old_primary() {
         "{d:?}"
     );
 }
+
+#[test]
+fn a_frozen_primary_whose_links_stay_up_but_silent_is_failed_over() {
+    // The primary's process is frozen (or its machine lost without a TCP
+    // reset): the replicas' links look up until repl-timeout, but nothing
+    // comes in. Pings every second would have touched them.
+    let silent = |mut m: Member, secs: i64| {
+        if let Some(n) = m.node.as_mut() {
+            n.last_io_secs = Some(secs);
+        }
+        m
+    };
+    let mut rec = recorded(0, 100);
+    rec.unreachable_since = Some(at(0) - SignedDuration::from_secs(11));
+    let members = [
+        down(primary(0, 3, 100)),
+        silent(replica(1, 0, 3, 100), 11),
+        silent(replica(2, 0, 3, 90), 11),
+    ];
+    let d = decide(&members, &rec, &policy(3), at(0));
+    assert_eq!(
+        promoted(&d.action),
+        Some(("c-shard-0-1", 4, Why::PrimaryUnreachable)),
+        "{d:?}"
+    );
+    // One replica still hears from it: the primary lives, wait.
+    let members = [
+        down(primary(0, 3, 100)),
+        silent(replica(1, 0, 3, 100), 11),
+        silent(replica(2, 0, 3, 90), 0),
+    ];
+    let d = decide(&members, &rec, &policy(3), at(0));
+    assert!(
+        matches!(d.action, Action::Wait(ref w) if w.contains("c-shard-0-2")),
+        "{d:?}"
+    );
+}

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::constants::FED_WITHIN_SECONDS;
+
 /// Role as the node reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeRole {
@@ -21,6 +23,9 @@ pub struct NodeFacts {
     pub master_port: Option<u16>,
     /// For a replica: `master_link_status:up` and no sync in progress.
     pub link_up: bool,
+    /// For a replica: seconds since the last byte from its primary
+    /// (`master_last_io_seconds_ago`); `None` without a link.
+    pub last_io_secs: Option<i64>,
     /// The replica refused an empty full sync (kcache's safety rule).
     pub refused_empty: bool,
     /// `master_replid` / `master_replid2`.
@@ -43,6 +48,8 @@ pub struct NodeFacts {
     pub replicas: BTreeMap<String, i64>,
     /// `min-replicas-to-write` as the primary has it (read only from primaries).
     pub min_replicas_to_write: Option<i64>,
+    /// The values of the parameters applied live, as `CONFIG GET` reports them.
+    pub config: BTreeMap<String, String>,
 }
 
 impl NodeFacts {
@@ -70,6 +77,9 @@ impl NodeFacts {
                 "master_port" => f.master_port = value.parse().ok(),
                 "master_link_status" => link_status_up = value == "up",
                 "master_sync_in_progress" => syncing = value == "1",
+                "master_last_io_seconds_ago" => {
+                    f.last_io_secs = value.parse().ok().filter(|s: &i64| *s >= 0)
+                }
                 "master_sync_refused_empty" => f.refused_empty = value == "1",
                 "master_replid" => f.replid = value.to_string(),
                 "master_replid2" => f.replid2 = value.to_string(),
@@ -110,6 +120,18 @@ impl NodeFacts {
 
     pub fn is_primary(&self) -> bool {
         self.role == Some(NodeRole::Primary)
+    }
+
+    /// A replica a live primary still feeds: its link is up and bytes came in
+    /// recently. The operator renders `repl-ping-replica-period` at 1 s, so a
+    /// primary that still runs touches every link each second; a link that
+    /// stays up without traffic belongs to a primary that is frozen or whose
+    /// machine is gone (no TCP reset), which `repl-timeout` would only notice
+    /// after a minute.
+    pub fn fed(&self) -> bool {
+        self.role == Some(NodeRole::Replica)
+            && self.link_up
+            && self.last_io_secs.is_none_or(|s| s <= FED_WITHIN_SECONDS)
     }
 
     /// A replica following `host` with a working link.
@@ -184,12 +206,24 @@ master_failover_state:no-failover\nmaster_replid:aaaa\nmaster_repl_offset:140\n"
         assert_eq!(f.role, Some(NodeRole::Replica));
         assert!(f.follows("10.0.0.1"));
         assert!(f.link_up);
+        assert!(f.fed(), "no last-IO figure: counted as fed (older nodes)");
         assert_eq!(f.offset, 140);
         assert_eq!(
             (f.epoch, f.confirmed),
             (0, false),
             "an older node: unconfirmed"
         );
+    }
+
+    #[test]
+    fn a_link_without_traffic_is_not_fed() {
+        let with =
+            |secs: &str| NodeFacts::parse(&format!("{REPLICA}master_last_io_seconds_ago:{secs}\n"));
+        assert!(with("0").fed());
+        assert!(with(&FED_WITHIN_SECONDS.to_string()).fed());
+        let silent = with(&(FED_WITHIN_SECONDS + 1).to_string());
+        assert!(silent.link_up && !silent.fed(), "up, but nothing came in");
+        assert_eq!(with("-1").last_io_secs, None);
     }
 
     #[test]

@@ -13,10 +13,13 @@
 //! nodes report and status recorded, never from memory.
 
 pub mod act;
+#[cfg(test)]
+mod act_tests;
 pub mod decide;
 #[cfg(test)]
 mod decide_tests;
 pub mod facts;
+pub mod live;
 pub mod observe;
 
 use std::time::Duration;
@@ -31,7 +34,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::builders::names;
+use crate::builders::{configmap, names};
 use crate::constants::annotations::SWITCHOVER;
 use crate::crd::{CacheCluster, FailoverRecord};
 use crate::error::Result;
@@ -62,6 +65,10 @@ pub struct ShardReport {
     pub unreachable_since: Option<Timestamp>,
     /// What the shard waits for, when it waits.
     pub waiting: Option<String>,
+    /// Since when it has been waiting without a break (kept in status).
+    pub waiting_since: Option<Timestamp>,
+    /// A roll held until the maintenance window opens: expected, not a wait.
+    pub held: Option<String>,
     /// A change of primary was just started (a promotion or a switchover):
     /// the primary observed before it is no longer the one to count on.
     pub changing_primary: bool,
@@ -115,11 +122,13 @@ pub async fn step(
             Some((shard.parse().ok()?, pod))
         });
 
+    let desired_live = configmap::live_settings(v);
+    let live_names: Vec<&str> = desired_live.iter().map(|(n, _)| n.as_str()).collect();
     let mut observed = Vec::new();
     for index in 0..v.spec.shards {
         let sts_name = names::shard(&v.name, index);
         let sts = statefulsets.iter().find(|s| s.name_any() == sts_name);
-        observed.push(observe::shard(&v.name, index, pods, sts, password).await);
+        observed.push(observe::shard(&v.name, index, pods, sts, password, &live_names).await);
     }
     let node_epoch = observed
         .iter()
@@ -132,10 +141,16 @@ pub async fn step(
         last_failover: status.last_failover.clone(),
         ..Report::default()
     };
-    // One shard at a time takes pods down for a roll: the first with outdated pods.
-    let rolling = observed
-        .iter()
-        .position(|members| members.iter().any(|m| !m.updated && !m.terminating));
+    // One shard at a time takes pods down for a roll: the first with outdated
+    // pods; and only inside the maintenance window when there is one.
+    let outdated = |members: &[Member]| {
+        members
+            .iter()
+            .filter(|m| !m.updated && !m.terminating)
+            .count()
+    };
+    let rolling = observed.iter().position(|members| outdated(members) > 0);
+    let window_open = v.maintenance_window.is_none_or(|w| w.contains(now));
 
     for (index, members) in observed.into_iter().enumerate() {
         let index = index as i32;
@@ -153,7 +168,7 @@ pub async fn step(
             epoch: report.epoch,
             switchover_requested: requested.as_ref().is_some_and(|r| r.0 == index),
             switchover_target: requested.as_ref().and_then(|r| r.1.clone()),
-            may_roll: rolling.is_none_or(|r| r as i32 == index),
+            may_roll: window_open && rolling.is_none_or(|r| r as i32 == index),
         };
         let decision = decide::decide(&members, &recorded, &policy, now);
         act::labels(&pod_api, &decision.labels).await?;
@@ -207,11 +222,80 @@ pub async fn step(
                 warn!(cluster = %v.name, shard = index, "{why}");
             }
         }
+        if !shard.changing_primary {
+            apply_live(&mut report, index, &desired_live, &members, password).await;
+        }
+        if let (Some(w), false) = (v.maintenance_window, window_open) {
+            let n = outdated(&members);
+            if n > 0 {
+                shard.held = Some(format!(
+                    "{n} pod(s) wait for the maintenance window {w} (opens in {}) to be replaced with the new revision",
+                    crate::maintenance::human(w.opens_in(now))
+                ));
+            }
+        }
+        shard.waiting_since = shard.waiting.as_ref().map(|_| {
+            old.and_then(|s| s.waiting_since.as_ref())
+                .map_or(now, |t| t.0)
+        });
         shard.members = members;
         shard.decision = Some(decision);
         report.shards.push(shard);
     }
     Ok(report)
+}
+
+/// Gives every node of the shard that holds other values the live
+/// parameters, all at once; a node that refuses is reported and tried again
+/// at the next step.
+async fn apply_live(
+    report: &mut Report,
+    index: i32,
+    desired: &[(String, String)],
+    members: &[Member],
+    password: Option<&str>,
+) {
+    let plan = live::plan(desired, members);
+    if plan.is_empty() {
+        return;
+    }
+    let results = futures::future::join_all(plan.iter().map(|d| {
+        let target = decide::Target {
+            pod: d.pod.clone(),
+            ip: d.ip.clone(),
+        };
+        async move { act::command(&target, password, &live::command(d)).await }
+    }))
+    .await;
+    for (d, result) in plan.iter().zip(results) {
+        let set: Vec<String> = d.set.iter().map(|(n, v)| format!("{n} {v:?}")).collect();
+        let (type_, reason, note) = match result {
+            Ok(()) => {
+                info!(pod = %d.pod, set = %set.join(", "), "parameters applied live");
+                report.acted = true;
+                (
+                    EventType::Normal,
+                    "ParametersApplied",
+                    format!("shard {index}: {} set live on {}", set.join(", "), d.pod),
+                )
+            }
+            Err(e) => {
+                warn!(pod = %d.pod, error = %e, "applying parameters live");
+                (
+                    EventType::Warning,
+                    "ParametersRefused",
+                    format!("shard {index}: {} refused {}: {e}", d.pod, set.join(", ")),
+                )
+            }
+        };
+        report.events.push(Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Configure".into(),
+            secondary: None,
+        });
+    }
 }
 
 /// Epoch, last failover and the event of an action that ran.

@@ -3,6 +3,7 @@
 //! password). Every node is asked at once, each within a bound, so one silent
 //! node costs the step one timeout, not one per node.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -32,6 +33,7 @@ pub async fn shard(
     pods: &[Pod],
     statefulset: Option<&StatefulSet>,
     password: Option<&str>,
+    live: &[&str],
 ) -> Vec<Member> {
     let shard_label = index.to_string();
     let update_revision = statefulset
@@ -46,7 +48,7 @@ pub async fn shard(
     let reports = futures::future::join_all(members.iter().map(|m| async move {
         // A pod is asked once it has an IP and runs (see `member`).
         match &m.ip {
-            Some(ip) => query(ip, password).await.ok(),
+            Some(ip) => query(ip, password, live).await.ok(),
             None => None,
         }
     }))
@@ -83,18 +85,29 @@ fn member(pod: &Pod, cluster: &str, shard: i32, update_revision: Option<&str>) -
     })
 }
 
-/// Connects to a node and asks for its report.
-pub async fn query(ip: &str, password: Option<&str>) -> Result<NodeFacts, RespError> {
+/// Connects to a node and asks for its report, with the values of the
+/// `live` parameters and of `min-replicas-to-write`.
+pub async fn query(
+    ip: &str,
+    password: Option<&str>,
+    live: &[&str],
+) -> Result<NodeFacts, RespError> {
     let mut conn = connect(ip, password).await?;
     timeout(EXCHANGE_TIMEOUT, async {
         let info = conn
             .ok(&["INFO", "replication", "persistence", "keyspace"])
             .await?;
         let mut facts = NodeFacts::parse(&info.text().unwrap_or_default());
+        let mut get = vec!["CONFIG", "GET", "min-replicas-to-write"];
+        get.extend_from_slice(live);
+        let mut config = config_pairs(&conn.ok(&get).await?);
         if facts.is_primary() {
-            let reply = conn.ok(&["CONFIG", "GET", "min-replicas-to-write"]).await?;
-            facts.min_replicas_to_write = config_value(&reply).and_then(|v| v.parse().ok());
+            facts.min_replicas_to_write = config
+                .get("min-replicas-to-write")
+                .and_then(|v| v.parse().ok());
         }
+        config.remove("min-replicas-to-write");
+        facts.config = config;
         Ok(facts)
     })
     .await
@@ -128,10 +141,13 @@ pub(super) fn timed_out() -> RespError {
     ))
 }
 
-/// The value of a one-parameter `CONFIG GET` reply.
-fn config_value(reply: &Reply) -> Option<String> {
+/// The `name value` pairs of a `CONFIG GET` reply (a flat array in RESP2).
+fn config_pairs(reply: &Reply) -> BTreeMap<String, String> {
     match reply {
-        Reply::Array(Some(items)) if items.len() == 2 => items[1].text(),
-        _ => None,
+        Reply::Array(Some(items)) => items
+            .chunks_exact(2)
+            .filter_map(|kv| Some((kv[0].text()?, kv[1].text()?)))
+            .collect(),
+        _ => BTreeMap::new(),
     }
 }
