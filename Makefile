@@ -172,7 +172,7 @@ test: test-operator
 .PHONY: images
 images: ## Build kcache-node:$(IMAGE_TAG) and kcache-operator:$(IMAGE_TAG) image archives in target/images (no registry)
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --profile $(IMAGE_PROFILE) --target $(STATIC_TARGET) \
-	  -p kcache-node -p kcache-operator --bin kcache-node --bin kcache-operator
+	  -p kcache-node -p kcache-operator -p kcache-load --bin kcache-node --bin kcache-operator --bin kcache-load
 	python3 scripts/oci_archive.py --name kcache-node:$(IMAGE_TAG) \
 	  --file $(TARGET_DIR)/$(STATIC_TARGET)/$(IMAGE_PROFILE)/kcache-node:/kcache-node --entrypoint /kcache-node \
 	  --port 6379 --port 9121 --label org.opencontainers.image.title=kcache-node \
@@ -181,6 +181,10 @@ images: ## Build kcache-node:$(IMAGE_TAG) and kcache-operator:$(IMAGE_TAG) image
 	  --file $(TARGET_DIR)/$(STATIC_TARGET)/$(IMAGE_PROFILE)/kcache-operator:/kcache-operator --entrypoint /kcache-operator \
 	  --port 8080 --label org.opencontainers.image.title=kcache-operator \
 	  --out $(IMAGES_DIR)/kcache-operator.tar
+	python3 scripts/oci_archive.py --name kcache-load:$(IMAGE_TAG) \
+	  --file $(TARGET_DIR)/$(STATIC_TARGET)/$(IMAGE_PROFILE)/kcache-load:/kcache-load --entrypoint /kcache-load \
+	  --label org.opencontainers.image.title=kcache-load \
+	  --out $(IMAGES_DIR)/kcache-load.tar
 	@echo "load with: kind load image-archive $(IMAGES_DIR)/kcache-node.tar (and kcache-operator.tar)"
 	@echo "       or: ctr -n k8s.io images import $(IMAGES_DIR)/kcache-node.tar"
 
@@ -191,7 +195,7 @@ images: ## Build kcache-node:$(IMAGE_TAG) and kcache-operator:$(IMAGE_TAG) image
 E2E_IMAGE_TAG ?= e2e
 E2E_IMAGE_PROFILE ?= ci
 E2E_THREADS ?= 3
-IMAGE_ARCHIVES := $(IMAGES_DIR)/kcache-node.tar $(IMAGES_DIR)/kcache-operator.tar
+IMAGE_ARCHIVES := $(IMAGES_DIR)/kcache-node.tar $(IMAGES_DIR)/kcache-operator.tar $(IMAGES_DIR)/kcache-load.tar
 KIND ?= kind
 KIND_CLUSTER ?= kcache
 KIND_KUBECONFIG := $(CURDIR)/target/e2e/kind.kubeconfig
@@ -220,6 +224,7 @@ e2e-local: setup-e2e-local ## The e2e suite on the local cluster: images, cluste
 e2e-run: $(E2E_HELM) ## Install the chart and run the e2e suite against KUBECONFIG, images loaded (ARGS=filter)
 	KUBECONFIG=$(KUBECONFIG) HELM=$(E2E_HELM) KUBECTL=$(or $(E2E_KUBECTL),kubectl) CARGO="$(CARGO)" \
 	  KCACHE_E2E_OPERATOR_IMAGE=kcache-operator:$(E2E_IMAGE_TAG) KCACHE_E2E_NODE_IMAGE=kcache-node:$(E2E_IMAGE_TAG) \
+	  KCACHE_E2E_LOAD_IMAGE=kcache-load:$(E2E_IMAGE_TAG) \
 	  KCACHE_E2E_IMAGE_ID=$(IMAGE_ID) hack/e2e/run-suite.sh $(E2E_THREADS) $(ARGS)
 
 demo: setup-demo $(E2E_HELM) ## The README's first command: a cluster (kind if present, else local), the operator, examples/cachecluster.yaml, Ready

@@ -14,6 +14,7 @@
 //! - `manifests`: YAML documents from files and Markdown, applied or dry-run.
 
 pub mod disruption;
+pub mod load;
 pub mod manifests;
 pub mod node;
 pub mod operator;

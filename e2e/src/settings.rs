@@ -11,6 +11,8 @@ pub struct Settings {
     pub operator_image: String,
     /// Node image the operator gives clusters (`KCACHE_E2E_NODE_IMAGE`).
     pub node_image: String,
+    /// The in-cluster client load (`KCACHE_E2E_LOAD_IMAGE`), run as Jobs.
+    pub load_image: String,
     /// Changes whenever the images are rebuilt under the same tag
     /// (`KCACHE_E2E_IMAGE_ID`), so that the install rolls the operator onto them.
     pub image_id: String,
@@ -35,6 +37,7 @@ impl Settings {
         Settings {
             operator_image: var("KCACHE_E2E_OPERATOR_IMAGE", "kcache-operator:e2e"),
             node_image: var("KCACHE_E2E_NODE_IMAGE", "kcache-node:e2e"),
+            load_image: var("KCACHE_E2E_LOAD_IMAGE", "kcache-load:e2e"),
             image_id: var("KCACHE_E2E_IMAGE_ID", ""),
             release_namespace: var("KCACHE_E2E_RELEASE_NAMESPACE", "kcache-system"),
             release: var("KCACHE_E2E_RELEASE", "kcache"),

@@ -31,6 +31,10 @@ pub struct Writer {
     /// Pause before reconnecting after a failure: a rate limit while a node is
     /// away, not a synchronisation.
     pub reconnect_backoff: Duration,
+    /// Bound on connecting and on each write (with its WAIT): a client
+    /// gives up on a node that stopped answering (frozen, partitioned) and
+    /// reconnects, as real clients do with their socket timeouts.
+    pub op_timeout: Duration,
 }
 
 impl Writer {
@@ -41,6 +45,7 @@ impl Writer {
             max_duration,
             wait_replicas: None,
             reconnect_backoff: Duration::from_millis(100),
+            op_timeout: Duration::from_secs(3),
         }
     }
 
@@ -64,14 +69,20 @@ impl Writer {
         let mut conn: Option<NodeConn> = None;
         let mut i = 0;
         while i < self.max_writes && started.elapsed() < self.max_duration && !*stop.borrow() {
+            let bounded = |what: &'static str| {
+                move |_| anyhow::anyhow!("{what}: no answer within the client's timeout")
+            };
             let result = match conn.as_mut() {
-                Some(c) => self.write_one(c, i).await,
-                None => match connect().await {
-                    Ok(c) => {
+                Some(c) => tokio::time::timeout(self.op_timeout, self.write_one(c, i))
+                    .await
+                    .unwrap_or_else(|e| Err(bounded("writing")(e))),
+                None => match tokio::time::timeout(self.op_timeout, connect()).await {
+                    Ok(Ok(c)) => {
                         conn = Some(c);
                         continue;
                     }
-                    Err(e) => Err(e.context("connecting")),
+                    Ok(Err(e)) => Err(e.context("connecting")),
+                    Err(e) => Err(bounded("connecting")(e)),
                 },
             };
             match result {

@@ -677,6 +677,62 @@ async fn a_roll_waits_for_the_maintenance_window_and_live_parameters_do_not() ->
 
 #[tokio::test]
 #[ignore = "needs a Kubernetes cluster in KUBECONFIG: make e2e-local or make e2e"]
+async fn an_in_cluster_client_loses_nothing_when_the_primary_is_evicted() -> Result<()> {
+    Scenario::run("incluster", |s| async move {
+        let name = "incluster";
+        let (cc, password) = create(&s, name, 1).await?;
+        let primary = shard0(&cc)?.primary.clone().context("no primary")?;
+        // A client pod, through the primary Service's DNS name and kube-proxy,
+        // as an application reaches the cache.
+        let secret = password.as_ref().map(|_| names::auth_secret(name));
+        let load = kcache_e2e::load::start(
+            &s,
+            "load",
+            "--standalone",
+            &format!("{}:6379", names::primary_service(name)),
+            secret.as_deref(),
+            30,
+            &["--workers", "2", "--keys", "2000"],
+        )
+        .await?;
+        until_keys(&s, name, password.as_deref(), 500).await?;
+        let pods: Api<Pod> = s.api();
+        let evicted_at = Instant::now();
+        match disruption::evict(&pods, &primary).await? {
+            Eviction::Evicted => {}
+            Eviction::Refused(why) => bail!("evicting the primary was refused: {why}"),
+        }
+        let status = until_failover_from(&s, name, &primary).await?;
+        let handover = status.last_failover.context("no switchover recorded")?;
+        let switched = evicted_at.elapsed();
+        let report = load.finish(&s).await?;
+        eprintln!(
+            "[incluster] {} -> {} ({}) {} ms after the eviction; client pod: {} acknowledged writes over {} keys in {:.1} s, lost {}, wrong {}, unread {}, longest gap {} ms, errors {:?}",
+            handover.from,
+            handover.to,
+            handover.reason,
+            switched.as_millis(),
+            report.acked,
+            report.keys,
+            report.seconds,
+            report.lost,
+            report.wrong,
+            report.unread,
+            report.longest_gap_ms,
+            report.errors
+        );
+        ensure!(
+            report.lost == 0 && report.wrong == 0 && report.unread == 0,
+            "the client lost writes: {report:?}"
+        );
+        ensure!(report.acked > 0, "no write acknowledged");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes cluster in KUBECONFIG: make e2e-local or make e2e"]
 async fn an_evicted_primary_hands_over_first_and_no_acknowledged_write_is_lost() -> Result<()> {
     Scenario::run("evict", |s| async move {
         let name = "evict";

@@ -15,12 +15,14 @@
 pub mod act;
 #[cfg(test)]
 mod act_tests;
+pub mod cluster_map;
 pub mod decide;
 #[cfg(test)]
 mod decide_tests;
 pub mod facts;
 pub mod live;
 pub mod observe;
+pub mod slots;
 
 use std::time::Duration;
 
