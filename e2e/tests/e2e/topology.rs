@@ -463,6 +463,46 @@ async fn a_frozen_primary_is_replaced_after_detection_and_rejoins_as_a_replica()
     .await
 }
 
+/// Evicts the primary as a drain would and waits for the switchover that
+/// must come first; returns it and the time it took to be recorded.
+async fn evict_primary(
+    s: &Scenario,
+    name: &str,
+    primary: &str,
+) -> Result<(kcache_operator::crd::FailoverRecord, Duration)> {
+    let pods: Api<Pod> = s.api();
+    let evicted_at = Instant::now();
+    match disruption::evict(&pods, primary).await? {
+        Eviction::Evicted => {}
+        Eviction::Refused(why) => bail!("evicting the primary of a whole shard was refused: {why}"),
+    }
+    let status = until_failover_from(s, name, primary).await?;
+    let handover = status.last_failover.context("no switchover recorded")?;
+    ensure!(
+        handover.reason == "PodTerminating",
+        "reason {}",
+        handover.reason
+    );
+    Ok((handover, evicted_at.elapsed()))
+}
+
+/// A parameter's value on one pod (`CONFIG GET`).
+async fn config_get(
+    s: &Scenario,
+    pod: &str,
+    password: Option<&str>,
+    param: &str,
+) -> Result<String> {
+    let mut conn =
+        kcache_e2e::node::NodeConn::connect(&s.client, &s.namespace, pod, password).await?;
+    match conn.ok(&["CONFIG", "GET", param]).await? {
+        kcache_e2e::resp::Reply::Array(Some(items)) if items.len() == 2 => {
+            Ok(items[1].text().unwrap_or_default())
+        }
+        other => bail!("CONFIG GET {param} on {pod}: {other:?}"),
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs a Kubernetes cluster in KUBECONFIG: make e2e-local or make e2e"]
 async fn parameters_that_config_set_may_change_are_applied_live_without_restarts() -> Result<()> {
@@ -505,18 +545,9 @@ async fn parameters_that_config_set_may_change_are_applied_live_without_restarts
         let deadline = Instant::now() + READY_DEADLINE;
         'pods: for (pod, _) in &before {
             loop {
-                let mut conn =
-                    kcache_e2e::node::NodeConn::connect(&s.client, &s.namespace, pod, password.as_deref())
-                        .await?;
                 let mut all = true;
                 for (param, value) in want {
-                    let got = conn.ok(&["CONFIG", "GET", param]).await?;
-                    let got = match got {
-                        kcache_e2e::resp::Reply::Array(Some(items)) if items.len() == 2 => {
-                            items[1].text().unwrap_or_default()
-                        }
-                        other => bail!("CONFIG GET {param} on {pod}: {other:?}"),
-                    };
+                    let got = config_get(&s, pod, password.as_deref(), param).await?;
                     // Keyspace event classes come back in the node's order.
                     let same = if param == "notify-keyspace-events" {
                         let mut a: Vec<char> = got.chars().collect();
@@ -628,13 +659,8 @@ async fn a_roll_waits_for_the_maintenance_window_and_live_parameters_do_not() ->
         let deadline = Instant::now() + READY_DEADLINE;
         for (pod, _) in &before {
             loop {
-                let mut conn =
-                    kcache_e2e::node::NodeConn::connect(&s.client, &s.namespace, pod, password.as_deref()).await?;
-                let hz = match conn.ok(&["CONFIG", "GET", "hz"]).await? {
-                    kcache_e2e::resp::Reply::Array(Some(items)) if items.len() == 2 => items[1].text(),
-                    _ => None,
-                };
-                if hz.as_deref() == Some("30") {
+                let hz = config_get(&s, pod, password.as_deref(), "hz").await?;
+                if hz == "30" {
                     break;
                 }
                 ensure!(Instant::now() < deadline, "{pod} never took hz 30 (has {hz:?})");
@@ -696,15 +722,7 @@ async fn an_in_cluster_client_loses_nothing_when_the_primary_is_evicted() -> Res
         )
         .await?;
         until_keys(&s, name, password.as_deref(), 500).await?;
-        let pods: Api<Pod> = s.api();
-        let evicted_at = Instant::now();
-        match disruption::evict(&pods, &primary).await? {
-            Eviction::Evicted => {}
-            Eviction::Refused(why) => bail!("evicting the primary was refused: {why}"),
-        }
-        let status = until_failover_from(&s, name, &primary).await?;
-        let handover = status.last_failover.context("no switchover recorded")?;
-        let switched = evicted_at.elapsed();
+        let (handover, switched) = evict_primary(&s, name, &primary).await?;
         let report = load.finish(&s).await?;
         eprintln!(
             "[incluster] {} -> {} ({}) {} ms after the eviction; client pod: {} acknowledged writes over {} keys in {:.1} s, lost {}, wrong {}, unread {}, longest gap {} ms, errors {:?}",
@@ -741,25 +759,7 @@ async fn an_evicted_primary_hands_over_first_and_no_acknowledged_write_is_lost()
         let writer = start_writer(&s, name, password.clone(), None);
         until_keys(&s, name, password.as_deref(), 300).await?;
 
-        let pods: Api<Pod> = s.api();
-        let evicted_at = Instant::now();
-        match disruption::evict(&pods, &primary).await? {
-            Eviction::Evicted => {}
-            Eviction::Refused(why) => {
-                bail!("evicting the primary of a whole shard was refused: {why}")
-            }
-        }
-        let status = until_failover_from(&s, name, &primary).await?;
-        let handover = status
-            .last_failover
-            .clone()
-            .context("no switchover recorded")?;
-        ensure!(
-            handover.reason == "PodTerminating",
-            "reason {}",
-            handover.reason
-        );
-        let switched = evicted_at.elapsed();
+        let (handover, switched) = evict_primary(&s, name, &primary).await?;
         ready_with_one_primary(&s, name).await?;
         more_writes(&s, name, password.as_deref(), 200).await?;
         let log = finish(&s, name, password.as_deref(), "evict", writer).await?;

@@ -45,21 +45,23 @@ fn pod(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ns"}})
 }
 
+/// Pod 0 loses `primary`, then pod 1 gains it.
+fn demote_0_promote_1() -> Vec<LabelChange> {
+    let change = |pod: &str, role| LabelChange {
+        pod: pod.into(),
+        role,
+        reader: false,
+    };
+    vec![
+        change("c-shard-0-0", None),
+        change("c-shard-0-1", Some("primary")),
+    ]
+}
+
 #[tokio::test]
 async fn labels_are_patched_in_order_demotions_first() {
     let (pods, mut handle) = api();
-    let changes = vec![
-        LabelChange {
-            pod: "c-shard-0-0".into(),
-            role: None,
-            reader: false,
-        },
-        LabelChange {
-            pod: "c-shard-0-1".into(),
-            role: Some("primary"),
-            reader: false,
-        },
-    ];
+    let changes = demote_0_promote_1();
     let server = tokio::spawn(async move {
         let first = answer(&mut handle, StatusCode::OK, pod("c-shard-0-0")).await;
         let second = answer(&mut handle, StatusCode::OK, pod("c-shard-0-1")).await;
@@ -81,18 +83,7 @@ async fn labels_are_patched_in_order_demotions_first() {
 #[tokio::test]
 async fn a_failed_label_patch_stops_before_the_promotion_is_labelled() {
     let (pods, mut handle) = api();
-    let changes = vec![
-        LabelChange {
-            pod: "c-shard-0-0".into(),
-            role: None,
-            reader: false,
-        },
-        LabelChange {
-            pod: "c-shard-0-1".into(),
-            role: Some("primary"),
-            reader: false,
-        },
-    ];
+    let changes = demote_0_promote_1();
     let server = tokio::spawn(async move {
         answer(
             &mut handle,

@@ -9,7 +9,7 @@
 //!                      NODE <id> <ip> <port> <hostname> REPLICA <primary-id> ...
 //! ```
 
-use super::slots::Range;
+use super::slots::{self, Range};
 
 /// One node of the map.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,17 +35,7 @@ fn slots_arg(ranges: &[Range]) -> String {
     if ranges.is_empty() {
         return "-".into();
     }
-    ranges
-        .iter()
-        .map(|&(a, b)| {
-            if a == b {
-                a.to_string()
-            } else {
-                format!("{a}-{b}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    slots::to_text(ranges).join(",")
 }
 
 /// The arguments of `TOPOLOGY MAP` for `shards` at `epoch`.
