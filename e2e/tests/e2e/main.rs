@@ -11,5 +11,6 @@ mod examples;
 mod lifecycle;
 mod placement;
 mod serial;
+mod sharding;
 mod topology;
 mod validation;

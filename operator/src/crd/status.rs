@@ -41,6 +41,12 @@ pub struct CacheClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology_epoch: Option<i64>,
 
+    /// Cluster mode: a digest of the cluster map the nodes were last given
+    /// (with `topologyEpoch`), so that an unchanged map is not sent again
+    /// under a new epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_map: Option<String>,
+
     /// The most recent failover or switchover (set by the topology step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failover: Option<FailoverRecord>,

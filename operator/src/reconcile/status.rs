@@ -40,6 +40,7 @@ pub fn compute(cluster: &CacheCluster, outcome: Outcome<'_>, now: &Time) -> Cach
         observed_generation: generation,
         // The topology step owns these; carried over until it writes them.
         topology_epoch: old.topology_epoch,
+        cluster_map: old.cluster_map.clone(),
         last_failover: old.last_failover.clone(),
         ..CacheClusterStatus::default()
     };
@@ -258,6 +259,9 @@ fn with_topology(
     now: &Time,
 ) {
     status.topology_epoch = (report.epoch > 0).then_some(report.epoch);
+    if report.cluster_map.is_some() {
+        status.cluster_map = report.cluster_map.clone();
+    }
     status.last_failover = report.last_failover.clone();
     let mut waiting = Vec::new();
     let mut stalled = Vec::new();
@@ -267,6 +271,7 @@ fn with_topology(
         shard.primary_offset = (rep.primary_offset > 0).then_some(rep.primary_offset);
         shard.unreachable_since = rep.unreachable_since.map(Time);
         shard.waiting_since = rep.waiting_since.map(Time);
+        shard.slots = crate::topology::slots::to_text(&rep.slots);
         let primary_offset = rep
             .members
             .iter()

@@ -50,6 +50,8 @@ pub struct NodeFacts {
     pub min_replicas_to_write: Option<i64>,
     /// The values of the parameters applied live, as `CONFIG GET` reports them.
     pub config: BTreeMap<String, String>,
+    /// `CLUSTER MYID` (cluster mode only).
+    pub node_id: Option<String>,
 }
 
 impl NodeFacts {

@@ -54,6 +54,8 @@ pub struct Report {
     pub events: Vec<Event>,
     /// Something was done: look again soon.
     pub acted: bool,
+    /// Cluster mode: the digest of the map the nodes hold now.
+    pub cluster_map: Option<String>,
 }
 
 /// One shard's part of the report.
@@ -71,6 +73,8 @@ pub struct ShardReport {
     pub waiting_since: Option<Timestamp>,
     /// A roll held until the maintenance window opens: expected, not a wait.
     pub held: Option<String>,
+    /// Cluster mode: the hash slots the shard serves.
+    pub slots: Vec<slots::Range>,
     /// A change of primary was just started (a promotion or a switchover):
     /// the primary observed before it is no longer the one to count on.
     pub changing_primary: bool,
@@ -124,13 +128,35 @@ pub async fn step(
             Some((shard.parse().ok()?, pod))
         });
 
+    // Cluster mode: roles reach the nodes as one map of the whole cluster.
+    let cluster_mode = v.spec.shards > 1;
+    let assignment = slots::assignment(
+        &status
+            .shards
+            .iter()
+            .map(|s| s.slots.clone())
+            .collect::<Vec<_>>(),
+        v.spec.shards.max(0) as usize,
+    );
+    let mut intents: Vec<(i32, Action)> = Vec::new();
     let desired_live = configmap::live_settings(v);
     let live_names: Vec<&str> = desired_live.iter().map(|(n, _)| n.as_str()).collect();
     let mut observed = Vec::new();
     for index in 0..v.spec.shards {
         let sts_name = names::shard(&v.name, index);
         let sts = statefulsets.iter().find(|s| s.name_any() == sts_name);
-        observed.push(observe::shard(&v.name, index, pods, sts, password, &live_names).await);
+        observed.push(
+            observe::shard(
+                &v.name,
+                index,
+                pods,
+                sts,
+                password,
+                &live_names,
+                cluster_mode,
+            )
+            .await,
+        );
     }
     let node_epoch = observed
         .iter()
@@ -193,7 +219,18 @@ pub async fn step(
             },
             ..ShardReport::default()
         };
-        if !matches!(decision.action, Action::None | Action::Wait(_)) {
+        if cluster_mode {
+            shard.slots = assignment.get(index as usize).cloned().unwrap_or_default();
+        }
+        if cluster_mode
+            && matches!(
+                decision.action,
+                Action::Promote { .. } | Action::Repoint { .. }
+            )
+        {
+            // Carried by the cluster map below, for every shard at once.
+            intents.push((index, decision.action.clone()));
+        } else if !matches!(decision.action, Action::None | Action::Wait(_)) {
             info!(cluster = %v.name, shard = index, action = ?decision.action, "topology");
             match act::run(&decision.action, &pod_api, password).await? {
                 act::Done::Ran => {
@@ -244,7 +281,135 @@ pub async fn step(
         shard.decision = Some(decision);
         report.shards.push(shard);
     }
+    if cluster_mode {
+        push_map(&mut report, &status, &intents, password, now).await;
+    }
     Ok(report)
+}
+
+/// Cluster mode: the map of every shard (its primary after this step's
+/// intents, its answering replicas, its slots), sent whole to every node
+/// that does not hold it. A changed map takes the next epoch; the same map is
+/// resent under its epoch to nodes that lag (a restarted or new pod).
+async fn push_map(
+    report: &mut Report,
+    status: &crate::crd::CacheClusterStatus,
+    intents: &[(i32, Action)],
+    password: Option<&str>,
+    now: Timestamp,
+) {
+    use cluster_map::{MapNode, MapShard};
+    let node = |m: &Member| -> Option<MapNode> {
+        Some(MapNode {
+            id: m.node.as_ref()?.node_id.clone()?,
+            ip: m.ip.clone()?,
+            port: crate::constants::RESP_PORT as u16,
+            hostname: String::new(),
+        })
+    };
+    let mut shards = Vec::new();
+    for (i, shard) in report.shards.iter().enumerate() {
+        let promoted = intents.iter().find_map(|(index, a)| match a {
+            Action::Promote { target, .. } if *index as usize == i => Some(target.pod.clone()),
+            _ => None,
+        });
+        let Some(primary_pod) = promoted.or_else(|| shard.decision.as_ref()?.leader.clone()) else {
+            return;
+        };
+        let Some(primary) = shard
+            .members
+            .iter()
+            .find(|m| m.pod == primary_pod)
+            .and_then(node)
+        else {
+            return;
+        };
+        let replicas = shard
+            .members
+            .iter()
+            .filter(|m| m.pod != primary_pod && m.usable())
+            .filter_map(node)
+            .collect();
+        shards.push(MapShard {
+            primary,
+            replicas,
+            slots: shard.slots.clone(),
+        });
+    }
+    let body = cluster_map::command(0, &shards);
+    let digest = {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(body[3..].join(" ").as_bytes());
+        d.iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let changed = status.cluster_map.as_deref() != Some(digest.as_str());
+    let epoch = if changed {
+        report.epoch + 1
+    } else {
+        report.epoch.max(1)
+    };
+    let args = cluster_map::command(epoch, &shards);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let targets: Vec<decide::Target> = report
+        .shards
+        .iter()
+        .flat_map(|s| s.members.iter())
+        .filter(|m| m.usable())
+        .filter(|m| {
+            changed
+                || m.node
+                    .as_ref()
+                    .is_some_and(|n| n.epoch < epoch || !n.confirmed)
+        })
+        .filter_map(|m| {
+            Some(decide::Target {
+                pod: m.pod.clone(),
+                ip: m.ip.clone()?,
+            })
+        })
+        .collect();
+    if targets.is_empty() {
+        return;
+    }
+    let results =
+        futures::future::join_all(targets.iter().map(|t| act::command(t, password, &args))).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    for (t, r) in targets.iter().zip(&results) {
+        if let Err(e) = r {
+            warn!(pod = %t.pod, error = %e, "cluster map refused");
+        }
+    }
+    report.acted = true;
+    if ok == 0 {
+        return;
+    }
+    info!(epoch, nodes = ok, changed, "cluster map sent");
+    report.epoch = report.epoch.max(epoch);
+    report.cluster_map = Some(digest);
+    if changed {
+        for (index, action) in intents {
+            if let Some(shard) = report.shards.get_mut(*index as usize) {
+                let mut shard_copy = std::mem::take(shard);
+                record(report, &mut shard_copy, *index, action, now);
+                report.shards[*index as usize] = shard_copy;
+            }
+        }
+        let primaries: Vec<String> = shards.iter().map(|s| s.primary.ip.clone()).collect();
+        report.events.push(Event {
+            type_: EventType::Normal,
+            reason: "ClusterMap".into(),
+            note: Some(format!(
+                "epoch {epoch}: {} shards, primaries at {}, sent to {ok} nodes",
+                shards.len(),
+                primaries.join(", ")
+            )),
+            action: "Topology".into(),
+            secondary: None,
+        });
+    }
 }
 
 /// Gives every node of the shard that holds other values the live

@@ -34,6 +34,7 @@ pub async fn shard(
     statefulset: Option<&StatefulSet>,
     password: Option<&str>,
     live: &[&str],
+    cluster_mode: bool,
 ) -> Vec<Member> {
     let shard_label = index.to_string();
     let update_revision = statefulset
@@ -48,7 +49,7 @@ pub async fn shard(
     let reports = futures::future::join_all(members.iter().map(|m| async move {
         // A pod is asked once it has an IP and runs (see `member`).
         match &m.ip {
-            Some(ip) => query(ip, password, live).await.ok(),
+            Some(ip) => query(ip, password, live, cluster_mode).await.ok(),
             None => None,
         }
     }))
@@ -91,6 +92,7 @@ pub async fn query(
     ip: &str,
     password: Option<&str>,
     live: &[&str],
+    cluster: bool,
 ) -> Result<NodeFacts, RespError> {
     let mut conn = connect(ip, password).await?;
     timeout(EXCHANGE_TIMEOUT, async {
@@ -108,6 +110,13 @@ pub async fn query(
         }
         config.remove("min-replicas-to-write");
         facts.config = config;
+        if cluster {
+            facts.node_id = conn
+                .ok(&["CLUSTER", "MYID"])
+                .await?
+                .text()
+                .filter(|id| id.len() == 40);
+        }
         Ok(facts)
     })
     .await
