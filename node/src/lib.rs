@@ -14,6 +14,7 @@
 //! in `node/ARCHITECTURE.md`.
 
 pub mod alloc;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod db;
