@@ -62,32 +62,40 @@ def test_redis_py_cluster_client_writes_and_reads_every_slot(cluster):
     primaries = sorted(n.port for n in rc.get_primaries())
     assert primaries == sorted(n.port for n in nodes[:3])
     tags = tags_for_every_slot()
+    # Six keys in every slot (98,304), then 2,000 two-key MSETs: 102,304 keys.
+    per_slot = 6
     pipe = rc.pipeline()
     for s, t in enumerate(tags):
-        pipe.set(f"{{{t}}}:k", f"v{s}")
+        for j in range(per_slot):
+            pipe.set(f"{{{t}}}:{j}", f"{s}:{j}")
     assert all(pipe.execute())
-    # Multi-key commands on one slot (hash tags), and a plain key per tag.
     for t in tags[:2000]:
-        rc.mset({f"{{{t}}}:a": t, f"{{{t}}}:b": t + "b"})
+        assert rc.mset({f"{{{t}}}:a": t, f"{{{t}}}:b": t + "b"})
     pipe = rc.pipeline()
-    for s, t in enumerate(tags):
-        pipe.get(f"{{{t}}}:k")
-    assert pipe.execute() == [f"v{s}" for s in range(16384)]
+    for t in tags:
+        for j in range(per_slot):
+            pipe.get(f"{{{t}}}:{j}")
+    got = pipe.execute()
+    want = [f"{s}:{j}" for s in range(16384) for j in range(per_slot)]
+    assert got == want
     for t in tags[:2000:50]:
         assert rc.mget(f"{{{t}}}:a", f"{{{t}}}:b") == [t, t + "b"]
     # Each primary holds exactly its slots' keys, and its replica follows.
-    per_shard = [0, 0, 0]
+    want = [0, 0, 0]
     for s in range(16384):
-        per_shard[shard_of(s)] += 1
-    extra = [0, 0, 0]
+        want[shard_of(s)] += per_slot
     for t in tags[:2000]:
-        extra[shard_of(key_slot(t.encode()))] += 2
+        want[shard_of(key_slot(t.encode()))] += 2
+    assert sum(want) == 102304
     for i in range(3):
-        want = per_shard[i] + extra[i]
-        p = nodes[i].client()
-        assert p.dbsize() == want
+        assert nodes[i].client().dbsize() == want[i]
         r = nodes[i + 3].client()
-        wait_until(lambda: r.dbsize() == want)
+        wait_until(lambda: r.dbsize() == want[i])
+    # The per-slot counts add up to the same.
+    p0 = nodes[0].client()
+    counted = sum(p0.execute_command("CLUSTER", "COUNTKEYSINSLOT", s) for s in range(*RANGES[0]))
+    counted += p0.execute_command("CLUSTER", "COUNTKEYSINSLOT", RANGES[0][1])
+    assert counted == want[0]
     # MOVED and CROSSSLOT as a plain client sees them.
     plain = nodes[0].client(decode_responses=True)
     far = f"{{{tags[16000]}}}:k"
