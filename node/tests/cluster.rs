@@ -388,3 +388,94 @@ fn three_shards_redirect_and_replicas_follow_the_map() {
     let slots = cmd(p[1], &["CLUSTER", "SLOTS"]);
     assert!(slots.contains(&c.rids[0]), "{slots}");
 }
+
+/// Sends one command on a raw connection (the reply is read later).
+fn send(s: &mut std::net::TcpStream, args: &[&str]) {
+    use std::io::Write;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).expect("write");
+}
+
+/// Reads one line-terminated reply (an error or simple reply is enough).
+fn read_line(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    while !out.ends_with(b"\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => out.push(b[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).trim_end().to_string()
+}
+
+#[test]
+fn clients_blocked_on_a_slot_that_moves_away_are_redirected() {
+    let a = Server::start(&["--cluster-enabled", "yes"]);
+    let b = Server::start(&["--cluster-enabled", "yes"]);
+    let (ida, idb) = (myid(a.port), myid(b.port));
+    let first = map_args(
+        1,
+        &[
+            Entry {
+                id: &ida,
+                port: a.port,
+                slots: "0-16383",
+                of: None,
+            },
+            Entry {
+                id: &idb,
+                port: b.port,
+                slots: "",
+                of: None,
+            },
+        ],
+    );
+    assert_eq!(push(a.port, &first), "OK");
+    let (gone, kept) = ("{x}list", "{y}list");
+    let stay = slot(kept);
+    let mut moving = std::net::TcpStream::connect(("127.0.0.1", a.port)).expect("connect");
+    let mut staying = std::net::TcpStream::connect(("127.0.0.1", a.port)).expect("connect");
+    send(&mut moving, &["BLPOP", gone, "0"]);
+    send(&mut staying, &["BLPOP", kept, "0"]);
+    wait_until("both clients blocked", || {
+        common::num(a.port, "clients", "blocked_clients") == 2
+    });
+    // A keeps only the slot of `kept`; B takes every other one.
+    let rest = match stay {
+        0 => "1-16383".to_string(),
+        16383 => "0-16382".to_string(),
+        s => format!("0-{},{}-16383", s - 1, s + 1),
+    };
+    let keep = stay.to_string();
+    let second = map_args(
+        2,
+        &[
+            Entry {
+                id: &ida,
+                port: a.port,
+                slots: &keep,
+                of: None,
+            },
+            Entry {
+                id: &idb,
+                port: b.port,
+                slots: &rest,
+                of: None,
+            },
+        ],
+    );
+    assert_eq!(push(a.port, &second), "OK");
+    assert_eq!(
+        read_line(&mut moving),
+        format!("-MOVED {} 127.0.0.1:{}", slot(gone), b.port)
+    );
+    assert_eq!(common::num(a.port, "clients", "blocked_clients"), 1);
+    assert_eq!(cmd(a.port, &["RPUSH", kept, "e"]), "1");
+    assert_eq!(read_line(&mut staying), "*2");
+}

@@ -168,6 +168,7 @@ fn map(ctx: &mut Ctx, args: &Args) -> CmdResult {
         fence.store(epoch, dir.as_deref()).or_else(refused)?;
         tracing::info!(epoch, nodes = map.nodes.len(), "cluster map set");
         srv.cluster.set(map);
+        redirect_blocked(ctx);
     }
     match master {
         Some(m) => {
@@ -183,6 +184,23 @@ fn map(ctx: &mut Ctx, args: &Args) -> CmdResult {
     drop(fence);
     ctx.out.ok();
     Ok(())
+}
+
+/// Clients blocked on a slot that left this node's shard are redirected.
+fn redirect_blocked(ctx: &Ctx) {
+    let srv = ctx.srv;
+    let Some(map) = srv.cluster.map() else {
+        return;
+    };
+    let Some(me) = map.index_of(&srv.cluster.myid()) else {
+        return;
+    };
+    let shard = map.primary_of(me);
+    let endpoint =
+        crate::cluster::Endpoint::parse(&srv.config.get("cluster-preferred-endpoint-type"));
+    crate::server::blocked::redirect_moved(srv, |slot| {
+        (map.owner(slot) != shard).then(|| crate::cluster::moved(&map, slot, endpoint))
+    });
 }
 
 fn parse_epoch(args: &Args) -> Result<u64, super::super::CmdError> {
