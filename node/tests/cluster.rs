@@ -3,7 +3,8 @@
 //! restart with the node id), redirects (`MOVED`, `CROSSSLOT` for plain,
 //! MULTI, movable-key and blocking commands, `CLUSTERDOWN` before a map),
 //! replicas that follow the map and serve READONLY reads, a failover as a
-//! new map, and the per-slot key counts.
+//! new map, the per-slot key counts, clients blocked on a slot that moves,
+//! and the `redis` crate's cluster client over 100k keys.
 
 mod common;
 
@@ -478,4 +479,61 @@ fn clients_blocked_on_a_slot_that_moves_away_are_redirected() {
     assert_eq!(common::num(a.port, "clients", "blocked_clients"), 1);
     assert_eq!(cmd(a.port, &["RPUSH", kept, "e"]), "1");
     assert_eq!(read_line(&mut staying), "*2");
+}
+
+#[test]
+fn the_redis_crate_cluster_client_reads_and_writes_100k_keys() {
+    use redis::Commands;
+    let c = Cluster::start();
+    let url = format!("redis://127.0.0.1:{}/", c.replicas[2].port);
+    let client = redis::cluster::ClusterClient::new(vec![url]).expect("cluster client");
+    let mut conn = client.get_connection().expect("cluster connection");
+    const N: usize = 100_000;
+    for batch in (0..N).collect::<Vec<_>>().chunks(2000) {
+        let mut pipe = redis::cluster::cluster_pipe();
+        for i in batch {
+            pipe.set(format!("rs:{i}"), i).ignore();
+        }
+        pipe.query::<()>(&mut conn).expect("pipelined SETs");
+    }
+    // Multi-key commands on one slot, through the cluster client.
+    for t in 0..200 {
+        let (a, b) = (format!("{{t{t}}}:a"), format!("{{t{t}}}:b"));
+        let () = conn.mset(&[(&a, t), (&b, t + 1)]).expect("MSET");
+        let got: Vec<i64> = conn.mget(&[&a, &b]).expect("MGET");
+        assert_eq!(got, vec![t, t + 1]);
+    }
+    let read_all = |conn: &mut redis::cluster::ClusterConnection| {
+        for batch in (0..N).collect::<Vec<_>>().chunks(2000) {
+            let mut pipe = redis::cluster::cluster_pipe();
+            for i in batch {
+                pipe.get(format!("rs:{i}"));
+            }
+            let got: Vec<usize> = pipe.query(conn).expect("pipelined GETs");
+            assert_eq!(got, batch.to_vec());
+        }
+    };
+    read_all(&mut conn);
+    let sizes: Vec<i64> = c
+        .primaries
+        .iter()
+        .map(|s| cmd(s.port, &["DBSIZE"]).parse().expect("integer"))
+        .collect();
+    assert_eq!(sizes.iter().sum::<i64>(), N as i64 + 400);
+    assert!(sizes.iter().all(|&n| n > 30_000), "{sizes:?}");
+    // A failover by map under the client's feet: a command follows the
+    // MOVED reply to shard 0's new primary (the client reloads the slots;
+    // its pipelines do not retry), then everything reads again.
+    let (p0, r0) = (c.primaries[0].port, c.replicas[0].port);
+    wait_until("shard 0's replica caught up", || {
+        field(r0, "replication", "master_repl_offset")
+            == field(p0, "replication", "master_repl_offset")
+    });
+    c.push_all(&c.map(2, true));
+    let i = (0..N)
+        .find(|i| slot(&format!("rs:{i}")) <= RANGES[0].1)
+        .expect("a key of shard 0");
+    let v: usize = conn.get(format!("rs:{i}")).expect("GET after MOVED");
+    assert_eq!(v, i);
+    read_all(&mut conn);
 }
