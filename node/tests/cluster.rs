@@ -416,7 +416,7 @@ fn read_line(s: &mut std::net::TcpStream) -> String {
 }
 
 #[test]
-fn clients_blocked_on_a_slot_that_moves_away_are_redirected() {
+fn clients_blocked_or_subscribed_on_a_slot_that_moves_away_are_told() {
     let a = Server::start(&["--cluster-enabled", "yes"]);
     let b = Server::start(&["--cluster-enabled", "yes"]);
     let (ida, idb) = (myid(a.port), myid(b.port));
@@ -444,6 +444,11 @@ fn clients_blocked_on_a_slot_that_moves_away_are_redirected() {
     let mut staying = std::net::TcpStream::connect(("127.0.0.1", a.port)).expect("connect");
     send(&mut moving, &["BLPOP", gone, "0"]);
     send(&mut staying, &["BLPOP", kept, "0"]);
+    // Shard channels follow their slot too.
+    let mut sub = std::net::TcpStream::connect(("127.0.0.1", a.port)).expect("connect");
+    send(&mut sub, &["SSUBSCRIBE", gone]);
+    let confirm: Vec<String> = (0..6).map(|_| read_line(&mut sub)).collect();
+    assert_eq!(confirm[2], "ssubscribe");
     wait_until("both clients blocked", || {
         common::num(a.port, "clients", "blocked_clients") == 2
     });
@@ -477,6 +482,15 @@ fn clients_blocked_on_a_slot_that_moves_away_are_redirected() {
         format!("-MOVED {} 127.0.0.1:{}", slot(gone), b.port)
     );
     assert_eq!(common::num(a.port, "clients", "blocked_clients"), 1);
+    let gone_push: Vec<String> = (0..6).map(|_| read_line(&mut sub)).collect();
+    assert_eq!(
+        gone_push,
+        ["*3", "$12", "sunsubscribe", "$7", gone, ":0"].map(String::from)
+    );
+    assert_eq!(
+        cmd(a.port, &["SPUBLISH", gone, "m"]),
+        format!("MOVED {} 127.0.0.1:{}", slot(gone), b.port)
+    );
     assert_eq!(cmd(a.port, &["RPUSH", kept, "e"]), "1");
     assert_eq!(read_line(&mut staying), "*2");
 }

@@ -63,6 +63,13 @@ pub enum Msg {
     /// Close this client once its pending output is written (a blocked client
     /// unblocked by a role change, as Redis closes it).
     CloseAfterReply { token: usize, id: u64 },
+    /// Unsubscribe this client from these shard channels, whose slots left
+    /// this node's shard (cluster mode, `channels::drop_shard_channels`).
+    DropShardChannels {
+        token: usize,
+        id: u64,
+        channels: Vec<Box<[u8]>>,
+    },
 }
 
 /// How other threads reach an event loop.

@@ -186,7 +186,8 @@ fn map(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// Clients blocked on a slot that left this node's shard are redirected.
+/// Clients blocked on a slot that left this node's shard are redirected, and
+/// its shard channels' subscribers unsubscribed.
 fn redirect_blocked(ctx: &Ctx) {
     let srv = ctx.srv;
     let Some(map) = srv.cluster.map() else {
@@ -200,6 +201,9 @@ fn redirect_blocked(ctx: &Ctx) {
         crate::cluster::Endpoint::parse(&srv.config.get("cluster-preferred-endpoint-type"));
     crate::server::blocked::redirect_moved(srv, |slot| {
         (map.owner(slot) != shard).then(|| crate::cluster::moved(&map, slot, endpoint))
+    });
+    crate::server::channels::drop_shard_channels(srv, |name| {
+        map.owner(crate::util::slot::key_slot(name)) == shard
     });
 }
 
