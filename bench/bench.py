@@ -5,7 +5,9 @@ Starts both servers with equivalent settings (no persistence, each on a free
 port), runs redis-benchmark against each in turn (interleaved per test, so drift
 on a shared machine hits both alike), and records throughput, latency
 percentiles and the server's CPU time per request (from /proc/<pid>/stat).
-Then loads keys into fresh instances and reports memory per key, and per
+The same node in cluster mode (one node serving every slot) runs beside
+them, for the cost of cluster mode. Then loads keys into fresh instances
+and reports memory per key, and per
 element of hashes and sorted sets (bench/memory.py). Prints
 Markdown tables and writes JSON (default bench/results/latest.json).
 
@@ -32,6 +34,9 @@ CUSTOM = {"ZRANGE": ("ZRANGE", "bench:zset", "0", "9")}
 ZRANGE_MEMBERS = 1000
 VALUE_BYTES = 32
 PIPELINES = (1, 16)
+# Tests whose keys span hash slots (CROSSSLOT in cluster mode): not run
+# against the cluster-mode node.
+MULTI_SLOT = ("MSET",)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -164,11 +169,20 @@ class Server:
         subprocess.run(["rm", "-rf", self.dir], check=False)
 
 
-def start_node(path):
+def start_node(path, cluster=False):
+    """kcache-node; `cluster`: in cluster mode, given a map in which it serves
+    every slot (TOPOLOGY MAP), so the same requests run with routing on."""
     port, http = free_port(), free_port()
     argv = [path, "--port", str(port), "--http-port", str(http), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--dir", "."]
-    return Server("kcache", argv, port, http)
+    if cluster:
+        argv += ["--cluster-enabled", "yes"]
+    s = Server("kcache-cluster" if cluster else "kcache", argv, port, http)
+    if cluster:
+        node_id = command(port, "CLUSTER", "MYID")
+        command(port, "TOPOLOGY", "MAP", 1, "NODE", node_id, "127.0.0.1", port, "-",
+                "PRIMARY", "0-16383")
+    return s
 
 
 def start_redis(path):
@@ -270,6 +284,7 @@ def memory_test(args, n):
     results = {}
     try:
         for name, start in (("kcache", lambda: start_node(args.node)),
+                            ("kcache-cluster", lambda: start_node(args.node, cluster=True)),
                             ("redis", lambda: start_redis(args.redis))):
             s = start()
             try:
@@ -341,6 +356,21 @@ def report(result):
             k["cpu_us_per_req"], rd["cpu_us_per_req"],
             fmt(k["cpu_us_per_req"] / rd["cpu_us_per_req"] if rd["cpu_us_per_req"] else None,
                 ".2f")))
+    clustered = [r for r in result["throughput"] if "kcache_cluster" in r]
+    if clustered:
+        lines += [
+            "",
+            "| cluster mode (one node, every slot) | off req/s | on req/s | ratio"
+            " | off CPU µs/req | on CPU µs/req | CPU ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in clustered:
+            k, c = r["kcache"], r["kcache_cluster"]
+            lines.append("| %s -P %d | %s | %s | %.2f | %.2f | %.2f | %s |" % (
+                r["test"], r["pipeline"], fmt(k["rps"], ",.0f"), fmt(c["rps"], ",.0f"),
+                c["rps"] / k["rps"], k["cpu_us_per_req"], c["cpu_us_per_req"],
+                fmt(c["cpu_us_per_req"] / k["cpu_us_per_req"] if k["cpu_us_per_req"] else None,
+                    ".2f")))
     if result["skipped"]:
         lines.append("\nNot run (unknown to this kcache-node): %s" % " ".join(result["skipped"]))
     mem = result["memory"]
@@ -350,7 +380,7 @@ def report(result):
         " | used_memory B/key |" % result["settings"]["memory_keys"],
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name in ("kcache", "redis"):
+    for name in ("kcache", "kcache-cluster", "redis"):
         v = mem[name]
         used = v["used_memory"]
         lines.append("| %s | %d | %.1f | %.1f | %s | %s |" % (
@@ -358,7 +388,8 @@ def report(result):
             fmt(used / 2**20 if used is not None else None, ".1f"),
             fmt(v["used_memory_per_key"], ".1f")))
     lines.append("\nused_memory from: " + "; ".join(
-        "%s %s" % (name, mem[name]["used_memory_source"]) for name in ("kcache", "redis")))
+        "%s %s" % (name, mem[name]["used_memory_source"])
+        for name in ("kcache", "kcache-cluster", "redis")))
     if "memory_collections" in result:
         import memory
         lines += ["", memory.report(result["memory_collections"])]
@@ -391,7 +422,8 @@ def main(argv=None):
         "throughput": [],
         "skipped": [],
     }
-    servers = {"kcache": start_node(args.node), "redis": start_redis(args.redis)}
+    servers = {"kcache": start_node(args.node), "redis": start_redis(args.redis),
+               "kcache-cluster": start_node(args.node, cluster=True)}
     try:
         for test in tests:
             if not supports(servers["kcache"], test):
@@ -400,15 +432,20 @@ def main(argv=None):
             for pipeline in PIPELINES:
                 n = calibrate(args.benchmark, servers["redis"], test, pipeline, args.clients,
                               args.seconds, args.quick)
-                runs = {"kcache": [], "redis": []}
+                names = ["kcache", "redis"]
+                if test not in MULTI_SLOT:
+                    names.append("kcache-cluster")
+                runs = {name: [] for name in names}
                 for rep in range(args.repeat):
-                    # Alternate who goes first, so neither always runs on a warmer machine.
-                    order = ("kcache", "redis") if rep % 2 == 0 else ("redis", "kcache")
+                    # Rotate who goes first, so none always runs on a warmer machine.
+                    order = names[rep % len(names):] + names[:rep % len(names)]
                     for name in order:
                         runs[name].append(run_benchmark(args.benchmark, servers[name], test,
                                                         pipeline, n, args.clients))
                 row = {"test": test, "pipeline": pipeline, "requests": n,
                        "kcache": median_row(runs["kcache"]), "redis": median_row(runs["redis"])}
+                if "kcache-cluster" in runs:
+                    row["kcache_cluster"] = median_row(runs["kcache-cluster"])
                 result["throughput"].append(row)
                 print("%s -P %d: kcache %.0f req/s, redis %.0f req/s" % (
                     test, pipeline, row["kcache"]["rps"], row["redis"]["rps"]),

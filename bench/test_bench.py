@@ -71,7 +71,11 @@ def test_quick_run_end_to_end(tmp_path):
     for row in result["throughput"]:
         for side in ("kcache", "redis"):
             assert row[side]["rps"] > 0 and row[side]["p99_ms"] >= row[side]["p50_ms"]
-    for side in ("kcache", "redis"):
+    clustered = [r for r in result["throughput"] if "kcache_cluster" in r]
+    assert {r["test"] for r in clustered} == {"SET", "GET", "INCR", "LPOP", "ZRANGE"}
+    assert all(r["kcache_cluster"]["rps"] > 0 for r in clustered)
+    assert "| cluster mode (one node, every slot) |" in proc.stdout
+    for side in ("kcache", "kcache-cluster", "redis"):
         assert result["memory"][side]["keys"] == result["settings"]["memory_keys"]
         assert result["memory"][side]["rss_per_key"] > 0
     assert result["machine"]["nproc"] >= 1

@@ -5,7 +5,8 @@
 //! pub/sub, notifications, watch, eviction, pause); [`cmd`] holds one module
 //! per command family; [`db`] is the keyspace (lock stripes, compact entries,
 //! the data types); [`persist`] the RDB snapshots and the append-only file;
-//! [`repl`] the propagation log, replication and failover; [`config`] the
+//! [`repl`] the propagation log, replication and failover; [`cluster`] the
+//! node id and the cluster map the operator pushes; [`config`] the
 //! parameters; [`stats`] the counters behind INFO and `/metrics`; [`util`] and
 //! [`alloc`] the helpers everything else may use.
 //!
@@ -14,6 +15,7 @@
 //! in `node/ARCHITECTURE.md`.
 
 pub mod alloc;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod db;

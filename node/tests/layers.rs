@@ -25,7 +25,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("db", 1),
     // 2. shared services: parameters, blocking, pub/sub, notifications,
     //    watch, eviction, pause, the propagation log and replication,
-    //    persistence.
+    //    persistence, the cluster map.
     ("config", 2),
     ("server::client", 2),
     ("server::blocked", 2),
@@ -36,6 +36,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("server::pause", 2),
     ("repl", 2),
     ("persist", 2),
+    ("cluster", 2),
     // 3. commands: one module per command family.
     ("cmd", 3),
     // 4. dispatch: a parsed command and a client context in, a reply out

@@ -349,6 +349,24 @@ fn cluster_mode_takes_roles_from_topology_only() {
         cmd(r.port, &["REPLICAOF", "127.0.0.1", &p_port]),
         "ERR ERR REPLICAOF not allowed in cluster mode."
     );
+    // Keyed commands need a map that gives the primary its slots.
+    let id: String = redis::cmd("CLUSTER")
+        .arg("MYID")
+        .query(&mut conn_on(p.port))
+        .expect("CLUSTER MYID");
+    let map = [
+        "TOPOLOGY",
+        "MAP",
+        "1",
+        "NODE",
+        &id,
+        "127.0.0.1",
+        &p_port,
+        "",
+        "PRIMARY",
+        "0-16383",
+    ];
+    assert_eq!(cmd(p.port, &map), "OK");
     set(p.port, "k", "v");
     assert_eq!(
         cmd(
@@ -357,7 +375,9 @@ fn cluster_mode_takes_roles_from_topology_only() {
         ),
         "OK"
     );
-    wait_until("replica in cluster mode", || get(r.port, "k") == "v");
+    wait_until("replica in cluster mode", || {
+        cmd(r.port, &["DBSIZE"]) == "1"
+    });
     assert_eq!(cmd(r.port, &["TOPOLOGY", "ROLE", "2", "PRIMARY"]), "OK");
     assert_eq!(role(r.port), "master");
 }

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod bits;
 pub mod blocking;
+pub mod cluster;
 pub mod coll;
 pub mod connection;
 pub mod geo;
@@ -374,6 +375,7 @@ impl Commands {
             hyperloglog::COMMANDS,
             sort::COMMANDS,
             admin::COMMANDS,
+            cluster::COMMANDS,
             zsets::COMMANDS,
             geo::COMMANDS,
             blocking::COMMANDS,

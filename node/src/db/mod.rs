@@ -32,6 +32,7 @@ pub mod events;
 pub mod guard;
 pub mod log;
 pub mod removed;
+pub mod slots;
 pub mod snap;
 pub mod stripe;
 pub mod table;
@@ -186,6 +187,9 @@ pub struct Keyspace {
     dbs: Box<[Db]>,
     snap: Arc<snap::SnapGate>,
     hasher: foldhash::quality::FixedState,
+    /// Cluster mode: key hashes carry their slot and database 0 counts keys
+    /// per slot ([`slots`]).
+    slots_on: bool,
     pub expired_keys: AtomicU64,
     /// Hits and misses counted outside event loops; see [`Keyspace::hits`].
     pub keyspace_hits: AtomicU64,
@@ -269,6 +273,7 @@ impl Keyspace {
                 .collect(),
             snap,
             hasher: foldhash::quality::FixedState::with_seed(seed),
+            slots_on: false,
             expired_keys: AtomicU64::new(0),
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
@@ -311,9 +316,57 @@ impl Keyspace {
         }
     }
 
+    /// Turns on hash slots (cluster mode), before any key is stored.
+    pub fn enable_slots(&mut self) {
+        self.slots_on = true;
+        for s in self.dbs[0].stripes.iter_mut() {
+            s.0.get_mut().count_slots();
+        }
+    }
+
+    /// Whether key hashes carry hash slots (cluster mode).
+    #[inline]
+    pub fn slots_on(&self) -> bool {
+        self.slots_on
+    }
+
     #[inline]
     pub fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        let h = self.hasher.hash_one(key);
+        if self.slots_on {
+            slots::stamp(h, crate::util::slot::key_slot(key))
+        } else {
+            h
+        }
+    }
+
+    /// Keys of database 0 in hash `slot`, expired-but-not-yet-reclaimed
+    /// included, as Redis's COUNTKEYSINSLOT (cluster mode; 0 otherwise).
+    pub fn count_keys_in_slot(&self, slot: u16) -> usize {
+        let h = slots::slot_hash(slot);
+        self.dbs[0].lock(h).slot_len(h)
+    }
+
+    /// Up to `max` keys of database 0 in hash `slot` (cluster mode). Walks
+    /// the one stripe that holds the slot, and stops once it has every key
+    /// the slot's counter says there is.
+    pub fn keys_in_slot(&self, slot: u16, max: usize) -> Vec<Vec<u8>> {
+        let h = slots::slot_hash(slot);
+        let stripe = self.dbs[0].lock(h);
+        let want = max.min(stripe.slot_len(h));
+        let mut keys = Vec::with_capacity(want);
+        if want == 0 {
+            return keys;
+        }
+        for e in stripe.iter() {
+            if crate::util::slot::key_slot(e.key()) == slot {
+                keys.push(e.key().to_vec());
+                if keys.len() == want {
+                    break;
+                }
+            }
+        }
+        keys
     }
 
     pub fn hasher_fn(&self) -> impl Fn(&[u8]) -> u64 + '_ {
@@ -570,6 +623,31 @@ mod tests {
         }
         assert_eq!(sampled.len(), 1000);
         assert!(sampled.iter().all(|(_, e)| *e == 20_000));
+    }
+
+    #[test]
+    fn keys_are_counted_per_slot() {
+        let mut ks = Keyspace::new(1, 3);
+        ks.enable_slots();
+        for i in 0..3000u32 {
+            put(&ks, format!("{{t{}}}:{i}", i % 7).as_bytes(), b"v", None);
+        }
+        let slot = crate::util::slot::key_slot(b"t3");
+        assert_eq!(ks.count_keys_in_slot(slot), 429);
+        let keys = ks.keys_in_slot(slot, 10);
+        assert_eq!(keys.len(), 10);
+        assert!(keys.iter().all(|k| k.starts_with(b"{t3}:")));
+        assert_eq!(ks.keys_in_slot(slot, usize::MAX).len(), 429);
+        let h = ks.hash(b"{t3}:3");
+        {
+            let mut sh = ks.db(0).lock(h);
+            let at = sh.find(h, b"{t3}:3").expect("present");
+            drop(sh.remove(at, h));
+        }
+        assert_eq!(ks.count_keys_in_slot(slot), 428);
+        drop(ks.take_db(0));
+        assert_eq!(ks.count_keys_in_slot(slot), 0);
+        assert!(ks.keys_in_slot(slot, 5).is_empty());
     }
 
     #[test]

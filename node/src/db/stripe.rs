@@ -15,6 +15,10 @@ pub struct Stripe {
     /// The database this stripe belongs to (kept across SWAPDB), so lazy
     /// expiry can log `DEL` in the right one.
     db: usize,
+    /// Cluster mode, database 0: how many keys each of this stripe's hash
+    /// slots holds (`super::slots`). The only per-slot state: no per-key
+    /// memory. `None` (one branch per insert and remove) otherwise.
+    slot_counts: Option<Box<super::slots::StripeCounts>>,
 }
 
 impl Drop for Stripe {
@@ -33,7 +37,21 @@ impl Stripe {
             main: Table::new(),
             volatile: Table::new(),
             db,
+            slot_counts: None,
         }
+    }
+
+    /// Starts counting keys per hash slot (cluster mode; an empty stripe).
+    pub(super) fn count_slots(&mut self) {
+        self.slot_counts = Some(Box::new([0; super::slots::SLOTS_PER_STRIPE]));
+    }
+
+    /// Keys held in the hash slot whose keys have hashes like `hash`
+    /// (cluster mode; 0 otherwise).
+    pub fn slot_len(&self, hash: u64) -> usize {
+        self.slot_counts
+            .as_ref()
+            .map_or(0, |c| c[super::slots::index_in_stripe(hash)] as usize)
     }
 
     /// The database this stripe belongs to.
@@ -46,6 +64,7 @@ impl Stripe {
     pub(super) fn swap_contents(&mut self, other: &mut Stripe) {
         std::mem::swap(&mut self.main, &mut other.main);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
+        std::mem::swap(&mut self.slot_counts, &mut other.slot_counts);
     }
 
     pub fn len(&self) -> usize {
@@ -116,6 +135,9 @@ impl Stripe {
         let has_ttl = entry.expire().is_some();
         let tag = tag_of(hash);
         let p = entry.into_raw();
+        if let Some(c) = &mut self.slot_counts {
+            c[super::slots::index_in_stripe(hash)] += 1;
+        }
         self.main.insert(tag, p);
         if has_ttl {
             self.volatile.insert(tag, p);
@@ -184,6 +206,10 @@ impl Stripe {
         // SAFETY: `p` was owned by the main table and is now ours.
         let e = unsafe { Entry::from_raw(p) };
         super::removed::on_removed(&e);
+        if let Some(c) = &mut self.slot_counts {
+            let n = &mut c[super::slots::index_in_stripe(hash)];
+            *n = n.saturating_sub(1);
+        }
         if e.expire().is_some() {
             if let Some(v) = self.volatile.find_ptr(tag_of(hash), p) {
                 self.volatile.remove_at(v);
@@ -201,6 +227,9 @@ impl Stripe {
     /// Drops every entry.
     pub fn clear(&mut self) {
         self.volatile = Table::new();
+        if let Some(c) = &mut self.slot_counts {
+            c.fill(0);
+        }
         let watching = super::removed::watching();
         for p in self.main.drain() {
             // SAFETY: drained pointers were owned by the main table.
@@ -215,6 +244,9 @@ impl Stripe {
     /// Takes every entry out (for FLUSHALL ASYNC, which frees them elsewhere).
     pub fn take_all(&mut self) -> Vec<Entry> {
         self.volatile = Table::new();
+        if let Some(c) = &mut self.slot_counts {
+            c.fill(0);
+        }
         let all: Vec<Entry> = self
             .main
             .drain()

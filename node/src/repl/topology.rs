@@ -113,6 +113,15 @@ impl Topology {
         Ok(())
     }
 
+    /// Holds at least `epoch` from now on (at start-up: the epoch of the
+    /// cluster map kept in the data directory, saved before the epoch file
+    /// when a map arrives).
+    pub fn at_least(&self, epoch: u64) {
+        let mut held = self.held.lock();
+        *held = (*held).max(epoch);
+        self.epoch.store(*held, Ordering::Release);
+    }
+
     /// Takes the order lock for one stamped command: check, then store, then
     /// act while holding it.
     pub fn begin(&self) -> Fence<'_> {

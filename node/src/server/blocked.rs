@@ -438,6 +438,31 @@ pub fn unblock_all_for_role_change(srv: &Server) {
     }
 }
 
+/// Cluster mode, after a new map: a client blocked on a key of a slot its
+/// shard no longer serves gets the redirect `redirect` gives for that slot
+/// (`-MOVED`, or `-CLUSTERDOWN`), as Redis's
+/// `clusterRedirectBlockedClientIfNeeded` does; the others keep waiting.
+pub fn redirect_moved(srv: &Server, redirect: impl Fn(u16) -> Option<String>) {
+    if srv.blocking.blocked() == 0 {
+        return;
+    }
+    let waiters: Vec<Arc<Waiter>> = srv.blocking.inner.lock().by_id.values().cloned().collect();
+    for w in waiters {
+        // Every key of a blocked command is in one slot (CROSSSLOT otherwise).
+        let Some(key) = w.op.keys().first() else {
+            continue;
+        };
+        let Some(e) = redirect(crate::util::slot::key_slot(key)) else {
+            continue;
+        };
+        if !w.claim() {
+            continue;
+        }
+        srv.blocking.remove(w.id);
+        deliver(srv, &w, format!("-{e}\r\n").into_bytes());
+    }
+}
+
 /// Drops the waiter of a client that is going away; nothing is replied.
 pub fn cancel(srv: &Server, w: &Waiter) {
     w.claim();

@@ -241,6 +241,56 @@ pub fn remove_client(srv: &Server, client: &mut Client) {
     publish_counts(client);
 }
 
+/// Cluster mode, after a new map: every client subscribed to a shard channel
+/// whose slot left this node's shard (`keep` says false) is unsubscribed
+/// from it by its own event loop, and told so with a `sunsubscribe` push,
+/// as Redis's `pubsubShardUnsubscribeAllChannelsInSlot` does.
+pub fn drop_shard_channels(srv: &Server, keep: impl Fn(&[u8]) -> bool) {
+    let mut by_client: HashMap<u64, Leaving> = HashMap::new();
+    for (name, subs) in srv.pubsub.shard.read().iter() {
+        if keep(name) {
+            continue;
+        }
+        for c in subs {
+            by_client
+                .entry(c.id)
+                .or_insert_with(|| (c.clone(), Vec::new()))
+                .1
+                .push(name.clone());
+        }
+    }
+    for (id, (c, channels)) in by_client {
+        if let Some(w) = srv.worker(c.worker) {
+            w.send(Msg::DropShardChannels {
+                token: c.token,
+                id,
+                channels,
+            });
+        }
+    }
+}
+
+/// A client and the shard channels it must leave.
+type Leaving = (Arc<ClientShared>, Vec<Box<[u8]>>);
+
+/// On the client's own event loop: unsubscribes it from `channels` (shard
+/// channels) and returns the `sunsubscribe` pushes to send it.
+pub fn unsubscribe_shard(srv: &Server, client: &mut Client, channels: &[Box<[u8]>]) -> Vec<u8> {
+    let mut out = crate::protocol::Out {
+        buf: Vec::new(),
+        resp3: client.resp3,
+    };
+    for name in channels {
+        if unsubscribe(srv, client, Kind::Shard, name) {
+            out.push(3);
+            out.bulk(Kind::Shard.unsubscribe_word());
+            out.bulk(name);
+            out.int(reported_count(client, Kind::Shard) as i64);
+        }
+    }
+    out.buf
+}
+
 /// Messages for the publishing client itself, written ahead of its reply.
 pub struct SelfSink<'a> {
     pub id: u64,

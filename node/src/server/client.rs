@@ -174,6 +174,12 @@ pub struct Client {
     /// REPLCONF / PSYNC state of a connection that is becoming a replica
     /// (`repl::primary::handshake`); a sync request hands the socket over.
     pub replica: Option<Box<crate::repl::primary::Handshake>>,
+    /// READONLY (cluster mode): a replica serves this client's reads of its
+    /// primary's slots instead of redirecting them.
+    pub readonly: bool,
+    /// The AOF loader's pseudo-client: obeyed as the master link is, never
+    /// redirected (cluster mode).
+    pub loader: bool,
 }
 
 impl Client {
@@ -194,6 +200,8 @@ impl Client {
             paused: false,
             master_link: false,
             replica: None,
+            readonly: false,
+            loader: false,
         }
     }
 

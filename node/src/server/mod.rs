@@ -63,6 +63,13 @@ pub enum Msg {
     /// Close this client once its pending output is written (a blocked client
     /// unblocked by a role change, as Redis closes it).
     CloseAfterReply { token: usize, id: u64 },
+    /// Unsubscribe this client from these shard channels, whose slots left
+    /// this node's shard (cluster mode, `channels::drop_shard_channels`).
+    DropShardChannels {
+        token: usize,
+        id: u64,
+        channels: Vec<Box<[u8]>>,
+    },
 }
 
 /// How other threads reach an event loop.
@@ -145,6 +152,8 @@ pub struct Server {
     pub topology: crate::repl::topology::Topology,
     /// A shutdown waiting for replicas (`shutdown`).
     pub shutdown_state: shutdown::Shutdown,
+    /// Cluster mode: this node's id and the cluster map (`cluster`).
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl Server {
@@ -165,12 +174,21 @@ impl Server {
         // expiry in the keyspace stops deleting by it.
         let pause = Arc::new(pause::Pause::default());
         keyspace.pause = pause.clone();
-        let run_id = (0..40)
-            .map(|_| {
-                let d = (rng.next_u64() % 16) as u8;
-                (if d < 10 { b'0' + d } else { b'a' + d - 10 }) as char
-            })
-            .collect();
+        let mut hex40 = || -> String {
+            (0..40)
+                .map(|_| {
+                    let d = (rng.next_u64() % 16) as u8;
+                    (if d < 10 { b'0' + d } else { b'a' + d - 10 }) as char
+                })
+                .collect()
+        };
+        let run_id = hex40();
+        let cluster_on = config.get_bool("cluster-enabled");
+        let cluster = crate::cluster::Cluster::new(cluster_on, hex40());
+        if cluster_on {
+            // Key hashes carry their slot; database 0 counts keys per slot.
+            keyspace.enable_slots();
+        }
         let topology = crate::repl::topology::Topology::new(config.get_bool("managed-topology"));
         Server {
             config,
@@ -200,6 +218,7 @@ impl Server {
             primary: Default::default(),
             topology,
             shutdown_state: Default::default(),
+            cluster,
         }
     }
 
@@ -254,6 +273,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     srv.topology
         .load(epoch_dir.as_deref())
         .map_err(anyhow::Error::msg)?;
+    // The node id and the newest cluster map; a map saved before its epoch
+    // file (a crash between the two) still raises the epoch.
+    let map_epoch = srv
+        .cluster
+        .load(epoch_dir.as_deref(), &srv.config.get("cluster-config-file"))
+        .map_err(anyhow::Error::msg)?;
+    srv.topology.at_least(map_epoch);
     // Load the AOF before accepting any client.
     crate::persist::aof::start(&srv)?;
     let listeners = worker::bind_listeners(&srv)?;
@@ -299,6 +325,14 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     // (repl::replica).
     crate::repl::replica::start(&srv)?;
     crate::repl::primary::start(&srv)?;
+    // Cluster mode: a replica in the map kept on disk follows its primary.
+    if let Some(master) = srv
+        .cluster
+        .map()
+        .and_then(|m| m.master_of(&srv.cluster.myid()))
+    {
+        crate::repl::replica::set_master(&srv, master, true);
+    }
     let cron = cron::start(srv.clone())?;
     let watchdog = watchdog::start(srv.clone())?;
 

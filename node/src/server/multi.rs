@@ -96,6 +96,13 @@ impl Tx {
             .is_some_and(|q| q.cmds.iter().any(|(idx, _)| pred(*idx)))
     }
 
+    /// Each queued command: its table index and its arguments.
+    pub fn queued(&self) -> impl Iterator<Item = (usize, Args<'_>)> + '_ {
+        self.queue
+            .iter()
+            .flat_map(|q| (0..q.cmds.len()).map(move |i| q.args(i)))
+    }
+
     /// Between MULTI and EXEC.
     #[inline]
     pub fn queuing(&self) -> bool {

@@ -654,6 +654,23 @@ impl Worker {
                         self.after_io(token);
                     }
                 }
+                Msg::DropShardChannels {
+                    token,
+                    id,
+                    channels,
+                } => {
+                    if self.conn_is(token, id) {
+                        if let Some(conn) = self.conns[token].as_mut() {
+                            let bytes = super::channels::unsubscribe_shard(
+                                &self.srv,
+                                &mut conn.client,
+                                &channels,
+                            );
+                            conn.pending.extend_from_slice(&bytes);
+                        }
+                        self.after_io(token);
+                    }
+                }
                 Msg::Shutdown => shutdown = true,
             }
         }

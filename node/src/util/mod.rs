@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub mod glob;
 pub mod long_double;
+pub mod slot;
 
 pub use glob::glob_match;
 

@@ -413,7 +413,7 @@ fn list(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 /// Key positions in `argv` (the full command, name first) for commands whose keys
 /// move with their arguments; `None` when the arguments do not say.
-fn movable_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<usize>> {
+pub fn movable_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<usize>> {
     let int = |i: usize| -> Option<usize> {
         let n = crate::util::parse_i64_strict(argv.get(i)?)?;
         usize::try_from(n).ok()

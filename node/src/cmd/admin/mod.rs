@@ -191,6 +191,12 @@ const TOPOLOGY_SUBS: &[SubSpec] = &[
     ),
     sub!("epoch", 2, ADMIN_SUB, "Returns the topology epoch held."),
     sub!(
+        "map",
+        -3,
+        ADMIN_SUB,
+        "Sets the whole cluster map (nodes, roles, slots) under a topology epoch (cluster mode)."
+    ),
+    sub!(
         "help",
         2,
         HELP_SUB,

@@ -3,7 +3,8 @@
 //! (`repl::replica`). The commands are node-local: not written commands, so
 //! never propagated to replicas or the append-only file.
 
-use super::super::{err, Args, CmdResult, Ctx, SYNTAX};
+use super::super::{err, Args, CmdError, CmdResult, Ctx, SYNTAX};
+use crate::cluster::Map;
 use crate::repl::failover::State;
 use crate::repl::replica::{self, state::Master, SetMaster};
 use crate::repl::topology::{epoch_dir, Refused};
@@ -32,6 +33,7 @@ use crate::repl::topology::{epoch_dir, Refused};
 pub fn topology(ctx: &mut Ctx, args: &Args) -> CmdResult {
     match super::subcommand(args, "topology", super::TOPOLOGY_SUBS)? {
         "role" => role(ctx, args),
+        "map" => map(ctx, args),
         "fence" => {
             let epoch = parse_epoch(args)?;
             let dir = epoch_dir(&ctx.srv.config.get("dir"));
@@ -54,6 +56,10 @@ pub fn topology(ctx: &mut Ctx, args: &Args) -> CmdResult {
                     "ROLE <epoch> REPLICA <host> <port>",
                     "    Become (or stay) a replica of <host>:<port>, as REPLICAOF, and confirm",
                     "    the role.",
+                    "MAP <epoch> NODE <id> <ip> <port> <hostname> PRIMARY <slots> | REPLICA <primary-id> ...",
+                    "    Set the whole cluster map (cluster mode): every node, its role, and the",
+                    "    slots of each primary (n or a-b, comma-separated; - for none; every slot",
+                    "    exactly once). This node serves, redirects and replicates as it says.",
                     "FENCE <epoch>",
                     "    Only store <epoch>: commands with an older one are refused from now on.",
                     "EPOCH",
@@ -116,6 +122,89 @@ fn role(ctx: &mut Ctx, args: &Args) -> CmdResult {
     drop(fence);
     ctx.out.ok();
     Ok(())
+}
+
+/// `TOPOLOGY MAP epoch NODE id ip port hostname PRIMARY slots | REPLICA
+/// primary-id [NODE ...]` (cluster mode): the whole cluster map, checked
+/// whole (`cluster::map`), refused when older than the epoch held, or when
+/// it does not name this node. Equal to the map held, it only confirms it
+/// (a retry); another map under the same epoch is refused. Saved to the
+/// cluster file before it takes effect; then this node serves the slots the
+/// map gives it, redirects the others, and replicates its shard's primary
+/// (a primary in the map stops replicating, as `REPLICAOF NO ONE`).
+fn map(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let epoch = parse_epoch(args)?;
+    let srv = ctx.srv;
+    if !srv.cluster.enabled() {
+        return err("ERR TOPOLOGY MAP needs cluster mode (cluster-enabled yes)");
+    }
+    if ctx.client.master_link {
+        return err("ERR Command is not valid when client is a replica.");
+    }
+    let tokens: Vec<&[u8]> = args.iter().skip(3).collect();
+    let map = Map::parse(epoch, &tokens).map_err(|e| CmdError::from(format!("ERR {e}")))?;
+    let myid = srv.cluster.myid();
+    if map.index_of(&myid).is_none() {
+        return err(format!("ERR this node ({myid}) is not in the map"));
+    }
+    let dir = epoch_dir(&srv.config.get("dir"));
+    let mut fence = srv.topology.begin();
+    fence.check(epoch).or_else(refused)?;
+    let held = srv.cluster.map();
+    let same = held.as_deref() == Some(&map);
+    if !same && held.as_ref().is_some_and(|h| h.epoch == epoch) {
+        return err(format!(
+            "ERR topology epoch {epoch} already holds another cluster map"
+        ));
+    }
+    if srv.primary.failover.state() != State::None {
+        return err("ERR TOPOLOGY MAP not allowed while failing over.");
+    }
+    let master = map.master_of(&myid);
+    if !same {
+        srv.cluster
+            .save(&map, dir.as_deref(), &srv.config.get("cluster-config-file"))
+            .map_err(|e| CmdError::from(format!("ERR could not save the cluster map: {e}")))?;
+        fence.store(epoch, dir.as_deref()).or_else(refused)?;
+        tracing::info!(epoch, nodes = map.nodes.len(), "cluster map set");
+        srv.cluster.set(map);
+        redirect_blocked(ctx);
+    }
+    match master {
+        Some(m) => {
+            replica::set_master(srv, m, true);
+        }
+        None => {
+            if replica::unset_master(srv) {
+                tracing::info!(epoch, "MASTER MODE enabled (TOPOLOGY MAP)");
+            }
+        }
+    }
+    srv.topology.confirm();
+    drop(fence);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Clients blocked on a slot that left this node's shard are redirected, and
+/// its shard channels' subscribers unsubscribed.
+fn redirect_blocked(ctx: &Ctx) {
+    let srv = ctx.srv;
+    let Some(map) = srv.cluster.map() else {
+        return;
+    };
+    let Some(me) = map.index_of(&srv.cluster.myid()) else {
+        return;
+    };
+    let shard = map.primary_of(me);
+    let endpoint =
+        crate::cluster::Endpoint::parse(&srv.config.get("cluster-preferred-endpoint-type"));
+    crate::server::blocked::redirect_moved(srv, |slot| {
+        (map.owner(slot) != shard).then(|| crate::cluster::moved(&map, slot, endpoint))
+    });
+    crate::server::channels::drop_shard_channels(srv, |name| {
+        map.owner(crate::util::slot::key_slot(name)) == shard
+    });
 }
 
 fn parse_epoch(args: &Args) -> Result<u64, super::super::CmdError> {

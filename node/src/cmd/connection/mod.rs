@@ -207,6 +207,9 @@ fn select(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let idx = args
         .int(1)
         .map_err(|_| super::CmdError::from("ERR value is not an integer or out of range"))?;
+    if idx != 0 && ctx.srv.cluster.enabled() {
+        return err("ERR SELECT is not allowed in cluster mode");
+    }
     if idx < 0 || idx as usize >= ctx.srv.keyspace.db_count() {
         return err(super::DB_INDEX);
     }
@@ -225,6 +228,7 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let c = &mut *ctx.client;
     crate::server::multi::discard(c); // ends MULTI and drops WATCHes
     c.select(0);
+    c.readonly = false;
     c.resp3 = false;
     c.shared.resp.store(2, Ordering::Relaxed);
     c.reply = ReplyMode::On;

@@ -202,9 +202,11 @@ struct Loader<'a> {
 impl<'a> Loader<'a> {
     fn new(srv: &'a Arc<Server>) -> Loader<'a> {
         let shared = Arc::new(ClientShared::internal(u64::MAX, "aof-loader"));
+        let mut client = Client::new(shared, true);
+        client.loader = true;
         Loader {
             srv,
-            client: Client::new(shared, true),
+            client,
             hot: Hot::load(&srv.config),
             out: Out::new(),
         }

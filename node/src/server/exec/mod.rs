@@ -1,5 +1,8 @@
 //! The per-request path: parse what a read delivered, check and run each command,
 //! account for it. Everything here runs on the connection's event loop.
+//! Cluster redirects are decided in [`route`].
+
+pub mod route;
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -33,6 +36,14 @@ pub struct Hot {
     /// `stop-writes-on-bgsave-error`, counted only while save rules are set
     /// (the MISCONF gate, `persist::write_refusal`).
     pub stop_writes_on_bgsave_error: bool,
+    /// `cluster-enabled`: requests are routed ([`route`]); false costs one
+    /// branch per request.
+    pub cluster_on: bool,
+    /// `cluster-preferred-endpoint-type`, for MOVED.
+    pub endpoint: crate::cluster::Endpoint,
+    /// This thread's view of the cluster map (kept across parameter
+    /// refreshes; synced before each request in cluster mode).
+    pub routing: route::Routing,
 }
 
 impl Hot {
@@ -58,13 +69,18 @@ impl Hot {
             min_replicas_max_lag: cfg.get_i64("min-replicas-max-lag"),
             stop_writes_on_bgsave_error: cfg.get_bool("stop-writes-on-bgsave-error")
                 && !cfg.get("save").trim().is_empty(),
+            cluster_on: cfg.get_bool("cluster-enabled"),
+            endpoint: crate::cluster::Endpoint::parse(&cfg.get("cluster-preferred-endpoint-type")),
+            routing: route::Routing::new(),
         }
     }
 
     #[inline]
     pub fn refresh(&mut self, cfg: &Config) {
         if cfg.epoch() != self.epoch {
+            let routing = std::mem::take(&mut self.routing);
             *self = Hot::load(cfg);
+            self.routing = routing;
         }
     }
 }
@@ -167,6 +183,9 @@ fn process_batch(
                     return begin;
                 }
                 out.resp3 = client.resp3;
+                if hot.cluster_on {
+                    hot.routing.sync(&srv.cluster);
+                }
                 let env = Env { srv, stats, hot };
                 execute(env, client, out, &args, now_ms, &mut t0);
                 // Serve clients blocked on keys this command created, once the
@@ -246,56 +265,84 @@ pub fn execute(
         return;
     };
     let spec = srv.commands.specs[idx];
-    // Redis's order: unknown (sub)command and arity errors come before NOAUTH.
-    let rejected = if !arity_ok(spec.arity, args.len()) {
+    // Redis's order: unknown (sub)command and arity errors come before NOAUTH,
+    // then cluster redirects, then the rest.
+    let mut rejected = if !arity_ok(spec.arity, args.len()) {
         Some(arity_error(spec.name).0.into_owned())
     } else if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
         Some(
             subcommand_error(spec, args)
                 .unwrap_or_else(|| "NOAUTH Authentication required.".into()),
         )
-    } else if client.pubsub.is_some() && !client.resp3 {
-        // RESP2 subscribers may only manage subscriptions (server/channels.rs).
-        super::channels::restricted_error(spec, args)
-    } else if srv.config.evict.maxmemory() != 0
-        && !client.master_link
-        && !super::evict::admit(srv, spec.flags, now_ms)
-    {
-        Some(super::evict::OOM.into())
-    } else if let Some(e) = crate::persist::write_refusal(srv, hot.stop_writes_on_bgsave_error)
-        .filter(|_| {
-            !client.master_link
-                && (spec.flags & flags::WRITE != 0
-                    || spec.name == "ping"
-                    || exec_writes(srv, client, spec))
-        })
-    {
-        // MISCONF: a failed BGSAVE or AOF write refuses writes, and PING, as
-        // Redis does (persist::write_refusal: two relaxed loads when healthy).
-        Some(e)
-    } else if hot.min_replicas_to_write > 0
-        && (spec.flags & flags::WRITE != 0 || exec_writes(srv, client, spec))
-        && !client.master_link
-        && crate::repl::primary::wait::refuses_writes(
-            srv,
-            hot.min_replicas_to_write,
-            hot.min_replicas_max_lag,
-        )
-    {
-        // min-replicas-to-write (repl::primary::wait).
-        Some(crate::repl::primary::wait::NOREPLICAS.into())
-    } else if let Some(e) = crate::repl::replica::gate(srv, hot, client, spec) {
-        // READONLY / MASTERDOWN on a replica (one relaxed load elsewhere).
-        Some(e.into())
-    } else if client.tx.queuing() {
-        // A queued command is checked as Redis's lookup does (multi.rs).
-        subcommand_error(spec, args).or_else(|| {
-            (spec.flags & flags::NO_MULTI != 0)
-                .then(|| "ERR Command not allowed inside a transaction".into())
-        })
     } else {
         None
     };
+    if hot.cluster_on && rejected.is_none() && !client.master_link && !client.loader {
+        if let Some(e) = route::redirect(
+            &hot.routing,
+            hot.endpoint,
+            client,
+            &srv.commands.specs,
+            spec,
+            args,
+        ) {
+            WorkerStats::add(&stats.commands[idx].rejected, 1);
+            if spec.name == "exec" && client.tx.queuing() {
+                // Redis discards the transaction and sends the redirect itself.
+                super::multi::discard(client);
+            } else {
+                client.tx.flag_error();
+            }
+            out.error(&e);
+            count_error(srv, stats, &e);
+            finish_reply_mode(client, out, mode_before, reply_start);
+            return;
+        }
+    }
+    if rejected.is_none() {
+        rejected = if client.pubsub.is_some() && !client.resp3 {
+            // RESP2 subscribers may only manage subscriptions (server/channels.rs).
+            super::channels::restricted_error(spec, args)
+        } else if srv.config.evict.maxmemory() != 0
+            && !client.master_link
+            && !super::evict::admit(srv, spec.flags, now_ms)
+        {
+            Some(super::evict::OOM.into())
+        } else if let Some(e) = crate::persist::write_refusal(srv, hot.stop_writes_on_bgsave_error)
+            .filter(|_| {
+                !client.master_link
+                    && (spec.flags & flags::WRITE != 0
+                        || spec.name == "ping"
+                        || exec_writes(srv, client, spec))
+            })
+        {
+            // MISCONF: a failed BGSAVE or AOF write refuses writes, and PING, as
+            // Redis does (persist::write_refusal: two relaxed loads when healthy).
+            Some(e)
+        } else if hot.min_replicas_to_write > 0
+            && (spec.flags & flags::WRITE != 0 || exec_writes(srv, client, spec))
+            && !client.master_link
+            && crate::repl::primary::wait::refuses_writes(
+                srv,
+                hot.min_replicas_to_write,
+                hot.min_replicas_max_lag,
+            )
+        {
+            // min-replicas-to-write (repl::primary::wait).
+            Some(crate::repl::primary::wait::NOREPLICAS.into())
+        } else if let Some(e) = crate::repl::replica::gate(srv, hot, client, spec) {
+            // READONLY / MASTERDOWN on a replica (one relaxed load elsewhere).
+            Some(e.into())
+        } else if client.tx.queuing() {
+            // A queued command is checked as Redis's lookup does (multi.rs).
+            subcommand_error(spec, args).or_else(|| {
+                (spec.flags & flags::NO_MULTI != 0)
+                    .then(|| "ERR Command not allowed inside a transaction".into())
+            })
+        } else {
+            None
+        };
+    }
     if let Some(e) = rejected {
         WorkerStats::add(&stats.commands[idx].rejected, 1);
         if spec.name == "exec" && client.tx.queuing() {
