@@ -149,11 +149,15 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config) -> Server {
+        Server::with_commands(config, Commands::new())
+    }
+
+    /// A server whose command table is `commands` (renamed by the config).
+    pub fn with_commands(config: Config, commands: Commands) -> Server {
         let io_threads = match config.get_i64("io-threads") {
             n if n > 0 => n as usize,
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let commands = Commands::new();
         // One stats slot per event loop, plus one for the replication link
         // thread (its only writer; see `repl::replica::stream`).
         let stats = Stats::new(io_threads + 1, commands.len());
@@ -247,7 +251,11 @@ impl Server {
 
 /// Binds, starts every thread, and blocks until shutdown completes.
 pub fn run(config: Config) -> anyhow::Result<()> {
-    let srv = Arc::new(Server::new(config));
+    let mut commands = Commands::new();
+    commands
+        .rename(&config.renames)
+        .map_err(anyhow::Error::msg)?;
+    let srv = Arc::new(Server::with_commands(config, commands));
     let _ = srv.me.set(Arc::downgrade(&srv));
     // Before any client: a TOPOLOGY command must meet the epoch already held.
     let epoch_dir = crate::repl::topology::epoch_dir(&srv.config.get("dir"));
