@@ -28,10 +28,6 @@ const PENDING: &[(&str, &str)] = &[
     ("function", "scripting"),
     ("fcall", "scripting"),
     ("fcall_ro", "scripting"),
-    ("client|tracking", "client-side caching"),
-    ("client|caching", "client-side caching"),
-    ("client|getredir", "client-side caching"),
-    ("client|trackinginfo", "client-side caching"),
 ];
 
 /// The node's own commands, which redis-server does not have.

@@ -174,6 +174,12 @@ pub struct Client {
     /// REPLCONF / PSYNC state of a connection that is becoming a replica
     /// (`repl::primary::handshake`); a sync request hands the socket over.
     pub replica: Option<Box<crate::repl::primary::Handshake>>,
+    /// CLIENT TRACKING is on (`server::tracking`), with the options the
+    /// request path reads.
+    pub tracking: Option<super::tracking::Local>,
+    /// Invalidations of keys this client's own command changed, sent after
+    /// its reply (after EXEC's, inside a transaction), as Redis 7.0 does.
+    pub tracking_pending: Vec<u8>,
 }
 
 impl Client {
@@ -194,6 +200,8 @@ impl Client {
             paused: false,
             master_link: false,
             replica: None,
+            tracking: None,
+            tracking_pending: Vec::new(),
         }
     }
 

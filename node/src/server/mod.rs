@@ -30,6 +30,7 @@ pub mod multi;
 pub mod notify;
 pub mod pause;
 pub mod shutdown;
+pub mod tracking;
 pub mod watch;
 pub mod watchdog;
 pub mod worker;
@@ -119,6 +120,8 @@ pub struct Server {
     pub monitors: Mutex<Vec<MonitorRef>>,
     pub monitor_count: AtomicUsize,
     pub pubsub: channels::PubSub,
+    /// CLIENT TRACKING's table and trackers.
+    pub tracking: tracking::Tracking,
     /// WATCHed keys of every client (`watch.rs`).
     pub watches: Arc<watch::Registry>,
     pub shutting_down: AtomicBool,
@@ -191,6 +194,7 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
             pubsub: Default::default(),
+            tracking: Default::default(),
             watches: Arc::default(),
             shutting_down: AtomicBool::new(false),
             io_threads,

@@ -477,6 +477,25 @@ fn movable_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<usize>> {
     }
 }
 
+/// The keys a command names, by its key positions (empty for keyless
+/// commands and for arguments that do not say): what CLIENT TRACKING
+/// remembers for a read and invalidates for a write.
+pub fn key_args<'a>(spec: &CommandSpec, args: &Args<'a>) -> Vec<&'a [u8]> {
+    let argv: Vec<&'a [u8]> = args.iter().collect();
+    let positions = if spec.flags & flags::MOVABLEKEYS != 0 {
+        movable_keys(spec.name, &argv)
+    } else if spec.first_key > 0 {
+        range_keys(argv.len(), spec.first_key, spec.last_key, spec.step)
+    } else {
+        None
+    };
+    positions
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| argv.get(i).copied())
+        .collect()
+}
+
 /// `COMMAND GETKEYS command [arg ...]`, and with `with_flags`
 /// `COMMAND GETKEYSANDFLAGS command [arg ...]` (each key with its flags).
 fn getkeys(ctx: &mut Ctx, args: &Args, with_flags: bool) -> CmdResult {
