@@ -32,7 +32,7 @@ fn main() {
             return;
         }
         Some("--help-params") => {
-            for p in config::PARAMS {
+            for p in config::all_params() {
                 println!(
                     "{:<28} default {:<26} {}",
                     p.name,

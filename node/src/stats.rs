@@ -15,12 +15,25 @@ pub const LATENCY_BUCKETS_US: [u64; 14] = [
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 100_000,
 ];
 
+/// Buckets of a command's latency histogram (`LATENCY HISTOGRAM`): bucket `k`
+/// counts calls that took at most `1024 << k` nanoseconds, Redis's log-2 steps
+/// from 1024 ns; the last counts everything slower.
+pub const CMD_HIST_BUCKETS: usize = 32;
+
 #[derive(Default)]
 pub struct CmdStat {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    pub hist: [AtomicU64; CMD_HIST_BUCKETS],
+}
+
+/// The [`CmdStat::hist`] bucket of a call that took `usec` microseconds.
+#[inline]
+pub fn cmd_hist_bucket(usec: u64) -> usize {
+    let q = usec.saturating_mul(1000).saturating_sub(1) >> 10;
+    ((64 - q.leading_zeros()) as usize).min(CMD_HIST_BUCKETS - 1)
 }
 
 /// Counters of one event loop.
@@ -168,6 +181,8 @@ impl WorkerStats {
             .store(c.calls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         c.usec
             .store(c.usec.load(Ordering::Relaxed) + usec, Ordering::Relaxed);
+        let h = &c.hist[cmd_hist_bucket(usec)];
+        h.store(h.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let b = LATENCY_BUCKETS_US
             .iter()
             .position(|&ub| usec <= ub)
@@ -186,6 +201,9 @@ impl WorkerStats {
             c.usec.store(0, Ordering::Relaxed);
             c.rejected.store(0, Ordering::Relaxed);
             c.failed.store(0, Ordering::Relaxed);
+            for h in &c.hist {
+                h.store(0, Ordering::Relaxed);
+            }
         }
         for l in &self.latency {
             l.store(0, Ordering::Relaxed);
@@ -309,6 +327,18 @@ impl Stats {
             r.3 += c.failed.load(Ordering::Relaxed);
         }
         r
+    }
+
+    /// One command's latency histogram over all workers, per bucket (not
+    /// cumulative).
+    pub fn command_histogram(&self, idx: usize) -> [u64; CMD_HIST_BUCKETS] {
+        let mut h = [0u64; CMD_HIST_BUCKETS];
+        for w in &self.workers {
+            for (i, b) in w.commands[idx].hist.iter().enumerate() {
+                h[i] += b.load(Ordering::Relaxed);
+            }
+        }
+        h
     }
 
     /// Cumulative latency histogram over all workers.

@@ -32,6 +32,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("server::channels", 2),
     ("server::notify", 2),
     ("server::watch", 2),
+    ("server::tracking", 2),
     ("server::evict", 2),
     ("server::pause", 2),
     ("repl", 2),

@@ -392,13 +392,40 @@ impl Commands {
         Commands { specs, index }
     }
 
-    /// Finds a command by name, case-insensitively, without allocating.
+    /// Finds a command by name, case-insensitively, without allocating (but
+    /// for names longer than any built-in, which only `rename-command` makes).
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
         let mut buf = [0u8; 32];
-        let n = crate::util::lower_name(name, &mut buf)?;
+        let Some(n) = crate::util::lower_name(name, &mut buf) else {
+            let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+            return self.index.get(lower.as_str()).copied();
+        };
         let lower = std::str::from_utf8(&buf[..n]).ok()?;
         self.index.get(lower).copied()
+    }
+
+    /// Applies `rename-command` directives in order, as Redis does at start-up:
+    /// the old name stops resolving and the new one (none when empty) resolves
+    /// to the same command. COMMAND still describes it under its own name, as
+    /// in Redis.
+    pub fn rename(&mut self, renames: &[(String, String)]) -> Result<(), String> {
+        for (from, to) in renames {
+            let Some(idx) = self.index.remove(from.as_str()) else {
+                return Err(format!("rename-command: no such command '{from}'"));
+            };
+            if to.is_empty() {
+                continue;
+            }
+            if self.index.contains_key(to.as_str()) {
+                return Err(format!("rename-command: '{to}' already names a command"));
+            }
+            // Start-up only, bounded by the config file: leaking the few new
+            // names keeps the index's keys `&'static str` like the built-ins'.
+            let name: &'static str = Box::leak(to.clone().into_boxed_str());
+            self.index.insert(name, idx);
+        }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {

@@ -3,6 +3,81 @@
 
 use super::*;
 
+use std::path::Path;
+
+/// How deep `include` may nest (a file including itself must not loop).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// One directive of a config file or the command line: a parameter, or one of
+/// the directives that are not parameters (`include` is handled by the caller).
+fn set_directive(cfg: &mut Config, name: &str, value: &str) -> Result<(), String> {
+    match name {
+        "rename-command" => {
+            let mut words = value.split_whitespace();
+            let (Some(from), to) = (words.next(), words.next().unwrap_or("")) else {
+                return Err("rename-command needs a command name and a new name".into());
+            };
+            if words.next().is_some() {
+                return Err("rename-command takes a command name and a new name".into());
+            }
+            cfg.renames
+                .push((from.to_ascii_lowercase(), to.to_ascii_lowercase()));
+            Ok(())
+        }
+        "loadmodule" => Err("modules are not supported: loadmodule cannot be honoured".into()),
+        _ => cfg.set_initial(name, value).map_err(|e| e.to_string()),
+    }
+}
+
+/// Applies a config file's directives; `include <path>` reads another file in
+/// place (a `*` in its last component matches several, read in name order, as
+/// Redis 7 does).
+fn apply_conf_text(cfg: &mut Config, path: &Path, text: &str, depth: usize) -> Result<(), String> {
+    if depth > MAX_INCLUDE_DEPTH {
+        return Err(format!(
+            "{}: includes nest deeper than {MAX_INCLUDE_DEPTH}",
+            path.display()
+        ));
+    }
+    for (name, value) in parse_conf_text(text).map_err(|e| format!("{}: {e}", path.display()))? {
+        if name == "include" {
+            for file in include_files(&value)? {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("{}: include {}: {e}", path.display(), file.display()))?;
+                apply_conf_text(cfg, &file, &text, depth + 1)?;
+            }
+            continue;
+        }
+        set_directive(cfg, &name, &value)
+            .map_err(|e| format!("{}: parameter '{name}': {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The files an `include` names: the path itself, or the files of its
+/// directory whose names match its last component when that holds a glob.
+fn include_files(pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let path = PathBuf::from(pattern);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let Some(name) = name.filter(|n| n.contains(['*', '?', '['])) else {
+        return Ok(vec![path]);
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("include {pattern}: {e}"))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            crate::util::glob_match(name.as_bytes(), e.file_name().as_encoded_bytes(), false)
+        })
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Parses redis.conf text into (name, value) pairs, in order. Values of directives
 /// with several arguments are joined with spaces (`save 900 1 300 10`).
 pub fn parse_conf_text(text: &str) -> Result<Vec<(String, String)>, String> {
@@ -75,12 +150,7 @@ pub fn load(args: &[String], env: &[(String, String)]) -> Result<Config, String>
             std::fs::read_to_string(path)
                 .map_err(|e| format!("reading config file {}: {e}", path.display()))?
         };
-        for (name, value) in
-            parse_conf_text(&text).map_err(|e| format!("{}: {e}", path.display()))?
-        {
-            cfg.set_initial(&name, &value)
-                .map_err(|e| format!("{}: parameter '{name}': {e}", path.display()))?;
-        }
+        apply_conf_text(&mut cfg, path, &text, 0)?;
         cfg.file = Some(path.clone());
     }
     for (key, value) in env {
@@ -94,8 +164,13 @@ pub fn load(args: &[String], env: &[(String, String)]) -> Result<Config, String>
         }
     }
     for (name, value) in cli {
-        cfg.set_initial(&name, &value)
-            .map_err(|e| format!("argument --{name}: {e}"))?;
+        if name == "include" {
+            let text = std::fs::read_to_string(&value)
+                .map_err(|e| format!("argument --include: reading {value}: {e}"))?;
+            apply_conf_text(&mut cfg, Path::new(&value), &text, 1)?;
+            continue;
+        }
+        set_directive(&mut cfg, &name, &value).map_err(|e| format!("argument --{name}: {e}"))?;
     }
     if cfg.get("bind").is_empty() {
         let inside_kubernetes = env.iter().any(|(k, _)| k == "KUBERNETES_SERVICE_HOST");

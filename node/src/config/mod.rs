@@ -13,10 +13,12 @@
 //! - `load`: the config file, the environment and the command line at start-up.
 //! - this module: the live values ([`Config`]) and what reads them often.
 
+mod compat;
 mod load;
 mod params;
 mod value;
 
+pub use self::compat::COMPAT_PARAMS;
 pub use self::load::*;
 pub use self::params::*;
 pub use self::value::*;
@@ -42,6 +44,10 @@ pub struct Config {
     pub notify: std::sync::Arc<std::sync::atomic::AtomicU32>,
     /// The maxmemory family, read before every command; atomics for the same reason.
     pub evict: EvictionParams,
+    /// `rename-command <name> <new-name>` directives, lowercase, in order (an
+    /// empty new name removes the command); applied to the command table at
+    /// start-up.
+    pub renames: Vec<(String, String)>,
 }
 
 /// `maxmemory`, its policy and tuning, mirrored from the values map on every
@@ -146,13 +152,12 @@ impl EncodingLimits {
 impl Config {
     /// Defaults only.
     pub fn defaults() -> Config {
-        let values = PARAMS
-            .iter()
+        let values = all_params()
             .map(|p| (p.name, p.default.to_string()))
             .collect();
         let enc = EncodingLimits::default();
         let evict = EvictionParams::default();
-        for p in PARAMS {
+        for p in all_params() {
             enc.set(p.name, p.default);
             // Not `evict.set`: building a config must not reset the process-wide
             // access-word mode (db::access starts at the same defaults).
@@ -165,15 +170,20 @@ impl Config {
             enc,
             notify: Default::default(),
             evict,
+            renames: Vec::new(),
         }
     }
 
     /// Like [`normalize`], but `client-output-buffer-limit` keeps the classes a
     /// value does not name.
     fn normalize_current(&self, param: &Param, value: &str) -> Result<String, ConfigError> {
-        match param.kind {
-            Kind::OutputLimits => merge_output_limits(&self.get(param.name), value),
-            _ => normalize(param, value),
+        let v = match param.kind {
+            Kind::OutputLimits => merge_output_limits(&self.get(param.name), value)?,
+            _ => normalize(param, value)?,
+        };
+        match compat::unsupported(param.name, &v) {
+            Some(why) => Err(ConfigError::Other(why.into())),
+            None => Ok(v),
         }
     }
 
@@ -248,7 +258,7 @@ impl Config {
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
         let values = self.values.read();
         let mut out = Vec::new();
-        for p in PARAMS {
+        for p in all_params() {
             let hit = crate::util::glob_match(pattern, p.name.as_bytes(), true);
             let alias_hit = p
                 .alias
@@ -286,7 +296,7 @@ impl Config {
                 }
             }
         }
-        for p in PARAMS {
+        for p in all_params() {
             let v = values.get(p.name).map_or("", |v| v.as_str());
             if !seen.contains(p.name) && v != p.default {
                 out.push_str(&format_line(p.name, v));
@@ -375,7 +385,7 @@ mod tests {
         cfg.set_runtime(&[("notify-keyspace-events".into(), "KEA".into())])
             .unwrap();
         assert_eq!(cfg.get("notify-keyspace-events"), "AKE");
-        assert_eq!(cfg.matching(b"maxmemory*").len(), 4);
+        assert_eq!(cfg.matching(b"maxmemory*").len(), 5);
         assert_ne!(cfg.notify.load(Ordering::Relaxed), 0);
     }
 
@@ -436,7 +446,7 @@ mod tests {
                 .set_runtime(&[("client-output-buffer-limit".into(), bad.into())])
                 .is_err());
         }
-        assert_eq!(cfg.matching(b"maxmemory*").len(), 4);
+        assert_eq!(cfg.matching(b"maxmemory*").len(), 5);
         cfg.set_runtime(&[("maxmemory".into(), "20mb".into())])
             .unwrap();
         assert_eq!(cfg.evict.maxmemory(), 20 * 1024 * 1024);

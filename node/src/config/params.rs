@@ -143,6 +143,8 @@ pub static PARAMS: &[Param] = &[
     p!("replica-ignore-maxmemory", alias "slave-ignore-maxmemory", YES, Kind::Bool, true, "Replicas never evict: the primary's DELs keep them identical (set the same maxmemory on both)."),
     p!("repl-backlog-size", "1048576", Kind::Memory { min: 16 * 1024 }, true, "Replication backlog for partial resyncs."),
     p!("replicaof", alias "slaveof", "", Kind::Str, false, "Replicate this primary from start-up: <host> <port> (REPLICAOF changes it at run time)."),
+    p!("replica-announce-ip", alias "slave-announce-ip", "", Kind::Str, true, "Address a replica announces to its primary (REPLCONF ip-address; shown in the primary's INFO replication); empty: the address the primary sees."),
+    p!("replica-announce-port", alias "slave-announce-port", "0", int(0, 65535), true, "Port a replica announces to its primary (REPLCONF listening-port); 0: its own port."),
     p!("masteruser", "", Kind::Str, true, "User name to AUTH with on the primary (with masterauth)."),
     p!("repl-timeout", "60", int(1, i32::MAX as i64), true, "Seconds without data from the primary (or during a sync) before the link is dropped and retried."),
     p!("repl-ping-replica-period", alias "repl-ping-slave-period", "10", int(1, i32::MAX as i64), true, "Seconds between the PINGs a primary sends its replicas."),
@@ -160,6 +162,7 @@ pub static PARAMS: &[Param] = &[
     p!("cluster-announce-hostname", "", Kind::Str, true, "Cluster mode: the hostname this node shows for itself before it is in a map."),
     p!("cluster-preferred-endpoint-type", "ip", Kind::Enum(&["ip", "hostname", "unknown-endpoint"]), true, "Cluster mode: which endpoint MOVED and CLUSTER SLOTS/SHARDS give first: the ip, the hostname, or '?' (unknown-endpoint)."),
     p!("managed-topology", NO, Kind::Bool, false, "kcache: the operator drives this node's role: it starts unconfirmed (/readyz 503) until a TOPOLOGY ROLE command, in every process lifetime."),
+    p!("tracking-table-max-keys", "1000000", int(0, i64::MAX), true, "Keys the CLIENT TRACKING table remembers (default mode); past it, the oldest are invalidated early (0: no limit)."),
     p!("lfu-log-factor", "10", int(0, i32::MAX as i64), true, "LFU counter logarithm factor."),
     p!("lfu-decay-time", "1", int(0, i32::MAX as i64), true, "LFU counter decay period in minutes."),
     p!("hash-max-listpack-entries", alias "hash-max-ziplist-entries", "512", int(0, i64::MAX), true, "Largest hash kept compact."),
@@ -179,17 +182,21 @@ pub static PARAMS: &[Param] = &[
     p!("auto-aof-rewrite-percentage", "100", int(0, i32::MAX as i64), true, "Rewrite the append-only file when it grew by this percentage over its size after the last rewrite (0: never)."),
     p!("auto-aof-rewrite-min-size", "67108864", Kind::Memory { min: 0 }, true, "Smallest append-only file size that triggers an automatic rewrite."),
     p!("rdbcompression", YES, Kind::Bool, true, "Compress strings in snapshots."),
-    p!("rdbchecksum", YES, Kind::Bool, true, "Checksum snapshots."),
+    p!("rdbchecksum", YES, Kind::Bool, false, "Checksum snapshots."),
     p!("stop-writes-on-bgsave-error", YES, Kind::Bool, true, "Refuse writes after a failed snapshot."),
     p!("always-show-logo", NO, Kind::Bool, false, "Accepted for compatibility."),
     p!("set-proc-title", YES, Kind::Bool, false, "Accepted for compatibility."),
     p!("supervised", NO, Kind::Enum(&["no", "upstart", "systemd", "auto"]), false, "Accepted for compatibility."),
 ];
 
+/// Every parameter: those with an effect, then those accepted for
+/// compatibility (`compat`).
+pub fn all_params() -> impl Iterator<Item = &'static Param> {
+    PARAMS.iter().chain(super::compat::COMPAT_PARAMS)
+}
+
 /// Looks a parameter up by name or alias, case-insensitively.
 pub fn find_param(name: &str) -> Option<&'static Param> {
     let lower = name.to_ascii_lowercase();
-    PARAMS
-        .iter()
-        .find(|p| p.name == lower || p.alias == Some(lower.as_str()))
+    all_params().find(|p| p.name == lower || p.alias == Some(lower.as_str()))
 }

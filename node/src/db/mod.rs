@@ -197,6 +197,10 @@ pub struct Keyspace {
     /// The `notify-keyspace-events` mask (shared with the config; see
     /// `server::notify`), read only when a key expires.
     pub events: Arc<AtomicU32>,
+    /// A client turned CLIENT TRACKING on: lazily expired keys are logged for
+    /// their invalidation too (never turned off again: one more log entry
+    /// per expired key).
+    pub track_expired: AtomicBool,
     /// The server's CLIENT PAUSE / FAILOVER state (`server/pause.rs`), handed
     /// down as a [`Freeze`]: while it is on, lazy expiry does not delete keys,
     /// so the data set stays still.
@@ -259,6 +263,11 @@ thread_local! {
 /// Bound on [`EXPIRED_LOG`], for threads that expire keys but never drain.
 const EXPIRED_LOG_MAX: usize = 65536;
 
+/// Reads the keys this thread expired lazily since the last take, leaving them.
+pub fn with_expired_log<R>(f: impl FnOnce(&[Vec<u8>]) -> R) -> R {
+    EXPIRED_LOG.with(|l| f(&l.borrow()))
+}
+
 /// Takes the keys this thread expired lazily since the last call.
 pub fn take_expired_log() -> Vec<Vec<u8>> {
     EXPIRED_LOG.with(|l| std::mem::take(&mut *l.borrow_mut()))
@@ -278,6 +287,7 @@ impl Keyspace {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             events: Arc::default(),
+            track_expired: AtomicBool::new(false),
             pause: Arc::new(NeverFrozen),
             replica_expiry: AtomicBool::new(false),
             log: Arc::default(),
@@ -291,7 +301,9 @@ impl Keyspace {
     pub fn note_expired(&self, db: usize, key: &[u8]) {
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
         self.log_del(db, key);
-        if self.events.load(Ordering::Relaxed) & events::EXPIRED != 0 {
+        if self.events.load(Ordering::Relaxed) & events::EXPIRED != 0
+            || self.track_expired.load(Ordering::Relaxed)
+        {
             EXPIRED_LOG.with(|l| {
                 let mut l = l.borrow_mut();
                 if l.len() < EXPIRED_LOG_MAX {

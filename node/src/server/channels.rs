@@ -370,6 +370,11 @@ fn deliver(sub: &ClientShared, frame: &[u8], me: Option<&mut SelfSink>) {
         me.buf.extend_from_slice(&frame[1..]);
         return;
     }
+    deliver_as(sub, frame, first);
+}
+
+/// Appends `frame` with `first` as its first byte to `sub`'s outbox entry.
+fn deliver_as(sub: &ClientShared, frame: &[u8], first: u8) {
     OUTBOX.with(|o| {
         let mut o = o.borrow_mut();
         let key = (sub.worker, sub.token, sub.id);
@@ -399,6 +404,24 @@ fn deliver(sub: &ClientShared, frame: &[u8], me: Option<&mut SelfSink>) {
         bytes.push(first);
         bytes.extend_from_slice(&frame[1..]);
     });
+}
+
+/// Queues `bytes`, already in the client's protocol, for `sub` (tracking
+/// invalidations), handed over with this thread's other messages: event loops
+/// once per turn, other threads at [`flush_unbatched`].
+pub fn push_raw(sub: &ClientShared, bytes: &[u8]) {
+    let mut frame = Vec::with_capacity(bytes.len());
+    frame.extend_from_slice(bytes);
+    let first = frame.first().copied().unwrap_or(b'*');
+    deliver_as(sub, &frame, first);
+}
+
+/// Hands this thread's messages over now unless it is an event loop (which
+/// flushes once per turn).
+pub fn flush_unbatched(srv: &Server) {
+    if !OUTBOX.with(|o| o.borrow().batching) {
+        flush(srv);
+    }
 }
 
 /// Messages waiting to be handed to their event loops, per destination loop,

@@ -180,6 +180,12 @@ pub struct Client {
     /// The AOF loader's pseudo-client: obeyed as the master link is, never
     /// redirected (cluster mode).
     pub loader: bool,
+    /// CLIENT TRACKING is on (`server::tracking`), with the options the
+    /// request path reads.
+    pub tracking: Option<super::tracking::Local>,
+    /// Invalidations of keys this client's own command changed, sent after
+    /// its reply (after EXEC's, inside a transaction), as Redis 7.0 does.
+    pub tracking_pending: Vec<u8>,
 }
 
 impl Client {
@@ -202,6 +208,8 @@ impl Client {
             replica: None,
             readonly: false,
             loader: false,
+            tracking: None,
+            tracking_pending: Vec::new(),
         }
     }
 

@@ -180,7 +180,8 @@ pub fn expire_cycle(
             sample.clear();
             locked.sample_volatile(rng.next_u64(), per_loop, &mut sample);
             let mut expired = 0;
-            let notify = ks.events.load(Ordering::Relaxed) & crate::db::events::EXPIRED != 0;
+            let notify = ks.events.load(Ordering::Relaxed) & crate::db::events::EXPIRED != 0
+                || srv.tracking.active();
             for (key, at) in &sample {
                 if *at > now {
                     continue;

@@ -30,6 +30,7 @@ pub mod multi;
 pub mod notify;
 pub mod pause;
 pub mod shutdown;
+pub mod tracking;
 pub mod watch;
 pub mod watchdog;
 pub mod worker;
@@ -126,6 +127,8 @@ pub struct Server {
     pub monitors: Mutex<Vec<MonitorRef>>,
     pub monitor_count: AtomicUsize,
     pub pubsub: channels::PubSub,
+    /// CLIENT TRACKING's table and trackers.
+    pub tracking: tracking::Tracking,
     /// WATCHed keys of every client (`watch.rs`).
     pub watches: Arc<watch::Registry>,
     pub shutting_down: AtomicBool,
@@ -158,11 +161,15 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config) -> Server {
+        Server::with_commands(config, Commands::new())
+    }
+
+    /// A server whose command table is `commands` (renamed by the config).
+    pub fn with_commands(config: Config, commands: Commands) -> Server {
         let io_threads = match config.get_i64("io-threads") {
             n if n > 0 => n as usize,
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let commands = Commands::new();
         // One stats slot per event loop, plus one for the replication link
         // thread (its only writer; see `repl::replica::stream`).
         let stats = Stats::new(io_threads + 1, commands.len());
@@ -205,6 +212,7 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
             pubsub: Default::default(),
+            tracking: Default::default(),
             watches: Arc::default(),
             shutting_down: AtomicBool::new(false),
             io_threads,
@@ -266,7 +274,11 @@ impl Server {
 
 /// Binds, starts every thread, and blocks until shutdown completes.
 pub fn run(config: Config) -> anyhow::Result<()> {
-    let srv = Arc::new(Server::new(config));
+    let mut commands = Commands::new();
+    commands
+        .rename(&config.renames)
+        .map_err(anyhow::Error::msg)?;
+    let srv = Arc::new(Server::with_commands(config, commands));
     let _ = srv.me.set(Arc::downgrade(&srv));
     // Before any client: a TOPOLOGY command must meet the epoch already held.
     let epoch_dir = crate::repl::topology::epoch_dir(&srv.config.get("dir"));

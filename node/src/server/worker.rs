@@ -506,6 +506,9 @@ impl Worker {
             self.srv.aof.before_reply();
         }
         super::channels::remove_client(&self.srv, &mut conn.client);
+        if conn.client.tracking.is_some() {
+            self.srv.tracking.disable(conn.client.id);
+        }
         if conn.client.monitor {
             exec::remove_monitor(&self.srv, conn.client.id);
         }
@@ -607,6 +610,9 @@ impl Worker {
             super::blocked::cancel(&self.srv, &w);
         }
         super::channels::remove_client(&self.srv, &mut conn.client);
+        if conn.client.tracking.is_some() {
+            self.srv.tracking.disable(conn.client.id);
+        }
         if conn.client.monitor {
             exec::remove_monitor(&self.srv, conn.client.id);
         }

@@ -37,7 +37,7 @@ def test_info_resp3(node):
 def test_config_get_set_resetstat(r):
     assert r.config_get("maxmemory") == {"maxmemory": "0"}
     got = r.config_get("maxmemory*")
-    assert set(got) == {"maxmemory", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity"}
+    assert set(got) == {"maxmemory", "maxmemory-clients", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity"}
     assert r.config_set("maxmemory", "10mb") is True
     assert r.config_get("maxmemory") == {"maxmemory": str(10 * 1024 * 1024)}
     with pytest.raises(redis.ResponseError, match="Unknown option or number of arguments for CONFIG SET - 'nosuch'"):

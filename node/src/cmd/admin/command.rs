@@ -1,4 +1,5 @@
-//! `COMMAND [COUNT | INFO | DOCS | LIST | GETKEYS | HELP]`, built from the
+//! `COMMAND [COUNT | INFO | DOCS | LIST | GETKEYS | GETKEYSANDFLAGS | HELP]`,
+//! built from the
 //! [`CommandSpec`] table.
 //!
 //! The table records arity, flags, key positions, group, `since` and a summary.
@@ -24,7 +25,8 @@ pub fn command(ctx: &mut Ctx, args: &Args) -> CmdResult {
         "info" => info(ctx, args),
         "docs" => docs(ctx, args),
         "list" => list(ctx, args)?,
-        "getkeys" => getkeys(ctx, args)?,
+        "getkeys" => getkeys(ctx, args, false)?,
+        "getkeysandflags" => getkeys(ctx, args, true)?,
         _ => super::help(
             ctx,
             "command",
@@ -45,6 +47,8 @@ pub fn command(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "    commands are returned.",
                 "GETKEYS <full-command>",
                 "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
             ],
         ),
     }
@@ -187,15 +191,9 @@ fn sub_keys(container: &str, sub: &str) -> (i32, i32, i32) {
     }
 }
 
-/// One key spec derived from first/last/step, in Redis 7's shape.
-fn key_specs(out: &mut Out, f: u32, first: i32, last: i32, step: i32) {
-    if first <= 0 {
-        out.set(0);
-        return;
-    }
-    out.set(1);
-    out.map(3);
-    out.bulk(b"flags");
+/// The key flags of a command's keys, derived from its command flags (Redis
+/// records them per key spec), as a set of status strings.
+fn key_flag_set(out: &mut Out, f: u32) {
     let kf: &[&str] = if f & flags::WRITE != 0 {
         &["RW", "update"]
     } else if f & flags::READONLY != 0 {
@@ -211,6 +209,18 @@ fn key_specs(out: &mut Out, f: u32, first: i32, last: i32, step: i32) {
     for k in kf {
         out.simple(k);
     }
+}
+
+/// One key spec derived from first/last/step, in Redis 7's shape.
+fn key_specs(out: &mut Out, f: u32, first: i32, last: i32, step: i32) {
+    if first <= 0 {
+        out.set(0);
+        return;
+    }
+    out.set(1);
+    out.map(3);
+    out.bulk(b"flags");
+    key_flag_set(out, f);
     out.bulk(b"begin_search");
     out.map(2);
     out.bulk(b"type");
@@ -467,8 +477,28 @@ pub fn movable_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<usize>> {
     }
 }
 
-/// `COMMAND GETKEYS command [arg ...]`
-fn getkeys(ctx: &mut Ctx, args: &Args) -> CmdResult {
+/// The keys a command names, by its key positions (empty for keyless
+/// commands and for arguments that do not say): what CLIENT TRACKING
+/// remembers for a read and invalidates for a write.
+pub fn key_args<'a>(spec: &CommandSpec, args: &Args<'a>) -> Vec<&'a [u8]> {
+    let argv: Vec<&'a [u8]> = args.iter().collect();
+    let positions = if spec.flags & flags::MOVABLEKEYS != 0 {
+        movable_keys(spec.name, &argv)
+    } else if spec.first_key > 0 {
+        range_keys(argv.len(), spec.first_key, spec.last_key, spec.step)
+    } else {
+        None
+    };
+    positions
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| argv.get(i).copied())
+        .collect()
+}
+
+/// `COMMAND GETKEYS command [arg ...]`, and with `with_flags`
+/// `COMMAND GETKEYSANDFLAGS command [arg ...]` (each key with its flags).
+fn getkeys(ctx: &mut Ctx, args: &Args, with_flags: bool) -> CmdResult {
     let argv: Vec<&[u8]> = args.iter().skip(2).collect();
     let (name, arity, f, first, last, step) = match find(ctx, argv[0]) {
         Some(Found::Cmd(spec)) if !spec.subcommands.is_empty() && argv.len() > 1 => {
@@ -512,7 +542,13 @@ fn getkeys(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     ctx.out.array(keys.len());
     for k in keys {
-        ctx.out.bulk(argv[k]);
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(argv[k]);
+            key_flag_set(ctx.out, f);
+        } else {
+            ctx.out.bulk(argv[k]);
+        }
     }
     Ok(())
 }

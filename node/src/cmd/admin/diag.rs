@@ -117,16 +117,32 @@ pub fn latency(ctx: &mut Ctx, args: &Args) -> CmdResult {
             let report = latency_doctor(ctx);
             ctx.out.verbatim(&report);
         }
+        "graph" => {
+            let event = args.str_lossy(2).into_owned();
+            let events = ctx.srv.stats.latency_events.lock();
+            let Some(hist) = events.get(&event).filter(|h| !h.is_empty()) else {
+                return err(format!("ERR No samples available for event '{event}'"));
+            };
+            let graph = super::latency_graph::render(&event, hist, crate::util::now_ms() / 1000);
+            drop(events);
+            ctx.out.verbatim(&graph);
+        }
+        "histogram" => latency_histogram(ctx, args),
         _ => super::help(
             ctx,
             "latency",
             &[
                 "DOCTOR",
                 "    Return a human readable latency analysis report.",
+                "GRAPH <event>",
+                "    Return an ASCII latency graph for the <event> class.",
                 "HISTORY <event>",
                 "    Return time-latency samples for the <event> class.",
                 "LATEST",
                 "    Return the latest latency samples for all events.",
+                "HISTOGRAM [<command> ...]",
+                "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+                "    If no commands are specified then all histograms are replied.",
                 "RESET [<event> ...]",
                 "    Reset latency data of one or more <event> classes.",
                 "    (default: reset all data for all event classes)",
@@ -134,6 +150,47 @@ pub fn latency(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ),
     }
     Ok(())
+}
+
+/// `LATENCY HISTOGRAM [command ...]`: for each command called at least once
+/// (all of them without arguments; unknown names are skipped, as in Redis), its
+/// calls and the cumulative count at each log-2 microsecond step that adds
+/// calls, as Redis's `fillCommandCDF` prints them.
+fn latency_histogram(ctx: &mut Ctx, args: &Args) {
+    let commands = &ctx.srv.commands;
+    let picked: Vec<usize> = if args.len() == 2 {
+        (0..commands.len()).collect()
+    } else {
+        let mut v = Vec::new();
+        for name in args.iter().skip(2) {
+            if let Some(i) = commands.lookup(name).filter(|i| !v.contains(i)) {
+                v.push(i);
+            }
+        }
+        v
+    };
+    let rows: Vec<(usize, [u64; crate::stats::CMD_HIST_BUCKETS])> = picked
+        .into_iter()
+        .map(|i| (i, ctx.srv.stats.command_histogram(i)))
+        .filter(|(_, h)| h.iter().any(|&n| n > 0))
+        .collect();
+    let out = &mut *ctx.out;
+    out.map(rows.len());
+    for (i, hist) in rows {
+        out.bulk(commands.specs[i].name.as_bytes());
+        out.map(2);
+        out.bulk(b"calls");
+        out.int(hist.iter().sum::<u64>() as i64);
+        out.bulk(b"histogram_usec");
+        let steps = hist.iter().filter(|&&n| n > 0).count();
+        out.map(steps);
+        let mut cumulative = 0;
+        for (k, n) in hist.iter().enumerate().filter(|(_, &n)| n > 0) {
+            cumulative += n;
+            out.int(((1024u64 << k) / 1000) as i64);
+            out.int(cumulative as i64);
+        }
+    }
 }
 
 /// A short version of Redis's latency doctor report, in its words.

@@ -244,7 +244,7 @@ fn clients(srv: &Server, s: &mut Section, _now_ms: i64) {
     s.kv("client_recent_max_input_buffer", max_in);
     s.kv("client_recent_max_output_buffer", max_out);
     s.kv("blocked_clients", srv.blocking.blocked());
-    s.kv("tracking_clients", 0);
+    s.kv("tracking_clients", srv.tracking.counts().clients);
     s.kv("clients_in_timeout_table", 0);
 }
 
@@ -522,9 +522,10 @@ fn stats(srv: &Server, s: &mut Section) {
     s.kv("active_defrag_key_misses", 0);
     s.kv("total_active_defrag_time", 0);
     s.kv("current_active_defrag_time", 0);
-    s.kv("tracking_total_keys", 0);
-    s.kv("tracking_total_items", 0);
-    s.kv("tracking_total_prefixes", 0);
+    let tracked = srv.tracking.counts();
+    s.kv("tracking_total_keys", tracked.keys);
+    s.kv("tracking_total_items", tracked.items);
+    s.kv("tracking_total_prefixes", tracked.prefixes);
     s.kv("unexpected_error_replies", 0);
     s.kv("total_error_replies", t.error_replies);
     s.kv("dump_payload_sanitizations", 0);

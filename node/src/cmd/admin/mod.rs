@@ -1,6 +1,6 @@
 //! Server administration commands (Redis's "server" group): INFO CONFIG COMMAND
 //! TIME DBSIZE SHUTDOWN MONITOR DEBUG SLOWLOG LATENCY MEMORY REPLICAOF SLAVEOF
-//! ROLE, and kcache's TOPOLOGY.
+//! ROLE, MODULE, LOLWUT, and kcache's TOPOLOGY.
 //!
 //! One file per container command: [`info`] renders INFO (also used by the HTTP
 //! endpoint's callers and tests), [`config`] is CONFIG, [`command`] is COMMAND and
@@ -15,6 +15,9 @@ pub mod config;
 pub mod debug;
 pub mod diag;
 pub mod info;
+mod latency_graph;
+pub mod lolwut;
+pub mod module;
 pub mod replication;
 pub mod topology;
 
@@ -90,6 +93,12 @@ const COMMAND_SUBS: &[SubSpec] = &[
     ),
     sub!("list", -2, HELP_SUB, "Returns a list of command names."),
     sub!(
+        "getkeysandflags",
+        -4,
+        HELP_SUB,
+        "Extract keys and access flags given a full Redis command"
+    ),
+    sub!(
         "help",
         2,
         HELP_SUB,
@@ -150,6 +159,18 @@ const LATENCY_SUBS: &[SubSpec] = &[
         "Returns a human-readable latency analysis report."
     ),
     sub!(
+        "graph",
+        3,
+        ADMIN_SUB,
+        "Return a latency graph for the event."
+    ),
+    sub!(
+        "histogram",
+        -2,
+        ADMIN_SUB,
+        "Return the cumulative distribution of latencies of a subset of commands or all."
+    ),
+    sub!(
         "help",
         2,
         HELP_SUB,
@@ -173,6 +194,31 @@ const MEMORY_SUBS: &[SubSpec] = &[
         2,
         HELP_SUB,
         "Returns helpful text about the different subcommands."
+    ),
+];
+
+/// LOAD, LOADEX and UNLOAD are Redis's protected commands
+/// (`enable-module-command`); LIST is not.
+const MODULE_SUBS: &[SubSpec] = &[
+    sub!(
+        "list",
+        2,
+        ADMIN | NOSCRIPT,
+        "List all modules loaded by the server"
+    ),
+    sub!("load", -3, ADMIN | NOSCRIPT, "Load a module"),
+    sub!(
+        "loadex",
+        -3,
+        ADMIN | NOSCRIPT,
+        "Load a module with extended parameters"
+    ),
+    sub!("unload", 3, ADMIN | NOSCRIPT, "Unload a module"),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Show helpful text about the different subcommands"
     ),
 ];
 
@@ -379,6 +425,23 @@ pub static COMMANDS: &[CommandSpec] = &[
             "A container for memory diagnostics commands."
         )
     .with_subcommands(MEMORY_SUBS),
+    cmd!(
+            "module",
+            -2,
+            ADMIN | NOSCRIPT,
+            module::module,
+            "4.0.0",
+            "A container for module commands"
+        )
+    .with_subcommands(MODULE_SUBS),
+    cmd!(
+        "lolwut",
+        -1,
+        READONLY | FAST,
+        lolwut::lolwut,
+        "5.0.0",
+        "Display some computer art and the Redis version"
+    ),
 ];
 
 /// Finds the subcommand named by argument 1 of a container and checks its arity;

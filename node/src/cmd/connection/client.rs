@@ -1,5 +1,6 @@
 //! CLIENT and its subcommands: ID SETNAME GETNAME LIST INFO KILL UNBLOCK
-//! NO-EVICT SETINFO PAUSE UNPAUSE REPLY HELP.
+//! NO-EVICT SETINFO PAUSE UNPAUSE REPLY TRACKING CACHING GETREDIR TRACKINGINFO
+//! HELP.
 
 use super::*;
 
@@ -71,6 +72,32 @@ pub(super) const SUBCOMMANDS: &[SubSpec] = &[
         summary: "Resumes processing commands from paused clients.",
     },
     SubSpec {
+        name: "tracking",
+        arity: -3,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Controls server-assisted client-side caching for the connection.",
+    },
+    SubSpec {
+        name: "caching",
+        arity: 3,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Instructs the server whether to track the keys in the next request.",
+    },
+    SubSpec {
+        name: "getredir",
+        arity: 2,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary:
+            "Returns the client ID to which the connection's tracking notifications are redirected.",
+    },
+    SubSpec {
+        name: "trackinginfo",
+        arity: 2,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary:
+            "Returns information about server-assisted client-side caching for the connection.",
+    },
+    SubSpec {
         name: "reply",
         arity: 3,
         flags: NOSCRIPT | LOADING | STALE,
@@ -108,8 +135,16 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
     };
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let omem = c.omem.load(Ordering::Relaxed);
+    let redir = if ctx.srv.tracking.active() {
+        ctx.srv
+            .tracking
+            .mode(c.id)
+            .map_or(-1, |(m, _)| m.redirect as i64)
+    } else {
+        -1
+    };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -129,6 +164,7 @@ pub fn client_line(ctx: &Ctx, c: &ClientShared) -> String {
         omem,
         qbuf + omem + 1024,
         cmd,
+        redir,
         c.resp.load(Ordering::Relaxed),
         c.lib_name.lock().as_deref().unwrap_or_default(),
         c.lib_ver.lock().as_deref().unwrap_or_default(),
@@ -194,6 +230,22 @@ pub(super) fn client(ctx: &mut Ctx, args: &Args) -> CmdResult {
             // Every loop re-runs its held clients now, not at its next timeout.
             ctx.srv.wake_loops();
             ctx.out.ok();
+        }
+        b"tracking" => {
+            check(argc >= 3, "tracking")?;
+            super::tracking::tracking(ctx, args)?;
+        }
+        b"caching" => {
+            check(argc == 3, "caching")?;
+            super::tracking::caching(ctx, args)?;
+        }
+        b"getredir" => {
+            check(argc == 2, "getredir")?;
+            super::tracking::getredir(ctx);
+        }
+        b"trackinginfo" => {
+            check(argc == 2, "trackinginfo")?;
+            super::tracking::trackinginfo(ctx);
         }
         b"reply" => {
             check(argc == 3, "reply")?;

@@ -2,6 +2,7 @@
 //! (in [`client`]).
 
 mod client;
+mod tracking;
 
 use std::sync::atomic::Ordering;
 
@@ -240,6 +241,9 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         crate::server::exec::remove_monitor(ctx.srv, c.id);
     }
     crate::server::channels::remove_client(ctx.srv, c);
+    if c.tracking.take().is_some() {
+        ctx.srv.tracking.disable(c.id);
+    }
     c.authenticated = ctx.srv.config.get("requirepass").is_empty();
     ctx.out.resp3 = false;
     ctx.out.simple("RESET");

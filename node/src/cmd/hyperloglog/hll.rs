@@ -529,6 +529,52 @@ pub fn decode(v: &[u8]) -> String {
     parts.join(" ")
 }
 
+/// Redis's `PFSELFTEST`: a sparse and a dense value fed the same elements
+/// estimate the same cardinality, within six standard errors of the truth, at
+/// every power of ten up to 100,000 elements (Redis goes to ten million; this
+/// bound keeps the command in the milliseconds).
+pub fn selftest() -> Result<(), String> {
+    let corrupt = |_| "TESTFAILED corrupted value".to_string();
+    let mut sparse = new_sparse();
+    let mut dense = new_sparse();
+    sparse_to_dense(&mut dense).map_err(corrupt)?;
+    let relerr = 1.04 / (REGISTERS as f64).sqrt();
+    let mut checkpoint = 1u64;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for j in 1..=100_000u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let ele = x.to_le_bytes();
+        add(&mut sparse, &ele, 3000).map_err(corrupt)?;
+        add(&mut dense, &ele, 3000).map_err(corrupt)?;
+        if j == checkpoint {
+            let (a, b) = (
+                count(&sparse).map_err(corrupt)?,
+                count(&dense).map_err(corrupt)?,
+            );
+            if a != b {
+                return Err(format!(
+                    "TESTFAILED sparse and dense disagree at {j}: {a} != {b}"
+                ));
+            }
+            let abserr = (a as f64 - j as f64).abs();
+            let maxerr = if j == 10 {
+                1.0
+            } else {
+                (relerr * 6.0 * j as f64).ceil()
+            };
+            if abserr > maxerr {
+                return Err(format!(
+                    "TESTFAILED Too big error. card:{j} abserr:{abserr}"
+                ));
+            }
+            checkpoint *= 10;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

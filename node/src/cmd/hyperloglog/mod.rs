@@ -67,7 +67,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.9",
         "Internal commands for debugging HyperLogLog values."
     ),
+    CommandSpec::new(
+        "pfselftest",
+        1,
+        ADMIN,
+        (0, 0, 0),
+        pfselftest,
+        "hyperloglog",
+        "2.8.9",
+        "An internal command for testing HyperLogLog values.",
+    ),
 ];
+
+/// `PFSELFTEST`
+fn pfselftest(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    hll::selftest().map_err(CmdError::from)?;
+    ctx.out.ok();
+    Ok(())
+}
 
 const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";

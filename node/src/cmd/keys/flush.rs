@@ -38,6 +38,7 @@ pub fn flushdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let taken = ctx.ks().take_db(ctx.client.db);
     free(taken, background);
     ctx.out.ok();
+    invalidate_tracking(ctx);
     Ok(())
 }
 
@@ -52,7 +53,24 @@ pub fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let taken: Vec<Vec<Entry>> = (0..ks.db_count()).flat_map(|db| ks.take_db(db)).collect();
     free(taken, background);
     ctx.out.ok();
+    invalidate_tracking(ctx);
     Ok(())
+}
+
+/// Tells every tracking client that everything changed, as Redis's
+/// `trackingInvalidateKeysOnFlush`.
+fn invalidate_tracking(ctx: &mut Ctx) {
+    if !ctx.srv.tracking.active() {
+        return;
+    }
+    let client = &mut *ctx.client;
+    let caller = crate::server::tracking::Caller {
+        id: client.id,
+        pending: &mut client.tracking_pending,
+    };
+    ctx.srv
+        .tracking
+        .invalidate_all(Some(caller), &ctx.srv.clients);
 }
 
 /// `SWAPDB index1 index2`

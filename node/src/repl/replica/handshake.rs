@@ -81,13 +81,26 @@ pub fn handshake(
             )));
         }
     }
-    let port = srv.port().to_string();
+    // replica-announce-port/-ip: what the primary shows in INFO and hands
+    // to failover tooling, when the replica is reached through another address
+    // (a NAT, a Service) than the one the primary sees.
+    let port = match srv.config.get_i64("replica-announce-port") {
+        0 => srv.port().to_string(),
+        p => p.to_string(),
+    };
     let reply = conn.command(&[b"REPLCONF", b"listening-port", port.as_bytes()])?;
     if reply.starts_with('-') {
         tracing::warn!(
             reply,
             "the primary refused REPLCONF listening-port; continuing"
         );
+    }
+    let ip = srv.config.get("replica-announce-ip");
+    if !ip.is_empty() {
+        let reply = conn.command(&[b"REPLCONF", b"ip-address", ip.as_bytes()])?;
+        if reply.starts_with('-') {
+            tracing::warn!(reply, "the primary refused REPLCONF ip-address; continuing");
+        }
     }
     let reply = conn.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
     if reply.starts_with('-') {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::client::{Client, ReplyMode};
 use super::{MonitorRef, Msg, Server};
-use crate::cmd::{arity_error, arity_ok, flags, unknown_command, Args, Ctx};
+use crate::cmd::{arity_error, arity_ok, flags, unknown_command, Args, CommandSpec, Ctx};
 use crate::config::Config;
 use crate::protocol::{Limits, Out, Parser};
 use crate::stats::{SlowEntry, WorkerStats};
@@ -44,6 +44,8 @@ pub struct Hot {
     /// This thread's view of the cluster map (kept across parameter
     /// refreshes; synced before each request in cluster mode).
     pub routing: route::Routing,
+    /// `tracking-table-max-keys` (0: no bound).
+    pub tracking_max_keys: usize,
 }
 
 impl Hot {
@@ -72,6 +74,7 @@ impl Hot {
             cluster_on: cfg.get_bool("cluster-enabled"),
             endpoint: crate::cluster::Endpoint::parse(&cfg.get("cluster-preferred-endpoint-type")),
             routing: route::Routing::new(),
+            tracking_max_keys: cfg.get_i64("tracking-table-max-keys").max(0) as usize,
         }
     }
 
@@ -388,6 +391,17 @@ pub fn run(
     let reply_start = out.buf.len();
     // For the watchdog: which command a stuck loop is running (server::watchdog).
     stats.progress.command(idx, client.id);
+    // CLIENT TRACKING: a read's keys are remembered before it runs (see
+    // server::tracking on why before).
+    if let Some(local) = client.tracking {
+        if spec.flags & flags::READONLY != 0 && local.tracks_reads() {
+            let keys = crate::cmd::admin::command::key_args(spec, args);
+            if !keys.is_empty() {
+                srv.tracking
+                    .remember(client.id, &keys, hot.tracking_max_keys, &srv.clients);
+            }
+        }
+    }
     // Keyspace notifications (server/notify.rs): one atomic load when off.
     let noted = super::notify::before(srv, client.db, spec, args);
     // How lazy expiry treats expired keys on a replica (db::ExpiryMode).
@@ -439,7 +453,22 @@ pub fn run(
         count_error(srv, stats, &e.0);
         WorkerStats::add(&stats.commands[idx].failed, 1);
     }
+    if srv.tracking.active() {
+        invalidate_tracked(srv, client, spec, args, ok);
+    }
     super::notify::after(srv, client, spec, args, noted, ok, out, reply_start);
+    if !client.tx.executing {
+        if !client.tracking_pending.is_empty() {
+            let pending = std::mem::take(&mut client.tracking_pending);
+            client.push_buf(&mut out.buf).extend_from_slice(&pending);
+        }
+        // CLIENT CACHING lasts one command (a whole transaction), as in Redis.
+        if let Some(local) = client.tracking.as_mut() {
+            if spec.name != "client" && !client.tx.queuing() {
+                local.caching = None;
+            }
+        }
+    }
     // One clock read per command: the previous command's end is this one's start
     // (EXEC's time includes its commands').
     let t1 = Instant::now();
@@ -487,6 +516,41 @@ pub fn run(
         && spec.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0
     {
         feed_monitors(srv, client, args);
+    }
+}
+
+/// CLIENT TRACKING: invalidates the keys a write changed and the keys this
+/// thread expired lazily while running the command.
+#[cold]
+fn invalidate_tracked(
+    srv: &Server,
+    client: &mut Client,
+    spec: &CommandSpec,
+    args: &Args,
+    ok: bool,
+) {
+    use super::tracking::Caller;
+    let id = client.id;
+    if ok && spec.flags & flags::WRITE != 0 {
+        let keys = crate::cmd::admin::command::key_args(spec, args);
+        let caller = Caller {
+            id,
+            pending: &mut client.tracking_pending,
+        };
+        srv.tracking.invalidate(&keys, Some(caller), &srv.clients);
+    }
+    crate::db::with_expired_log(|expired| {
+        if !expired.is_empty() {
+            let keys: Vec<&[u8]> = expired.iter().map(Vec::as_slice).collect();
+            let caller = Caller {
+                id,
+                pending: &mut client.tracking_pending,
+            };
+            srv.tracking.invalidate(&keys, Some(caller), &srv.clients);
+        }
+    });
+    if srv.config.notify.load(Ordering::Relaxed) == 0 {
+        crate::db::take_expired_log();
     }
 }
 

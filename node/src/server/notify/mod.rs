@@ -72,12 +72,20 @@ fn emit(
 
 /// Announces a key removed by the active expiry cycle.
 pub fn expired(srv: &Server, db: usize, key: &[u8]) {
+    if srv.tracking.active() {
+        srv.tracking.invalidate(&[key], None, &srv.clients);
+        channels::flush_unbatched(srv);
+    }
     let mask = srv.config.notify.load(Ordering::Relaxed);
     emit(srv, mask, EXPIRED, "expired", key, db, None);
 }
 
 /// Announces a key removed by maxmemory eviction.
 pub fn evicted(srv: &Server, db: usize, key: &[u8]) {
+    if srv.tracking.active() {
+        srv.tracking.invalidate(&[key], None, &srv.clients);
+        channels::flush_unbatched(srv);
+    }
     let mask = srv.config.notify.load(Ordering::Relaxed);
     emit(srv, mask, EVICTED, "evicted", key, db, None);
 }
