@@ -14,22 +14,70 @@ use rawresp::Raw;
 /// Commands (and `container|sub` names) that other work adds, and why.
 const PENDING: &[(&str, &str)] = &[
     ("acl", "ACL users"),
-    ("cluster|addslots", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|addslotsrange", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|bumpepoch", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|count-failure-reports", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|delslots", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|delslotsrange", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|failover", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|flushslots", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|forget", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|links", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|meet", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|replicate", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|reset", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|saveconfig", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|set-config-epoch", "cluster mode: slot migration and the gossip-era subcommands"),
-    ("cluster|setslot", "cluster mode: slot migration and the gossip-era subcommands"),
+    (
+        "cluster|addslots",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|addslotsrange",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|bumpepoch",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|count-failure-reports",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|delslots",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|delslotsrange",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|failover",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|flushslots",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|forget",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|links",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|meet",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|replicate",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|reset",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|saveconfig",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|set-config-epoch",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
+    (
+        "cluster|setslot",
+        "cluster mode: slot migration and the gossip-era subcommands",
+    ),
     ("asking", "cluster mode"),
     ("migrate", "cluster mode"),
     ("restore-asking", "cluster mode"),
