@@ -13,6 +13,31 @@
 //! - `load`: the config file, the environment and the command line at start-up.
 //! - this module: the live values ([`Config`]) and what reads them often.
 
+/// One row of a parameter table (`params`, `compat`): name, optional
+/// alias, default, kind, whether CONFIG SET may change it, and its doc line.
+macro_rules! p {
+    ($name:expr, $default:expr, $kind:expr, $mutable:expr, $doc:expr) => {
+        $crate::config::params::Param {
+            name: $name,
+            alias: None,
+            default: $default,
+            kind: $kind,
+            mutable: $mutable,
+            doc: $doc,
+        }
+    };
+    ($name:expr, alias $alias:expr, $default:expr, $kind:expr, $mutable:expr, $doc:expr) => {
+        $crate::config::params::Param {
+            name: $name,
+            alias: Some($alias),
+            default: $default,
+            kind: $kind,
+            mutable: $mutable,
+            doc: $doc,
+        }
+    };
+}
+
 mod compat;
 mod load;
 mod params;

@@ -56,29 +56,6 @@ pub(super) const POLICIES: &[&str] = &[
     "noeviction",
 ];
 
-macro_rules! p {
-    ($name:expr, $default:expr, $kind:expr, $mutable:expr, $doc:expr) => {
-        Param {
-            name: $name,
-            alias: None,
-            default: $default,
-            kind: $kind,
-            mutable: $mutable,
-            doc: $doc,
-        }
-    };
-    ($name:expr, alias $alias:expr, $default:expr, $kind:expr, $mutable:expr, $doc:expr) => {
-        Param {
-            name: $name,
-            alias: Some($alias),
-            default: $default,
-            kind: $kind,
-            mutable: $mutable,
-            doc: $doc,
-        }
-    };
-}
-
 /// Redis 7.0's default, in the normalised form CONFIG GET prints.
 pub(super) const OUTPUT_LIMITS_DEFAULT: &str =
     "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";

@@ -336,10 +336,11 @@ async fn push_map(
             slots: shard.slots.clone(),
         });
     }
-    let body = cluster_map::command(0, &shards);
+    // The map without its epoch (argument 2) is what the digest covers.
+    let mut args = cluster_map::command(0, &shards);
     let digest = {
         use sha2::{Digest, Sha256};
-        let d = Sha256::digest(body[3..].join(" ").as_bytes());
+        let d = Sha256::digest(args[3..].join(" ").as_bytes());
         d.iter()
             .take(8)
             .map(|b| format!("{b:02x}"))
@@ -351,7 +352,7 @@ async fn push_map(
     } else {
         report.epoch.max(1)
     };
-    let args = cluster_map::command(epoch, &shards);
+    args[2] = epoch.to_string();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let targets: Vec<decide::Target> = report
         .shards
